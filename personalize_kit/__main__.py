@@ -1,0 +1,3 @@
+from personalize_kit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""Amazon Personalize's per-value data rules, as vectorised checks over Arrow columns.
+
+Each check returns :class:`RowIssue` objects: a rule code, the field, a boolean mask of the offending rows and
+a message that says what to do. Preparation rejects the rows a mask marks; validation reports them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from personalize_kit.data.schemas import RESERVED_KEYWORDS
+
+MAX_ID_CHARS = 256
+MAX_CATEGORICAL_CHARS = 1_000
+#: A timestamp above this is far past the year 5000 in seconds, but a present-day date in milliseconds.
+MILLISECONDS_THRESHOLD = 100_000_000_000
+#: Timestamps up to this long after "now" are tolerated (clock skew between systems).
+FUTURE_TOLERANCE_SECONDS = 86_400
+
+_RESERVED = pa.array(sorted(RESERVED_KEYWORDS))
+
+
+@dataclass
+class RowIssue:
+    code: str
+    field: str
+    mask: np.ndarray
+    message: str
+    severity: str = "error"
+
+
+def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean numpy mask from an Arrow boolean array, nulls counting as False."""
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _issue(
+    out: list[RowIssue], code: str, field: str, mask: np.ndarray, message: str, severity: str = "error"
+):
+    if mask.any():
+        out.append(RowIssue(code, field, mask, message, severity))
+
+
+def check_id(values: pa.Array | pa.ChunkedArray, field: str) -> list[RowIssue]:
+    """USER_ID / ITEM_ID: present, at most 256 characters, not a reserved keyword."""
+    out: list[RowIssue] = []
+    _issue(
+        out,
+        "empty-id",
+        field,
+        _mask(pc.or_kleene(pc.is_null(values), pc.equal(pc.utf8_trim_whitespace(values), ""))),
+        f"{field} is empty; every row needs one: fill it in or drop the row.",
+    )
+    _issue(
+        out,
+        "id-too-long",
+        field,
+        _mask(pc.greater(pc.utf8_length(values), MAX_ID_CHARS)),
+        f"{field} is longer than {MAX_ID_CHARS} characters; shorten it (e.g. a hash of the id).",
+    )
+    out.extend(check_reserved(values, field))
+    return out
+
+
+def check_reserved(values: pa.Array | pa.ChunkedArray, field: str) -> list[RowIssue]:
+    """A reserved keyword (a field name such as ITEM_ID) as a value, typically a repeated header line."""
+    out: list[RowIssue] = []
+    _issue(
+        out,
+        "reserved-keyword",
+        field,
+        _mask(pc.is_in(pc.utf8_upper(values), value_set=_RESERVED)),
+        f"{field} holds a reserved keyword such as USER_ID or ITEM_ID (a repeated header line?); "
+        "remove the row or change the value.",
+    )
+    return out
+
+
+def check_categorical(values: pa.Array | pa.ChunkedArray, field: str) -> list[RowIssue]:
+    """A categorical value: at most 1,000 characters, no reserved keyword among its ``|``-separated values."""
+    out: list[RowIssue] = []
+    _issue(
+        out,
+        "categorical-too-long",
+        field,
+        _mask(pc.greater(pc.utf8_length(values), MAX_CATEGORICAL_CHARS)),
+        f"{field} is longer than {MAX_CATEGORICAL_CHARS:,} characters; shorten it or split it into fewer values.",
+    )
+    parts = pc.split_pattern(pc.utf8_upper(values), "|")
+    flat = pc.is_in(pc.list_flatten(parts), value_set=_RESERVED)
+    if pc.any(flat).as_py():
+        parents = pc.list_parent_indices(parts).to_numpy()
+        mask = np.zeros(len(values), dtype=bool)
+        mask[parents[_mask(flat)]] = True
+        _issue(
+            out,
+            "reserved-keyword",
+            field,
+            mask,
+            f"{field} holds a reserved keyword such as USER_ID or ITEM_ID; change the value.",
+        )
+    return out
+
+
+def check_timestamp(
+    values: pa.Array | pa.ChunkedArray, field: str, *, now: int | None = None, future_severity: str = "error"
+) -> list[RowIssue]:
+    """Unix epoch seconds: present, not milliseconds, not in the future."""
+    now = int(time.time()) if now is None else now
+    out: list[RowIssue] = []
+    _issue(
+        out,
+        "timestamp-missing",
+        field,
+        _mask(pc.is_null(values)),
+        f"{field} is missing; every row needs a Unix epoch time in seconds.",
+    )
+    millis = _mask(pc.greater(values, MILLISECONDS_THRESHOLD))
+    _issue(
+        out,
+        "timestamp-milliseconds",
+        field,
+        millis,
+        f"{field} looks like milliseconds; Personalize wants Unix epoch seconds: divide by 1000.",
+    )
+    future = _mask(pc.greater(values, now + FUTURE_TOLERANCE_SECONDS)) & ~millis
+    _issue(
+        out,
+        "timestamp-future",
+        field,
+        future,
+        f"{field} lies in the future (after {time.strftime('%Y-%m-%d', time.gmtime(now))}); "
+        "check the clock or the unit of the source.",
+        future_severity,
+    )
+    _issue(
+        out,
+        "timestamp-negative",
+        field,
+        _mask(pc.less(values, 0)),
+        f"{field} is before 1970; Personalize wants a positive Unix epoch time in seconds.",
+    )
+    return out
+
+
+def first_reason(issues: Sequence[RowIssue], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows any issue marks, and for each of them the index of its first issue (by the order given)."""
+    if not issues:
+        return np.zeros(n, dtype=bool), np.zeros(0, dtype=np.int64)
+    stacked = np.vstack([i.mask for i in issues])
+    bad = stacked.any(axis=0)
+    return bad, stacked[:, bad].argmax(axis=0)

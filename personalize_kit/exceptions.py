@@ -1,0 +1,59 @@
+"""Every error the toolkit raises on purpose, in one place.
+
+Each message says what is wrong, where, and what to do about it. botocore's modelled service errors
+(``client.exceptions.ResourceNotFoundException`` ...) are not wrapped: callers may want to catch them.
+"""
+
+from __future__ import annotations
+
+
+class PersonalizeKitError(Exception):
+    """Base class of the toolkit's errors."""
+
+
+class DataSourceError(PersonalizeKitError):
+    """Raw data cannot be found or read (unknown layout, missing file, unreadable row)."""
+
+
+class DownloadError(PersonalizeKitError):
+    """A MovieLens release could not be fetched or did not match its checksum."""
+
+
+class ValidationError(PersonalizeKitError):
+    """Prepared data breaks one of Amazon Personalize's blocking rules."""
+
+    def __init__(self, message: str, report: object | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class SchemaError(PersonalizeKitError):
+    """An Avro schema breaks Amazon Personalize's schema rules."""
+
+
+class FilterSyntaxError(PersonalizeKitError):
+    """A filter expression does not follow Amazon Personalize's filter grammar.
+
+    ``position`` is the 0-based offset of the offending character in the expression; the message
+    names what was expected, the column, and repeats the expression with a caret under the problem.
+    """
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(message)
+        self.position = position
+
+
+class InvalidFilterValuesError(PersonalizeKitError):
+    """A recommendation request's ``filterValues`` do not fit its filter (missing or malformed values)."""
+
+
+class EvaluationError(PersonalizeKitError):
+    """Offline metrics cannot be computed from the given recommendations, truth or split."""
+
+
+class InfraConfigError(PersonalizeKitError, ValueError):
+    """A CDK context parameter of the infrastructure app (``cdk.json`` or ``-c key=value``) is invalid."""
+
+
+class RecipeNotAvailableError(PersonalizeKitError):
+    """A service recipe has no local implementation yet: use another recipe or the real service."""
