@@ -54,19 +54,11 @@ RELEASES: dict[str, Release] = {
     "ml-latest-small": _release(
         "ml-latest-small", "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436", 978_202
     ),
-    "ml-100k": _release(
-        "ml-100k", "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229", 4_924_029
-    ),
+    "ml-100k": _release("ml-100k", "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229", 4_924_029),
     "ml-1m": _release("ml-1m", "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20", 5_917_549),
-    "ml-20m": _release(
-        "ml-20m", "96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3", 198_702_078
-    ),
-    "ml-25m": _release(
-        "ml-25m", "8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa", 261_978_986
-    ),
-    "ml-32m": _release(
-        "ml-32m", "e4a68655d7386b8f95f2f2424b2ff975dfdd15ffd59e0d864a14dca43e99d6ee", 238_950_008
-    ),
+    "ml-20m": _release("ml-20m", "96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3", 198_702_078),
+    "ml-25m": _release("ml-25m", "8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa", 261_978_986),
+    "ml-32m": _release("ml-32m", "e4a68655d7386b8f95f2f2424b2ff975dfdd15ffd59e0d864a14dca43e99d6ee", 238_950_008),
     "ml-latest": _release("ml-latest", None, None),
 }
 
@@ -149,8 +141,7 @@ def fetch_movielens(
         fd, part_name = tempfile.mkstemp(prefix=f".{name}-", suffix=".zip.part", dir=root)
     except OSError as exc:
         raise DownloadError(
-            f"Cannot write to the cache folder {root}: {exc}. Set {CACHE_ENV} (or pass cache=) to a "
-            "writable folder."
+            f"Cannot write to the cache folder {root}: {exc}. Set {CACHE_ENV} (or pass cache=) to a writable folder."
         ) from None
     part = Path(part_name)
     try:
@@ -180,9 +171,7 @@ def _offline_advice(name: str) -> str:
     )
 
 
-def _download(
-    url: str, out: BinaryIO, name: str, release: Release, timeout: float, progress: bool
-) -> tuple[int, str]:
+def _download(url: str, out: BinaryIO, name: str, release: Release, timeout: float, progress: bool) -> tuple[int, str]:
     """Stream ``url`` into ``out``; return the byte count and SHA-256 of what was received."""
     request = urllib.request.Request(url, headers={"User-Agent": "personalize-kit"})
     digest = hashlib.sha256()
@@ -197,9 +186,7 @@ def _download(
                     f"The server holds a different file; check the mirror. {_offline_advice(name)}"
                 )
             show = progress and sys.stderr.isatty()
-            with tqdm(
-                total=total, unit="B", unit_scale=True, desc=name, file=sys.stderr, disable=not show
-            ) as bar:
+            with tqdm(total=total, unit="B", unit_scale=True, desc=name, file=sys.stderr, disable=not show) as bar:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
                     digest.update(chunk)

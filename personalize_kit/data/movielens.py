@@ -143,8 +143,7 @@ def _locate(directory: Path) -> tuple[Path, str]:
     """Return the folder that holds the release files and its layout."""
     if not directory.is_dir():
         raise DataSourceError(
-            f"{directory} is not a folder. Point --source at the folder that holds u.data, ratings.dat "
-            "or ratings.csv."
+            f"{directory} is not a folder. Point --source at the folder that holds u.data, ratings.dat or ratings.csv."
         )
     layout = _layout_of(directory)
     if layout is not None:
@@ -433,9 +432,7 @@ def _release_date(path: Path, number: int, value: str) -> int | None:
         ) from None
 
 
-def _items_frame(
-    ids: list[str], titles: list[str], genres: list[str], created: list[int | None]
-) -> pd.DataFrame:
+def _items_frame(ids: list[str], titles: list[str], genres: list[str], created: list[int | None]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "item_id": pd.Series(ids, dtype=object),
@@ -523,9 +520,7 @@ def _read_100k_count(path: Path) -> int | None:
 
 def _load_100k(root: Path, chunk_rows: int) -> RawDataset:
     ratings, items_path, users_path = root / "u.data", root / "u.item", root / "u.user"
-    items = (
-        _read_100k_items(items_path, _read_100k_genres(root / "u.genre")) if items_path.is_file() else None
-    )
+    items = _read_100k_items(items_path, _read_100k_genres(root / "u.genre")) if items_path.is_file() else None
     users = _read_100k_users(users_path) if users_path.is_file() else None
     spec = _100k_ratings(ratings)
     return RawDataset(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -35,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from personalize_kit.data import features as feats
+from personalize_kit.data._hashing import hash_rows
 from personalize_kit.data.events import EventMapping
 from personalize_kit.data.report import FileCounts, Report
 from personalize_kit.data.rules import RowIssue, check_categorical, check_id, check_timestamp, first_reason
@@ -90,26 +92,46 @@ class _CsvSink:
         self.handle: IO[bytes] = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()
         self.handle.write((",".join(columns) + "\n").encode())
         self.rows = 0
+        # Arrow writes CSV without the GIL: one writer thread overlaps writing with the next chunk's checks.
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: Future[None] | None = None
+
+    def _write(self, table: pa.Table) -> None:
+        try:
+            pcsv.write_csv(table, self.handle, pcsv.WriteOptions(include_header=False, quoting_style="none"))
+        except pa.ArrowInvalid:  # a value holds a comma, quote or newline: quote it
+            pcsv.write_csv(table, self.handle, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        try:
-            pcsv.write_csv(table, self.handle, pcsv.WriteOptions(include_header=False, quoting_style="none"))
-        except pa.ArrowInvalid:  # a value holds a comma, quote or newline: quote it
-            pcsv.write_csv(
-                table, self.handle, pcsv.WriteOptions(include_header=False, quoting_style="needed")
-            )
+        self._wait()
+        self._pending = self._pool.submit(self._write, table)
         self.rows += table.num_rows
 
     def close(self) -> Path:
-        self.handle.close()
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown()
+            self.handle.close()
         os.replace(self.tmp, self.path)
         return self.path
 
     def abort(self) -> None:
-        self.handle.close()
-        self.tmp.unlink(missing_ok=True)
+        try:
+            self._wait()
+        except Exception:  # noqa: BLE001 - the run is failing already; the first error is the one to show
+            pass
+        finally:
+            self._pool.shutdown()
+            self.handle.close()
+            self.tmp.unlink(missing_ok=True)
 
 
 class _Rejects:
@@ -124,13 +146,13 @@ class _Rejects:
         """``table`` holds the rejected rows (with a ``source_line`` column); ``codes[i]`` indexes ``reasons``."""
         if table.num_rows == 0:
             return
-        messages = np.asarray(reasons, dtype=object)[codes]
-        table = table.append_column("reason", pa.array(messages, pa.string()))
+        table = table.append_column("reason", pa.array(reasons, pa.string()).take(pa.array(codes)))
         if self.sink is None:
             self.sink = _CsvSink(self.path, table.column_names)
         self.sink.write(table)
-        for reason, count in zip(*np.unique(messages.astype(str), return_counts=True), strict=True):
-            self.by_reason[str(reason)] = self.by_reason.get(str(reason), 0) + int(count)
+        for code, count in enumerate(np.bincount(codes, minlength=len(reasons))):
+            if count:
+                self.by_reason[reasons[code]] = self.by_reason.get(reasons[code], 0) + int(count)
 
     @property
     def rows(self) -> int:
@@ -143,15 +165,7 @@ class _Rejects:
             self.path.unlink(missing_ok=True)  # no stale rejects from an earlier run
 
 
-def _hash_rows(table: pa.Table) -> np.ndarray:
-    """A 64-bit hash of each row over all columns (pandas' stable hashing)."""
-    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
-
-
-def _report_issues(
-    report: Report, file: str, issues: list[RowIssue], lines: np.ndarray, severity: str
-) -> None:
+def _report_issues(report: Report, file: str, issues: list[RowIssue], lines: np.ndarray, severity: str) -> None:
     for issue in issues:
         report.add_rows(severity, file, issue.code, issue.field, issue.message, lines[issue.mask])  # type: ignore[arg-type]
 
@@ -191,9 +205,7 @@ class _Interactions:
         ]
         _report_issues(self.report, self.source, issues, lines, "warning")
         events = self.mapping.apply(chunk["rating"])
-        unmapped = RowIssue(
-            "not-mapped", "rating", np.asarray(pc.is_null(events)), self.mapping.describe_unmapped()
-        )
+        unmapped = RowIssue("not-mapped", "rating", np.asarray(pc.is_null(events)), self.mapping.describe_unmapped())
         bad, which = first_reason([*issues, unmapped], n)
         reasons = [i.message for i in [*issues, unmapped]]
         if bad.any():
@@ -212,12 +224,10 @@ class _Interactions:
         if self.mapping.value == "rating":
             columns["EVENT_VALUE"] = kept["rating"]
         table = pa.table(columns)
-        self.hashes.append(_hash_rows(table))
+        self.hashes.append(hash_rows(table))
         if table.num_rows:
             counts = pc.value_counts(table["USER_ID"])
-            self.user_counts.append(
-                pa.table({"values": counts.field("values"), "counts": counts.field("counts")})
-            )
+            self.user_counts.append(pa.table({"values": counts.field("values"), "counts": counts.field("counts")}))
         self.item_first.append(table.group_by("ITEM_ID").aggregate([("TIMESTAMP", "min")]))
         if self.realtime:
             self.held.append(table)
@@ -246,14 +256,11 @@ class _Interactions:
             return
         hashes = np.concatenate(self.hashes)
         self.hashes = []
-        order = np.argsort(hashes, kind="stable")
-        sorted_hashes = hashes[order]
-        repeat = np.flatnonzero(sorted_hashes[1:] == sorted_hashes[:-1]) + 1
-        if repeat.size == 0:
-            return
-        candidates = set(hashes[order[repeat]].tolist())
-        del hashes, order, sorted_hashes
-        self._rewrite_without_duplicates(candidates)
+        hashes.sort()
+        repeated = hashes[1:][hashes[1:] == hashes[:-1]]
+        del hashes
+        if repeated.size:
+            self._rewrite_without_duplicates(set(repeated.tolist()))
 
     def _rewrite_without_duplicates(self, candidates: set[int]) -> None:
         """Second pass, only when duplicates are suspected: compare the rows exactly and drop the repeats."""
@@ -270,13 +277,9 @@ class _Interactions:
             for batch in reader:
                 table = pa.Table.from_batches([batch])
                 key_table = table.select(
-                    [
-                        c
-                        for c in self.columns
-                        if c in ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE")
-                    ]
+                    [c for c in self.columns if c in ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE")]
                 )
-                hashes = _hash_rows(key_table)
+                hashes = hash_rows(key_table)
                 suspect = np.flatnonzero(np.isin(hashes, np.fromiter(candidates, np.uint64)))
                 drop = np.zeros(table.num_rows, dtype=bool)
                 original: list[int] = []
@@ -355,9 +358,7 @@ def _write_metadata(
     first = raw.first_line.get(source_key, 1)
     id_field = specs[0].name
     arrow_types = {"string": pa.string(), "long": pa.int64(), "int": pa.int64(), "float": pa.float64()}
-    table = pa.table(
-        {s.name: pa.array(frame[s.name].tolist(), arrow_types[s.type], from_pandas=True) for s in specs}
-    )
+    table = pa.table({s.name: pa.array(frame[s.name].tolist(), arrow_types[s.type], from_pandas=True) for s in specs})
     lines = np.arange(table.num_rows, dtype=np.int64) + first
     issues = check_id(table[id_field], id_field)
     for spec in specs[1:]:
@@ -391,9 +392,7 @@ def _write_metadata(
     return path, rejects.by_reason, kept.num_rows, kept
 
 
-def _item_frame(
-    raw: RawDataset, first_seen: pd.Series, fallback: int
-) -> tuple[pd.DataFrame, list[FieldSpec]]:
+def _item_frame(raw: RawDataset, first_seen: pd.Series, fallback: int) -> tuple[pd.DataFrame, list[FieldSpec]]:
     items = raw.items.copy()  # type: ignore[union-attr]
     items["item_id"] = items["item_id"].astype(str)
     created = (
@@ -534,9 +533,7 @@ def prepare(
         if len(specs) > 1:
             path, by_reason, _, _ = _write_metadata(frame, "USERS", out, specs, raw, "users", now, report)
             files["USERS"], rejected[CSV_NAMES["USERS"]] = path, by_reason
-            schemas["USERS"] = write_schema(
-                make_schema("USERS", specs), out / "schemas" / SCHEMA_NAMES["USERS"]
-            )
+            schemas["USERS"] = write_schema(make_schema("USERS", specs), out / "schemas" / SCHEMA_NAMES["USERS"])
         else:
             report.add(
                 "warning",

@@ -134,9 +134,7 @@ class Report:
             "warnings": len(self.warnings),
             "problems": [asdict(p) for p in self.problems],
             "counts": {name: {**asdict(c), "balanced": c.balanced} for name, c in self.counts.items()},
-            "rows_checked": {
-                name: {"rows": r, "with_errors": b} for name, (r, b) in self.rows_checked.items()
-            },
+            "rows_checked": {name: {"rows": r, "with_errors": b} for name, (r, b) in self.rows_checked.items()},
         }
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -62,9 +62,7 @@ def _synthetic(interactions: int, seed: int, chunk_rows: int) -> RawDataset:
     return generate(SyntheticConfig(n_interactions=interactions, seed=seed, chunk_rows=chunk_rows))
 
 
-def _default(
-    interactions: int | None, seed: int, chunk_rows: int, notice: Callable[[str], None]
-) -> RawDataset:
+def _default(interactions: int | None, seed: int, chunk_rows: int, notice: Callable[[str], None]) -> RawDataset:
     from personalize_kit.data.movielens import find_local_movielens, load_movielens
 
     local = find_local_movielens(DEFAULT_RELEASE)

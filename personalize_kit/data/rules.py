@@ -24,6 +24,8 @@ MILLISECONDS_THRESHOLD = 100_000_000_000
 FUTURE_TOLERANCE_SECONDS = 86_400
 
 _RESERVED = pa.array(sorted(RESERVED_KEYWORDS))
+_SHORTEST = min(len(k) for k in RESERVED_KEYWORDS)
+_LONGEST = max(len(k) for k in RESERVED_KEYWORDS)
 
 
 @dataclass
@@ -40,28 +42,37 @@ def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _issue(
-    out: list[RowIssue], code: str, field: str, mask: np.ndarray, message: str, severity: str = "error"
-):
+def _issue(out: list[RowIssue], code: str, field: str, mask: np.ndarray, message: str, severity: str = "error"):
     if mask.any():
         out.append(RowIssue(code, field, mask, message, severity))
+
+
+def _blank(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Null, empty or only white space."""
+    return _mask(pc.or_kleene(pc.equal(pc.binary_length(values), 0), pc.utf8_is_space(values))) | _mask(
+        pc.is_null(values)
+    )
+
+
+def _longer_than(values: pa.Array | pa.ChunkedArray, limit: int) -> np.ndarray:
+    """More than ``limit`` characters (bytes bound characters from above: count characters only where needed)."""
+    over = _mask(pc.greater(pc.binary_length(values), limit))
+    if over.any():
+        over[over] = _mask(pc.greater(pc.utf8_length(pc.filter(values, pa.array(over))), limit))
+    return over
 
 
 def check_id(values: pa.Array | pa.ChunkedArray, field: str) -> list[RowIssue]:
     """USER_ID / ITEM_ID: present, at most 256 characters, not a reserved keyword."""
     out: list[RowIssue] = []
     _issue(
-        out,
-        "empty-id",
-        field,
-        _mask(pc.or_kleene(pc.is_null(values), pc.equal(pc.utf8_trim_whitespace(values), ""))),
-        f"{field} is empty; every row needs one: fill it in or drop the row.",
+        out, "empty-id", field, _blank(values), f"{field} is empty; every row needs one: fill it in or drop the row."
     )
     _issue(
         out,
         "id-too-long",
         field,
-        _mask(pc.greater(pc.utf8_length(values), MAX_ID_CHARS)),
+        _longer_than(values, MAX_ID_CHARS),
         f"{field} is longer than {MAX_ID_CHARS} characters; shorten it (e.g. a hash of the id).",
     )
     out.extend(check_reserved(values, field))
@@ -71,11 +82,14 @@ def check_id(values: pa.Array | pa.ChunkedArray, field: str) -> list[RowIssue]:
 def check_reserved(values: pa.Array | pa.ChunkedArray, field: str) -> list[RowIssue]:
     """A reserved keyword (a field name such as ITEM_ID) as a value, typically a repeated header line."""
     out: list[RowIssue] = []
+    lengths = pc.binary_length(values)
+    if not pc.any(pc.and_(pc.greater_equal(lengths, _SHORTEST), pc.less_equal(lengths, _LONGEST))).as_py():
+        return out  # no value has the length of a keyword
     _issue(
         out,
         "reserved-keyword",
         field,
-        _mask(pc.is_in(pc.utf8_upper(values), value_set=_RESERVED)),
+        _mask(pc.is_in(pc.ascii_upper(values), value_set=_RESERVED)),  # the keywords are ASCII
         f"{field} holds a reserved keyword such as USER_ID or ITEM_ID (a repeated header line?); "
         "remove the row or change the value.",
     )
@@ -89,7 +103,7 @@ def check_categorical(values: pa.Array | pa.ChunkedArray, field: str) -> list[Ro
         out,
         "categorical-too-long",
         field,
-        _mask(pc.greater(pc.utf8_length(values), MAX_CATEGORICAL_CHARS)),
+        _longer_than(values, MAX_CATEGORICAL_CHARS),
         f"{field} is longer than {MAX_CATEGORICAL_CHARS:,} characters; shorten it or split it into fewer values.",
     )
     parts = pc.split_pattern(pc.utf8_upper(values), "|")

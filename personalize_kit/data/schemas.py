@@ -214,12 +214,7 @@ def validate_schema(
         base: str | None
         if isinstance(kind, str):
             base, nullable = kind, False
-        elif (
-            isinstance(kind, list)
-            and len(kind) == 2
-            and "null" in kind
-            and all(isinstance(t, str) for t in kind)
-        ):
+        elif isinstance(kind, list) and len(kind) == 2 and "null" in kind and all(isinstance(t, str) for t in kind):
             base, nullable = next(t for t in kind if t != "null"), True
         else:
             err(

@@ -136,10 +136,13 @@ _STREAM_ITEMS, _STREAM_USERS, _STREAM_EFFECTS, _STREAM_COUNTS, _STREAM_BLOCKS = 
 class SyntheticConfig:
     """Size and structure of a synthetic data set.
 
-    ``n_users`` and ``n_items`` default to MovieLens-like ratios (about 150 interactions per user, three
-    items per user, at least 50 users and 1,000 items). The knobs of the structure:
+    ``n_users`` and ``n_items`` default to MovieLens-like ratios: about 150 interactions per user (at
+    least 50 users while each can have 2 interactions) and three items per user (at least 1,000, and one
+    per 25 interactions up to 10,000). ``start``/``end`` bound the timestamps (epoch seconds). The knobs
+    of the structure:
 
-    - ``popularity_exponent``: Zipf exponent of item popularity within a genre (0 = uniform);
+    - ``popularity_exponent``: power-law exponent of item popularity within a genre (0 = uniform; the
+      default gives MovieLens-like shares: the top 10% of items take about 45% of the interactions);
     - ``session_continue_prob``: probability that the next interaction stays in the session;
     - ``sequential_strength``: probability that an in-session interaction follows a successor of the
       previous item instead of a fresh pick from the user's tastes;

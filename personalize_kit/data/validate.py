@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from personalize_kit.data._hashing import hash_rows
 from personalize_kit.data.prepare import MIN_INTERACTIONS, MIN_USERS_WITH_TWO
 from personalize_kit.data.report import Problem, Report
 from personalize_kit.data.rules import RowIssue, check_categorical, check_id, check_reserved, check_timestamp
@@ -76,9 +76,7 @@ def _check_header(stream: BinaryIO, fields: list[FieldSpec], file: str, report: 
     """Read and check the header line; return the column names, or None when the file cannot be read on."""
     raw = stream.readline()
     if not raw.strip():
-        report.add(
-            "error", file, "empty-file", "the file is empty; it needs a header row and data rows.", line=1
-        )
+        report.add("error", file, "empty-file", "the file is empty; it needs a header row and data rows.", line=1)
         return None
     try:
         text = raw.decode("utf-8-sig")
@@ -181,9 +179,7 @@ def _typed(
         typed = pc.cast(pc.utf8_trim_whitespace(text), target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         ok = np.asarray(
-            pc.fill_null(pc.match_substring_regex(text, _PATTERN[spec.type]), True).to_numpy(
-                zero_copy_only=False
-            ),
+            pc.fill_null(pc.match_substring_regex(text, _PATTERN[spec.type]), True).to_numpy(zero_copy_only=False),
             dtype=bool,
         )
         wrong = ~ok & ~bad
@@ -294,17 +290,13 @@ def validate_dataset(
             for name in columns:
                 blank &= np.asarray(pc.equal(pc.binary_length(batch.column(name)), 0), dtype=bool)
             if blank.any():
-                report.add_rows(
-                    "error", file, "empty-line", None, "the line is empty; remove it.", lines[blank]
-                )
+                report.add_rows("error", file, "empty-line", None, "the line is empty; remove it.", lines[blank])
                 stats.rows += int(blank.sum())
                 stats.bad_rows += int(blank.sum())
                 batch, lines, n = batch.filter(pa.array(~blank)), lines[~blank], int((~blank).sum())
             header = np.ones(n, dtype=bool)
             for name in columns:
-                header &= np.asarray(
-                    pc.equal(batch.column(name), pa.scalar(name.encode(), pa.binary())), dtype=bool
-                )
+                header &= np.asarray(pc.equal(batch.column(name), pa.scalar(name.encode(), pa.binary())), dtype=bool)
             if header.any():
                 report.add_rows(
                     "error",
@@ -323,27 +315,20 @@ def validate_dataset(
                 typed[name], wrong = _typed(batch.column(name), specs[name], file, lines, report)
                 bad |= wrong
             for issue in _row_rules(dataset_type, typed, specs, now):
-                report.add_rows(
-                    issue.severity, file, issue.code, issue.field, issue.message, lines[issue.mask]
-                )  # type: ignore[arg-type]
+                report.add_rows(issue.severity, file, issue.code, issue.field, issue.message, lines[issue.mask])  # type: ignore[arg-type]
                 if issue.severity == "error":
                     bad |= issue.mask
             stats.rows += n
             stats.bad_rows += int(bad.sum())
-            frame = pa.table({c: typed[c] for c in columns}).to_pandas(types_mapper=pd.ArrowDtype)
-            key = frame if dataset_type == "INTERACTIONS" else frame[[columns[0]]]
-            stats.hashes.append(pd.util.hash_pandas_object(key, index=False).to_numpy())
+            key = pa.table({c: typed[c] for c in (columns if dataset_type == "INTERACTIONS" else columns[:1])})
+            stats.hashes.append(hash_rows(key))
             stats.lines.append(lines)
             if dataset_type == "INTERACTIONS":
                 keep = pa.array(~bad)
                 ok_users = pc.filter(typed["USER_ID"], keep)
                 counts = pc.value_counts(ok_users)
-                stats.user_counts.append(
-                    pa.table({"values": counts.field("values"), "counts": counts.field("counts")})
-                )
-                stats.ids.setdefault("ITEM_ID", set()).update(
-                    pc.unique(pc.filter(typed["ITEM_ID"], keep)).to_pylist()
-                )
+                stats.user_counts.append(pa.table({"values": counts.field("values"), "counts": counts.field("counts")}))
+                stats.ids.setdefault("ITEM_ID", set()).update(pc.unique(pc.filter(typed["ITEM_ID"], keep)).to_pylist())
                 stats.ids.setdefault("USER_ID", set()).update(pc.unique(ok_users).to_pylist())
             else:
                 stats.ids.setdefault(columns[0], set()).update(pc.unique(typed[columns[0]]).to_pylist())
@@ -361,9 +346,7 @@ def validate_dataset(
         stats.bad_rows += len(skipped)
         stats.rows += len(skipped)
     except pa.ArrowInvalid as exc:
-        report.add(
-            "error", file, "unreadable", f"the CSV cannot be parsed ({exc}); check quoting and encoding."
-        )
+        report.add("error", file, "unreadable", f"the CSV cannot be parsed ({exc}); check quoting and encoding.")
         return report
     finally:
         if owned:
@@ -508,8 +491,6 @@ def validate_directory(directory: str | Path, *, now: int | None = None, progres
     return report
 
 
-def validate_bytes(
-    data: bytes, schema: dict[str, Any], dataset_type: str | None = None, **kwargs: Any
-) -> Report:
+def validate_bytes(data: bytes, schema: dict[str, Any], dataset_type: str | None = None, **kwargs: Any) -> Report:
     """:func:`validate_dataset` over bytes in memory (as an import job reads them from S3)."""
     return validate_dataset(io.BytesIO(data), schema, dataset_type, **kwargs)
