@@ -57,3 +57,7 @@ class InfraConfigError(PersonalizeKitError, ValueError):
 
 class RecipeNotAvailableError(PersonalizeKitError):
     """A service recipe has no local implementation yet: use another recipe or the real service."""
+
+
+class RecipeInputError(PersonalizeKitError, ValueError):
+    """A recipe got a request or hyperparameters it cannot take (e.g. SIMS asked for a user, not an item)."""

@@ -8,6 +8,7 @@ from personalize_kit.data.report import Problem, Report
 from personalize_kit.data.resolve import open_source
 from personalize_kit.data.schemas import FieldSpec, interactions_schema, make_schema, validate_schema
 from personalize_kit.data.source import RATINGS_SCHEMA, RawDataset
+from personalize_kit.data.synthetic import SyntheticConfig, generate, planted_successors
 from personalize_kit.data.validate import validate_dataset, validate_directory
 
 __all__ = [
@@ -19,6 +20,9 @@ __all__ = [
     "Problem",
     "RawDataset",
     "Report",
+    "SyntheticConfig",
+    "generate",
+    "planted_successors",
     "interactions_schema",
     "make_schema",
     "open_source",
