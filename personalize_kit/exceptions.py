@@ -61,3 +61,36 @@ class RecipeNotAvailableError(PersonalizeKitError):
 
 class RecipeInputError(PersonalizeKitError, ValueError):
     """A recipe got a request or hyperparameters it cannot take (e.g. SIMS asked for a user, not an item)."""
+
+
+class ResourceFailedError(PersonalizeKitError):
+    """A Personalize resource ended in a failed state; ``failure_reason`` is the service's own words."""
+
+    def __init__(self, arn: str, status: str, failure_reason: str | None) -> None:
+        reason = failure_reason or "the service gave no reason"
+        super().__init__(f"{arn} ended {status}: {reason}")
+        self.arn, self.status, self.failure_reason = arn, status, failure_reason
+
+
+class WaitTimeoutError(PersonalizeKitError):
+    """A resource did not reach a final state in time; it may still get there (wait again, or raise the timeout)."""
+
+    def __init__(self, arn: str, status: str, seconds: float) -> None:
+        super().__init__(
+            f"{arn} is still {status} after {seconds:.0f}s; wait again (it keeps going on the service) "
+            "or pass a longer timeout"
+        )
+        self.arn, self.status, self.seconds = arn, status, seconds
+
+
+class ProjectFileError(PersonalizeKitError, ValueError):
+    """The project file is malformed; the message names the key (e.g. ``solutions[1].recipe``) and the fix."""
+
+
+class ResourceConflictError(PersonalizeKitError):
+    """A resource of that name exists with other settings, and Personalize cannot change it in place
+    (schemas, solutions and filters are immutable): give the new version another name, or clean up first."""
+
+
+class StackOutputsError(PersonalizeKitError):
+    """The CDK stack's outputs (bucket, role, key) cannot be read for ``--backend aws``."""
