@@ -94,3 +94,8 @@ class ResourceConflictError(PersonalizeKitError):
 
 class StackOutputsError(PersonalizeKitError):
     """The CDK stack's outputs (bucket, role, key) cannot be read for ``--backend aws``."""
+
+
+class MissingResourceError(PersonalizeKitError, LookupError):
+    """A resource a command needs does not exist (dataset group, campaign, solution, filter, event tracker);
+    the message names the ones that do and how to create the missing one."""

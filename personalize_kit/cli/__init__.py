@@ -14,7 +14,7 @@ from personalize_kit import __version__
 from personalize_kit.exceptions import PersonalizeKitError
 
 #: Modules of the commands, in the order ``--help`` lists them.
-COMMANDS = ("prepare", "validate")
+COMMANDS = ("prepare", "validate", "pipeline", "plan")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -50,6 +50,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, NotADirectoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # botocore's errors, imported lazily: one line, never a traceback
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            print(f"error: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
+            return 2
+        if isinstance(exc, BotoCoreError):
+            print(
+                f"error: {exc} (for --backend aws, configure credentials: `aws configure` or AWS_PROFILE)",
+                file=sys.stderr,
+            )
+            return 2
+        raise
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -39,9 +39,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
         default="watch:3",
         help="rating -> event rules EVENT:MIN[-MAX], first match wins; unmatched ratings are rejected",
     )
-    p.add_argument(
-        "--event-value", choices=("rating", "none"), default="rating", help="what goes into EVENT_VALUE"
-    )
+    p.add_argument("--event-value", choices=("rating", "none"), default="rating", help="what goes into EVENT_VALUE")
     p.add_argument(
         "--realtime-features",
         action="store_true",

@@ -24,9 +24,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
     )
     p.add_argument("directory", help="the folder `prepare` wrote")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument(
-        "--now", type=int, default=None, help="reference time (epoch seconds) for future timestamps"
-    )
+    p.add_argument("--now", type=int, default=None, help="reference time (epoch seconds) for future timestamps")
     return p
 
 

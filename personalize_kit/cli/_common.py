@@ -1,0 +1,73 @@
+"""Options and output shared by the commands that talk to Personalize (local mirror or AWS)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+RECIPE_CHOICES = ("user-personalization", "sims", "personalized-ranking", "popularity-count")
+
+
+def add_backend_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--project", default=None, help="project file (YAML or JSON); defaults work without one")
+    p.add_argument(
+        "--backend",
+        choices=("local", "aws"),
+        default="local",
+        help="local: the offline mirror (state kept between runs); aws: the standard credential chain",
+    )
+    p.add_argument(
+        "--state-dir",
+        default=None,
+        help="local backend's state directory (default: $PERSONALIZE_KIT_HOME, else ./.personalize_kit)",
+    )
+    p.add_argument("--name", default=None, help="dataset group name (overrides the project file)")
+
+
+def load(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The project (file + flags) and the backend."""
+    from personalize_kit.sdk.backend import make_backend
+    from personalize_kit.sdk.project import load_project, parse_project
+
+    project = load_project(args.project)
+    if getattr(args, "name", None):
+        project = parse_project({**_as_raw(project), "name": args.name})
+    return project, make_backend(args.backend, project, state_dir=getattr(args, "state_dir", None))
+
+
+def _as_raw(project: Any) -> dict:
+    """Re-serialise a project so that a flag can override one key and be validated like the file."""
+    import dataclasses
+
+    raw = dataclasses.asdict(project)
+    for solution in raw["solutions"]:
+        if solution["campaign"] is None:
+            solution["campaign"] = False
+    return raw
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Progress:
+    """Prints each status change of a resource being waited for, with the time spent so far."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+
+    def __call__(self, kind: str, arn: str, status: str) -> None:
+        start = self.started.setdefault(arn, time.monotonic())
+        elapsed = time.monotonic() - start
+        say(f"          {kind.replace('_', ' '):<18} {arn.rsplit('/', 1)[-1]}: {status} ({elapsed:.0f}s)")
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,132 @@
+"""``pipeline``: the whole lifecycle, idempotent and resumable, on the local mirror or on AWS."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from personalize_kit.cli._common import RECIPE_CHOICES, Progress, add_backend_args, load, say, table
+
+EXAMPLE = """\
+examples:
+  python -m personalize_kit pipeline --recipe user-personalization
+  python -m personalize_kit pipeline --recipe all --source ../shared/data/movielens/ml-100k
+  python -m personalize_kit pipeline --project project.yaml --backend aws
+A second run with nothing changed creates nothing; a run that was killed finishes when run again.
+"""
+
+
+def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "pipeline",
+        help="prepare, import, train, evaluate and deploy: the whole lifecycle",
+        description="Prepare the data, upload it (SSE-KMS), create schemas, dataset group, datasets and import "
+        "jobs, train solution versions, read their metrics, deploy campaigns (a new version replaces the "
+        "deployed one only if its metrics are not worse, unless --force), create the event tracker and filters, "
+        "and show sample recommendations.",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
+    )
+    p.add_argument(
+        "--recipe",
+        choices=(*RECIPE_CHOICES, "all"),
+        default=None,
+        help="train this recipe (all: the four, side by side); default: the project file's solutions",
+    )
+    p.add_argument("--source", default=None, help="data: a MovieLens folder, 'synthetic' or 'default'")
+    add_backend_args(p)
+    p.add_argument("--force", action="store_true", help="deploy new solution versions even if their metrics are worse")
+    p.add_argument("--timeout", type=float, default=3 * 3600.0, help="seconds to wait for any one resource")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    return p
+
+
+def apply_overrides(args: argparse.Namespace) -> None:
+    """Fold --recipe and --source into a project file (or the defaults)."""
+    from personalize_kit.sdk.project import load_project, parse_project, recipe_name
+
+    if args.recipe is None and args.source is None:
+        return
+    from personalize_kit.cli._common import _as_raw
+
+    raw = _as_raw(load_project(args.project))
+    if args.source is not None:
+        raw["data"]["source"] = args.source
+    if args.recipe is not None:
+        wanted = RECIPE_CHOICES if args.recipe == "all" else (args.recipe,)
+        known = {s["recipe"]: s for s in raw["solutions"]}
+        raw["solutions"] = [known.get(recipe_name(r), {"recipe": r}) for r in wanted]
+    args.project_data = parse_project(raw)
+
+
+def run(args: argparse.Namespace) -> int:
+    from personalize_kit.sdk.backend import make_backend
+    from personalize_kit.sdk.pipeline import run_pipeline
+    from personalize_kit.sdk.resources import Options
+
+    apply_overrides(args)
+    if getattr(args, "project_data", None) is not None:
+        project = args.project_data
+        if args.name:
+            from personalize_kit.cli._common import _as_raw
+            from personalize_kit.sdk.project import parse_project
+
+            project = parse_project({**_as_raw(project), "name": args.name})
+        backend = make_backend(args.backend, project, state_dir=args.state_dir)
+    else:
+        project, backend = load(args)
+    say(
+        f"pipeline {project.name} on the {backend.kind} backend"
+        + (f" (state in {backend.state_dir})" if backend.state_dir else "")
+    )
+    result = run_pipeline(
+        project, backend, force=args.force, say=say, options=Options(timeout=args.timeout, progress=Progress())
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "created": [
+                        {"kind": o.kind, "name": o.name, "arn": o.arn, "action": o.action} for o in result.created
+                    ],
+                    "solutions": [
+                        {
+                            "name": s.solution.name,
+                            "recipe": s.config.recipe,
+                            "solution_version": s.version.arn,
+                            "metrics": s.metrics,
+                            "campaign": s.campaign.arn if s.campaign else None,
+                            "samples": s.samples,
+                        }
+                        for s in result.solutions
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    print(summary(result))
+    return 0
+
+
+def summary(result) -> str:  # noqa: ANN001 - PipelineResult, imported lazily
+    changed = result.created
+    lines = [
+        f"{len(changed)} resource(s) created or updated"
+        if changed
+        else "nothing changed: every resource was already in place"
+    ]
+    if result.solutions:
+        metrics = sorted({m for s in result.solutions for m in s.metrics})
+        header = ["metric", *[s.solution.name for s in result.solutions]]
+        rows = [[m, *[f"{s.metrics.get(m, float('nan')):.4f}" for s in result.solutions]] for m in metrics]
+        lines += [
+            "",
+            "offline metrics of the solution versions (the service's split: 10% of users held out)",
+            table(rows, header),
+        ]
+    for s in result.solutions:
+        if s.samples:
+            lines += ["", f"sample recommendations from campaign {s.campaign.name}:"]
+            lines += [f"  {who}: {', '.join(items)}" for who, items in s.samples]
+    return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""``plan``: what a pipeline run would create, update or leave, without changing anything."""
+
+from __future__ import annotations
+
+import argparse
+
+from personalize_kit.cli._common import RECIPE_CHOICES, add_backend_args, table
+
+EXAMPLE = """\
+examples:
+  python -m personalize_kit plan --recipe user-personalization
+  python -m personalize_kit plan --project project.yaml --backend aws
+"""
+
+
+def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "plan",
+        help="show what a pipeline run would create, update or leave",
+        description="Prepare the data locally (to know what would be imported) and compare the project with "
+        "what exists, using Describe calls only: nothing is created.",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
+    )
+    p.add_argument("--recipe", choices=(*RECIPE_CHOICES, "all"), default=None, help="as for pipeline")
+    p.add_argument("--source", default=None, help="as for pipeline")
+    add_backend_args(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from personalize_kit.cli._common import load, say
+    from personalize_kit.cli.pipeline import apply_overrides
+    from personalize_kit.sdk.backend import make_backend
+    from personalize_kit.sdk.pipeline import plan
+
+    apply_overrides(args)
+    if getattr(args, "project_data", None) is not None:
+        project = args.project_data
+        backend = make_backend(args.backend, project, state_dir=args.state_dir)
+    else:
+        project, backend = load(args)
+    rows = plan(project, backend, say=say)
+    print(table(rows, ["resource", "name", "a pipeline run would"]))
+    return 1 if any(v.startswith("CONFLICT") for _, _, v in rows) else 0

@@ -1,0 +1,61 @@
+"""The orchestration SDK: create-or-adopt steps for every Personalize resource, a declarative project file,
+and the pipeline that runs the whole lifecycle on the local mirror or on AWS with the same code.
+
+Every function takes a ``boto3.Session`` (``session=``); the local mirror is just another session.
+"""
+
+from __future__ import annotations
+
+from personalize_kit.sdk._wait import wait
+from personalize_kit.sdk.backend import Backend, aws_backend, local_backend, make_backend
+from personalize_kit.sdk.pipeline import PipelineResult, plan, prepare_data, run_pipeline
+from personalize_kit.sdk.project import Project, load_project, parse_project, recipe_name
+from personalize_kit.sdk.resources import (
+    Options,
+    Outcome,
+    arn,
+    ensure_campaign,
+    ensure_dataset,
+    ensure_dataset_group,
+    ensure_event_tracker,
+    ensure_filter,
+    ensure_import_job,
+    ensure_schema,
+    ensure_solution,
+    ensure_solution_version,
+    solution_metrics,
+    upload,
+)
+from personalize_kit.sdk.stack import StackResources, stack_resources
+
+__all__ = [
+    "Backend",
+    "Options",
+    "Outcome",
+    "PipelineResult",
+    "Project",
+    "StackResources",
+    "arn",
+    "aws_backend",
+    "ensure_campaign",
+    "ensure_dataset",
+    "ensure_dataset_group",
+    "ensure_event_tracker",
+    "ensure_filter",
+    "ensure_import_job",
+    "ensure_schema",
+    "ensure_solution",
+    "ensure_solution_version",
+    "load_project",
+    "local_backend",
+    "make_backend",
+    "parse_project",
+    "plan",
+    "prepare_data",
+    "recipe_name",
+    "run_pipeline",
+    "solution_metrics",
+    "stack_resources",
+    "upload",
+    "wait",
+]

@@ -1,0 +1,103 @@
+"""Where a pipeline runs: the local mirror (moto + the offline Personalize) or a real AWS account.
+
+Both give a ``boto3.Session`` plus the bucket, role and key the pipeline uses; everything after that is
+the same code. Locally, the bucket, key and role are created in moto at each start (moto lives in the
+process), while the mirror's Personalize resources persist in the state directory. On AWS they come from
+the CDK stack's outputs, or from the project file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from personalize_kit.sdk._clients import client
+from personalize_kit.sdk.project import Project
+from personalize_kit.sdk.stack import stack_resources
+
+TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "personalize.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+@dataclass
+class Backend:
+    kind: str
+    session: Any
+    bucket: str
+    role_arn: str
+    kms_key_arn: str | None
+    prefix: str = "data/"
+    state_dir: Path | None = None
+
+    def s3_key(self, project: Project, file_name: str) -> str:
+        return f"{self.prefix.rstrip('/')}/{project.name}/{file_name}"
+
+
+def local_backend(project: Project, state_dir: str | Path | None = None) -> Backend:
+    """The mirror's session, with a KMS key, an encrypted bucket and the Personalize role made in moto."""
+    from personalize_kit.local import mirror_session
+    from personalize_kit.local.state import resolve_state_dir
+
+    session = mirror_session(state_dir)
+    bucket = f"{project.name.lower().replace('_', '-')}-data"
+    s3, kms, iam = client("s3", session), client("kms", session), client("iam", session)
+    alias = f"alias/{project.name}"
+    try:
+        key_arn = kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+    except kms.exceptions.NotFoundException:
+        key_arn = kms.create_key(Description=f"personalize_kit {project.name}")["KeyMetadata"]["Arn"]
+        kms.create_alias(AliasName=alias, TargetKeyId=key_arn)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3.exceptions.ClientError:
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+                        "BucketKeyEnabled": True,
+                    }
+                ]
+            },
+        )
+    role_name = f"{project.name}-personalize"
+    try:
+        role_arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))["Role"]["Arn"]
+    return Backend("local", session, bucket, role_arn, key_arn, project.aws.prefix, resolve_state_dir(state_dir))
+
+
+def aws_backend(project: Project, session: boto3.Session | None = None) -> Backend:
+    """The standard credential chain, with bucket, role and key from the project file or the CDK stack."""
+    session = session or boto3.Session()
+    aws = project.aws
+    if aws.bucket and aws.role_arn:
+        return Backend("aws", session, aws.bucket, aws.role_arn, aws.kms_key_arn, aws.prefix)
+    resources = stack_resources(aws.stack, session=session)
+    return Backend(
+        "aws",
+        session,
+        aws.bucket or resources.bucket,
+        aws.role_arn or resources.role_arn,
+        aws.kms_key_arn or resources.kms_key_arn,
+        aws.prefix,
+    )
+
+
+def make_backend(kind: str, project: Project, *, state_dir: str | Path | None = None) -> Backend:
+    if kind == "local":
+        return local_backend(project, state_dir)
+    if kind == "aws":
+        return aws_backend(project)
+    raise ValueError(f"backend must be 'local' or 'aws', not {kind!r}")

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import pytest
+
+from personalize_kit.exceptions import ProjectFileError
+from personalize_kit.sdk.project import load_project, parse_project
+
+
+def test_zero_config_defaults():
+    project = parse_project(None)
+    assert project.name == "personalize-kit"
+    assert [s.recipe for s in project.solutions] == ["aws-user-personalization"]
+    assert project.solution_name(project.solutions[0]) == "personalize-kit-user-personalization"
+    assert project.data.source == "default" and project.data.event_mapping == "watch:3"
+    assert project.tracker_name == "personalize-kit-events"
+
+
+def test_a_full_file(tmp_path):
+    path = tmp_path / "project.yaml"
+    path.write_text(
+        """
+name: movielens
+data: {source: synthetic, interactions: 5000, event_mapping: "love:4.5-5,watch:3"}
+aws: {stack: Staging}
+solutions:
+  - recipe: user-personalization
+    hyperparameters: {hidden_dimension: 64, recency_mask: true}
+    campaign: {min_provisioned_tps: 2, exploration_weight: 0.5, exploration_item_age_cut_off: 10}
+  - recipe: arn:aws:personalize:::recipe/aws-sims
+    campaign: false
+filters:
+  - {name: unwatched, expression: 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("watch")'}
+tags: {team: recs}
+"""
+    )
+    project = load_project(path)
+    up, sims = project.solutions
+    assert up.hyperparameters == {"hidden_dimension": "64", "recency_mask": "true"}
+    assert up.campaign.campaign_config() == {
+        "itemExplorationConfig": {"explorationWeight": "0.5", "explorationItemAgeCutOff": "10"}
+    }
+    assert sims.recipe == "aws-sims" and sims.campaign is None
+    assert project.aws.stack == "Staging" and project.tags == {"team": "recs"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"nmae": "x"}, "unknown key(s): nmae (did you mean name?)"),
+        ({"name": "bad name!"}, "name: 'bad name!' is not a valid Personalize name"),
+        ({"solutions": [{"recipe": "hrnn"}]}, "solutions[0].recipe: unknown recipe 'hrnn'"),
+        ({"solutions": [{}]}, "solutions[0].recipe is required"),
+        (
+            {"solutions": [{"recipe": "sims", "campaign": {"min_provisioned_tps": 0}}]},
+            "solutions[0].campaign.min_provisioned_tps must be at least 1",
+        ),
+        (
+            {"solutions": [{"recipe": "sims", "campaign": {"exploration_weight": 2}}]},
+            "solutions[0].campaign.exploration_weight must be in [0, 1]",
+        ),
+        ({"solutions": [{"recipe": "sims"}, {"recipe": "sims"}]}, "solutions[1]: the name"),
+        ({"solutions": [{"recipe": "sims", "training_mode": "PARTIAL"}]}, "solutions[0].training_mode must be FULL"),
+        ({"data": {"interactions": "many"}}, "data.interactions must be int"),
+        ({"data": {"event_mapping": "watch"}}, "data.event_mapping: event mapping rule 'watch'"),
+        (
+            {"filters": [{"name": "f", "expression": 'EXCLUDE ItemID WHER Items.GENRES IN ("x")'}]},
+            "filters[0].expression: ",
+        ),
+        (
+            {"batch_inference": [{"solution": "nope", "input": "users.jsonl"}]},
+            "batch_inference[0].solution must name one of the solutions",
+        ),
+        ({"tags": {"a": [1]}}, "tags.a must be a plain value"),
+        ([1, 2], "must be a mapping"),
+    ],
+)
+def test_errors_point_at_the_key(raw, message):
+    with pytest.raises(ProjectFileError) as err:
+        parse_project(raw)
+    assert message in str(err.value)
+
+
+def test_file_errors_name_the_file_and_line(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: x\nsolutions: [\n")
+    with pytest.raises(ProjectFileError, match=r"p.yaml is not valid YAML at line 3"):
+        load_project(path)
+    with pytest.raises(ProjectFileError, match="does not exist"):
+        load_project(tmp_path / "missing.yaml")
+    path.write_text('{"name": "x", "extra": 1}')
+    json_path = tmp_path / "p.json"
+    json_path.write_text('{"name": "x", "extra": 1}')
+    with pytest.raises(ProjectFileError, match=r"p.json: unknown key\(s\): extra"):
+        load_project(json_path)
