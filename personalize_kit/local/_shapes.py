@@ -1,0 +1,104 @@
+"""Checks and shapes taken from the botocore service models.
+
+botocore validates required keys, types and minimums before a call; the service also checks maximum
+lengths, patterns and enums. :func:`check_input` does those checks from the same model and answers them
+the way the service does. :func:`shape_output` keeps exactly the members the model declares for a response
+and turns stored epoch seconds into ``datetime`` objects, as botocore's parser would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import cache
+from typing import Any
+
+from botocore.model import Shape
+
+from personalize_kit.local.exceptions import InvalidInputException
+
+#: Java regex classes used in the models, in Python's dialect.
+_JAVA_CLASSES = {
+    r"\p{ASCII}": r"\x00-\x7F",
+    r"\p{L}": r"^\W\d_",
+    r"\p{Z}": r"\s",
+    r"\p{N}": r"\d",
+}
+
+
+@cache
+def _compile(pattern: str) -> re.Pattern[str] | None:
+    text = pattern
+    if r"\p{L}" in text:
+        # Tag patterns: letters, separators, numbers and a few symbols. Python's \w covers L and N.
+        text = text.replace(r"\p{L}\p{Z}\p{N}", r"\w\s")
+    text = text.replace(r"\p{ASCII}", r"[\x00-\x7F]")
+    if r"\p{" in text:
+        return None
+    try:
+        return re.compile(text)
+    except re.error:
+        return None
+
+
+def _violation(value: Any, where: str, constraint: str) -> InvalidInputException:
+    return InvalidInputException(
+        f"1 validation error detected: Value '{value}' at '{where}' failed to satisfy constraint: {constraint}"
+    )
+
+
+def check_input(shape: Shape | None, value: Any, where: str = "") -> None:
+    """Raise :class:`InvalidInputException` where ``value`` breaks a max, pattern or enum of ``shape``."""
+    if shape is None or value is None:
+        return
+    md = shape.metadata
+    kind = shape.type_name
+    if kind == "structure":
+        for name, member in shape.members.items():
+            if isinstance(value, dict) and name in value:
+                check_input(member, value[name], f"{where}.{name}" if where else name)
+    elif kind == "list":
+        if "max" in md and len(value) > md["max"]:
+            raise _violation(value, where, f"Member must have length less than or equal to {md['max']}")
+        for i, item in enumerate(value):
+            check_input(shape.member, item, f"{where}.{i + 1}.member")
+    elif kind == "map":
+        if "max" in md and len(value) > md["max"]:
+            raise _violation(value, where, f"Map value must have length less than or equal to {md['max']}")
+        for key, item in value.items():
+            check_input(shape.key, key, f"{where}.key")
+            check_input(shape.value, item, f"{where}.{key}")
+    elif kind == "string":
+        if "max" in md and len(value) > md["max"]:
+            raise _violation(value, where, f"Member must have length less than or equal to {md['max']}")
+        if "enum" in md and value not in md["enum"]:
+            raise _violation(value, where, f"Member must satisfy enum value set: [{', '.join(md['enum'])}]")
+        compiled = _compile(md["pattern"]) if "pattern" in md else None
+        if compiled is not None and not compiled.fullmatch(value):
+            raise _violation(value, where, f"Member must satisfy regular expression pattern: {md['pattern']}")
+    elif kind in ("integer", "long", "double", "float") and "max" in md and value > md["max"]:
+        raise _violation(value, where, f"Member must have value less than or equal to {md['max']}")
+
+
+def shape_output(shape: Shape | None, value: Any) -> Any:
+    """Keep only what ``shape`` declares, converting epoch seconds to timezone-aware ``datetime``."""
+    if shape is None:
+        return {}
+    kind = shape.type_name
+    if value is None:
+        return None
+    if kind == "structure":
+        out = {}
+        for name, member in shape.members.items():
+            if name in value and value[name] is not None:
+                out[name] = shape_output(member, value[name])
+        return out
+    if kind == "list":
+        return [shape_output(shape.member, item) for item in value]
+    if kind == "map":
+        return {key: shape_output(shape.value, item) for key, item in value.items()}
+    if kind == "timestamp":
+        if isinstance(value, dt.datetime):
+            return value
+        return dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
+    return value

@@ -1,0 +1,136 @@
+"""Batch inference jobs (JSON Lines in S3 -> ``<input>.out`` in S3) and dataset export jobs (CSV to S3).
+
+Both run while the request is answered (moto's S3 lives in this process) and end ``ACTIVE`` or
+``CREATE FAILED`` with a ``failureReason``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from personalize_kit.local import runtime, store
+from personalize_kit.local.exceptions import InvalidInputException, ServiceError
+from personalize_kit.local.models import PersonalizeBackend
+from personalize_kit.recipes import RECIPES
+
+
+class _JobFailed(Exception):
+    pass
+
+
+def _split(path: str) -> tuple[str, str]:
+    if not path.startswith("s3://"):
+        raise _JobFailed(f"The local mirror reads and writes s3:// locations only, not {path}.")
+    bucket, _, key = path.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def _s3(backend: PersonalizeBackend) -> Any:
+    from personalize_kit.local._hooks import internal_client
+
+    return internal_client("s3", backend.region)
+
+
+def _finish(backend: PersonalizeBackend, arn: str, status: str, reason: str | None = None) -> None:
+    with backend.transaction() as state:
+        record = state["resources"].get(arn)
+        if record is not None:
+            backend.update(record, status=status, failureReason=reason)
+
+
+def _answer(backend: PersonalizeBackend, state: dict, job: dict[str, Any], query: dict[str, Any]) -> dict[str, Any]:
+    version_arn = job["solutionVersionArn"]
+    recipe = RECIPES[state["resources"][version_arn]["attrs"]["recipeArn"]]
+    user_id = query.get("userId")
+    if recipe.recipe_type == "PERSONALIZED_RANKING":
+        if not user_id or not isinstance(query.get("itemList"), list):
+            raise InvalidInputException("an input line of a Personalized-Ranking job needs userId and itemList")
+        version = state["resources"][version_arn]["attrs"]
+        group = version["datasetGroupArn"].split("/")[1]
+        model = runtime.model_for(backend, version_arn, version["recipeArn"])
+        ranked = model.rank(
+            user_id, [str(i) for i in query["itemList"]], runtime.recent_events(backend, group, user_id)
+        )
+    else:
+        key = "itemId" if recipe.recipe_type == "RELATED_ITEMS" else "userId"
+        if not query.get(key):
+            raise InvalidInputException(f"an input line of a {recipe.name} job needs {key}")
+        ranked = runtime.recommend(
+            backend,
+            state,
+            version_arn,
+            user_id=user_id,
+            item_id=query.get("itemId"),
+            n=job["numResults"],
+            filter_arn=job.get("filterArn"),
+            filter_values=query.get("filterValues"),
+            exploration_config=(job.get("batchInferenceJobConfig") or {}).get("itemExplorationConfig"),
+        )
+    output: dict[str, Any] = {"recommendedItems": [item for item, _ in ranked]}
+    if any(score is not None for _, score in ranked):
+        output["scores"] = [score for _, score in ranked]
+    return output
+
+
+def run_batch_inference_job(backend: PersonalizeBackend, arn: str) -> None:
+    """Read the job's JSON Lines input, write ``<input file>.out`` under the output path, set the status."""
+    state = backend.state()
+    job = state["resources"][arn]["attrs"]
+    _finish(backend, arn, "IN PROGRESS")
+    try:
+        s3 = _s3(backend)
+        in_bucket, in_key = _split(job["jobInput"]["s3DataSource"]["path"])
+        out_bucket, out_prefix = _split(job["jobOutput"]["s3DataDestination"]["path"])
+        try:
+            body = s3.get_object(Bucket=in_bucket, Key=in_key)["Body"].read().decode("utf-8")
+        except Exception as exc:
+            raise _JobFailed(f"Failed to read the input data at s3://{in_bucket}/{in_key}: {exc}") from exc
+        lines = []
+        for number, line in enumerate(body.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                query = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise _JobFailed(f"line {number} of s3://{in_bucket}/{in_key} is not valid JSON: {exc}") from exc
+            try:
+                output, error = _answer(backend, state, job, query), None
+            except ServiceError as exc:
+                output, error = None, exc.message
+            lines.append(json.dumps({"input": query, "output": output, "error": error}))
+        out_key = (out_prefix.rstrip("/") + "/" if out_prefix else "") + in_key.rsplit("/", 1)[-1] + ".out"
+        s3.put_object(Bucket=out_bucket, Key=out_key, Body=("\n".join(lines) + "\n").encode())
+    except _JobFailed as exc:
+        _finish(backend, arn, "CREATE FAILED", str(exc))
+        return
+    _finish(backend, arn, "ACTIVE")
+
+
+def run_export_job(backend: PersonalizeBackend, arn: str) -> None:
+    """Write the dataset's rows (BULK: imported, PUT: recorded with the events API, ALL: both) as CSV."""
+    state = backend.state()
+    job = state["resources"][arn]["attrs"]
+    dataset = state["resources"][job["datasetArn"]]["attrs"]
+    group = dataset["datasetGroupArn"].split("/")[1]
+    _finish(backend, arn, "CREATE IN_PROGRESS")
+    try:
+        bucket, prefix = _split(job["jobOutput"]["s3DataDestination"]["path"])
+        parts = []
+        if job["ingestionMode"] in ("BULK", "ALL") or dataset["datasetType"] != "INTERACTIONS":
+            imported = store.read_dataset(backend.store, group, dataset["datasetType"])
+            if imported is not None:
+                parts.append(imported)
+        if job["ingestionMode"] in ("PUT", "ALL") and dataset["datasetType"] == "INTERACTIONS":
+            events = store.read_events(backend.store, group)
+            if not events.empty:
+                parts.append(events[list(store.INTERACTION_COLUMNS)].dropna(axis=1, how="all"))
+        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        key = (prefix.rstrip("/") + "/" if prefix else "") + f"{job['jobName']}_{dataset['datasetType']}_0.csv"
+        _s3(backend).put_object(Bucket=bucket, Key=key, Body=frame.to_csv(index=False).encode())
+    except _JobFailed as exc:
+        _finish(backend, arn, "CREATE FAILED", str(exc))
+        return
+    _finish(backend, arn, "ACTIVE")

@@ -1,0 +1,157 @@
+"""Dataset import jobs: copy a CSV from S3 into the mirror's store, checked as the service checks it.
+
+The rows are read from S3 (moto) at import time, checked against the dataset's schema and the data
+rules of :mod:`personalize_kit.data.validate`, and written to ``data/<dataset-group>/<TYPE>.parquet``.
+A job whose data breaks a rule ends ``CREATE FAILED`` with a ``failureReason`` naming the first problems.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pandas as pd
+
+from personalize_kit.local import store
+from personalize_kit.local.models import PersonalizeBackend
+
+#: How many problems a failureReason names.
+PROBLEMS_IN_REASON = 3
+
+_AVRO_DTYPES = {
+    "string": "string",
+    "int": "Int64",
+    "long": "Int64",
+    "float": "Float64",
+    "double": "Float64",
+    "boolean": "boolean",
+}
+
+
+#: Problems the service reports at training time rather than at import (see training.MIN_USERS).
+_CHECKED_AT_TRAINING = {"too-few-users"}
+
+
+def schema_problems(schema: str | dict[str, Any], dataset_type: str | None = None) -> list[str]:
+    """One line per blocking problem of an Avro schema (JSON text or dict), for a dataset type when given.
+
+    >>> schema_problems('{"type": "record", "name": "Interactions"}')
+    ["schema fields: 'fields' must be a non-empty list of fields."]
+    """
+    from personalize_kit.data.validate import validate_schema
+
+    return [str(p) for p in validate_schema(schema, dataset_type) if p.severity == "error"]
+
+
+def data_problems(payload: bytes, schema: dict, dataset_type: str, file_name: str) -> list[str]:
+    """One line per blocking problem of a CSV for a dataset (``file:line field: message``)."""
+    from personalize_kit.data.validate import validate_dataset
+
+    report = validate_dataset(io.BytesIO(payload), schema, dataset_type, file_name=file_name)
+    return [str(p) for p in report.errors if p.code not in _CHECKED_AT_TRAINING]
+
+
+def schema_fields(schema: dict) -> list[tuple[str, str]]:
+    """``(name, pandas dtype)`` of each field of an Avro schema, in order."""
+    fields = []
+    for field in schema["fields"]:
+        kind = field["type"]
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), "string")
+        fields.append((field["name"], _AVRO_DTYPES.get(kind, "string")))
+    return fields
+
+
+def read_csv(payload: bytes, schema: dict) -> pd.DataFrame:
+    """Parse a CSV with the schema's columns and types (raises ``ValueError`` on a mismatch)."""
+    fields = schema_fields(schema)
+    frame = pd.read_csv(io.BytesIO(payload), dtype=str, keep_default_na=False, na_values=[""])
+    missing = [name for name, _ in fields if name not in frame.columns]
+    if missing:
+        raise ValueError(f"the header has no column {', '.join(missing)} that the schema declares")
+    out = pd.DataFrame(index=frame.index)
+    for name, dtype in fields:
+        column = frame[name]
+        if dtype in ("Int64", "Float64"):
+            column = pd.to_numeric(column, errors="raise")
+            out[name] = column.round().astype("Int64") if dtype == "Int64" else column.astype("Float64")
+        elif dtype == "boolean":
+            out[name] = column.str.lower().map({"true": True, "false": False}).astype("boolean")
+        else:
+            out[name] = column.astype("string")
+    return out
+
+
+def _read_s3(location: str, region: str) -> list[tuple[str, bytes]]:
+    """``(s3 url, bytes)`` of the object at ``location``, or of every CSV under it when it ends in ``/``."""
+    from personalize_kit.local._hooks import internal_client
+
+    s3 = internal_client("s3", region)
+    bucket, _, key = location.removeprefix("s3://").partition("/")
+    if key and not key.endswith("/"):
+        return [(location, s3.get_object(Bucket=bucket, Key=key)["Body"].read())]
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents", [])
+    keys = sorted(obj["Key"] for obj in listing if obj["Key"].endswith(".csv"))
+    return [(f"s3://{bucket}/{k}", s3.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in keys]
+
+
+def run_import_job(backend: PersonalizeBackend, job_arn: str) -> None:
+    """Import the job's data and set its final status (``ACTIVE`` or ``CREATE FAILED``)."""
+    state = backend.state()
+    job = backend.find(state, job_arn, "dataset_import_job")["attrs"]
+    dataset = backend.find(state, job["datasetArn"], "dataset")["attrs"]
+    schema = json.loads(backend.find(state, dataset["schemaArn"], "schema")["attrs"]["schema"])
+    location = job["dataSource"]["dataLocation"]
+    dataset_type = dataset["datasetType"]
+    group = dataset["datasetGroupArn"].split("/")[1]
+    _set_status(backend, job_arn, "CREATE IN_PROGRESS")
+    try:
+        objects = _fetch(location, backend.region)
+        frames = []
+        problems: list[str] = []
+        for url, payload in objects:
+            problems += data_problems(payload, schema, dataset_type, url.rsplit("/", 1)[-1])
+            if not problems:
+                frames.append(read_csv(payload, schema))
+        if problems:
+            more = len(problems) - PROBLEMS_IN_REASON
+            reason = "Input data is not valid: " + "; ".join(problems[:PROBLEMS_IN_REASON])
+            raise _ImportFailed(reason + (f" (and {more} more problems)" if more > 0 else ""))
+        new = pd.concat(frames, ignore_index=True)
+    except _ImportFailed as exc:
+        _set_status(backend, job_arn, "CREATE FAILED", str(exc))
+        return
+    except ValueError as exc:
+        _set_status(backend, job_arn, "CREATE FAILED", f"Input data at {location} could not be read: {exc}.")
+        return
+    with backend.store.lock():
+        old = None if job["importMode"] == "FULL" else store.read_dataset(backend.store, group, dataset_type)
+        store.write_dataset(backend.store, group, dataset_type, store.merge_rows(old, new, dataset_type))
+    _set_status(backend, job_arn, "ACTIVE")
+
+
+class _ImportFailed(Exception):
+    pass
+
+
+def _fetch(location: str, region: str) -> list[tuple[str, bytes]]:
+    from botocore.exceptions import ClientError
+
+    if not location.startswith("s3://"):
+        raise _ImportFailed(f"The local mirror reads data from s3:// locations only, not {location}.")
+    try:
+        objects = _read_s3(location, region)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise _ImportFailed(f"Failed to read the input data at {location} from Amazon S3 ({code}).") from exc
+    if not objects:
+        raise _ImportFailed(f"No CSV file found at {location}.")
+    return objects
+
+
+def _set_status(backend: PersonalizeBackend, arn: str, status: str, reason: str | None = None) -> None:
+    with backend.transaction() as state:
+        record = state["resources"].get(arn)
+        if record is not None:
+            backend.update(record, status=status, failureReason=reason)

@@ -1,0 +1,233 @@
+"""The runtime (service id ``personalize-runtime``): GetRecommendations and GetPersonalizedRanking.
+
+A campaign serves the model of its solution version; the user's recent events (recorded with PutEvents,
+also for users the model never saw) are passed to the recipe at every call, and filters see the items,
+users and interactions as they are now.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pandas as pd
+
+from personalize_kit.local import filtering, store, training
+from personalize_kit.local.exceptions import InvalidInputException
+from personalize_kit.local.models import Operation, PersonalizeBackend
+from personalize_kit.recipes import RECIPES, Ranked, Recipe
+
+MAX_NUM_RESULTS = 500
+MAX_RESULTS_WITH_METADATA = 50
+MAX_INPUT_LIST = 500
+#: How many of a user's newest events are passed to the recipe.
+RECENT_EVENTS = 100
+
+
+def model_for(backend: PersonalizeBackend, version_arn: str, recipe_arn: str) -> Recipe:
+    """The trained model of a version, loaded once per process and reloaded when its files change."""
+    directory = training.model_dir(backend, version_arn)
+    stamp = (directory / "model.npz").stat().st_mtime_ns
+    cached = backend.models.get(version_arn)
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, training.load_model(backend, version_arn, recipe_arn))
+        backend.models[version_arn] = cached
+    return cached[1]
+
+
+def recent_events(backend: PersonalizeBackend, group: str, user_id: str | None) -> pd.DataFrame | None:
+    """The user's newest recorded events, oldest first, or ``None`` when there are none."""
+    if user_id is None:
+        return None
+    events = store.read_events(backend.store, group)
+    if events.empty:
+        return None
+    mine = events[events["USER_ID"].astype(str) == user_id]
+    if mine.empty:
+        return None
+    return mine.sort_values("TIMESTAMP", kind="stable").tail(RECENT_EVENTS).reset_index(drop=True)
+
+
+def exploration(model: Recipe, config: dict[str, str] | None) -> dict[str, float]:
+    """Exploration keyword arguments for a recipe that explores: its defaults, overridden by ``config``.
+
+    ``config`` is a campaign's (or batch job's) ``itemExplorationConfig``; recipes that do not explore
+    (no ``default_exploration``) get none.
+    """
+    defaults = getattr(model, "default_exploration", None)
+    if not defaults:
+        return {}
+    options = {key: float(value) for key, value in defaults.items()}
+    options.update({key: float(value) for key, value in (config or {}).items() if key in defaults})
+    return options
+
+
+def recommend(
+    backend: PersonalizeBackend,
+    state: dict[str, Any],
+    version_arn: str,
+    *,
+    user_id: str | None,
+    item_id: str | None,
+    n: int,
+    filter_arn: str | None = None,
+    filter_values: dict[str, str] | None = None,
+    exploration_config: dict[str, str] | None = None,
+) -> Ranked:
+    """Top ``n`` of a version for a user or an item, with the filter applied (shared with batch inference)."""
+    version = state["resources"][version_arn]["attrs"]
+    group_arn = version["datasetGroupArn"]
+    group = group_arn.split("/")[1]
+    model = model_for(backend, version_arn, version["recipeArn"])
+    recent = recent_events(backend, group, user_id)
+    options = exploration(model, exploration_config)
+    if filter_arn is None:
+        return model.recommend(user_id=user_id, item_id=item_id, n=n, recent_events=recent, **options)
+    filter_record = _filter(backend, state, filter_arn, group_arn)
+    ranked = model.recommend(
+        user_id=user_id, item_id=item_id, n=len(model.catalogue), recent_events=recent, **options
+    )
+    keep = filtering.mask(
+        backend, filter_record, [item for item, _ in ranked], user_id=user_id, values=filter_values, item_id=item_id
+    )
+    return [pair for pair, kept in zip(ranked, keep.tolist(), strict=True) if kept][:n]
+
+
+def _filter(backend: PersonalizeBackend, state: dict[str, Any], filter_arn: str, group_arn: str) -> dict[str, Any]:
+    record = backend.find(state, filter_arn, "filter", status=404)
+    if record["attrs"]["datasetGroupArn"] != group_arn:
+        raise InvalidInputException(
+            f"Filter {filter_arn} belongs to another dataset group than the campaign's ({group_arn})."
+        )
+    return record
+
+
+def _campaign(backend: PersonalizeBackend, state: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    if not params.get("campaignArn"):
+        if params.get("recommenderArn"):
+            raise InvalidInputException("Recommenders are not supported by the local mirror: use a campaignArn.")
+        raise InvalidInputException("campaignArn is required.")
+    return backend.find(state, params["campaignArn"], "campaign", status=404)["attrs"]
+
+
+def _metadata(
+    backend: PersonalizeBackend, group: str, campaign: dict[str, Any], params: dict[str, Any], n: int
+) -> list[str]:
+    columns = (params.get("metadataColumns") or {}).get("ITEMS") or []
+    unknown_types = set(params.get("metadataColumns") or {}) - {"ITEMS"}
+    if unknown_types:
+        raise InvalidInputException(f"metadataColumns supports the ITEMS dataset only, not {sorted(unknown_types)}.")
+    if not columns:
+        return []
+    if not (campaign.get("campaignConfig") or {}).get("enableMetadataWithRecommendations"):
+        raise InvalidInputException(
+            "The campaign does not return metadata: update it with campaignConfig "
+            "enableMetadataWithRecommendations=true."
+        )
+    if n > MAX_RESULTS_WITH_METADATA:
+        raise InvalidInputException(
+            f"numResults must be at most {MAX_RESULTS_WITH_METADATA} when metadataColumns is given: {n}."
+        )
+    items = store.read_dataset(backend.store, group, "ITEMS")
+    known = set(items.columns) if items is not None else set()
+    missing = [c for c in columns if c not in known]
+    if missing:
+        raise InvalidInputException(f"metadataColumns {missing} are not columns of the Items dataset.")
+    return list(columns)
+
+
+def _with_metadata(
+    backend: PersonalizeBackend, group: str, entries: list[dict[str, Any]], columns: list[str]
+) -> list[dict[str, Any]]:
+    if not columns:
+        return entries
+    items = store.read_dataset(backend.store, group, "ITEMS")
+    assert items is not None
+    rows = items.drop_duplicates("ITEM_ID", keep="last")
+    rows.index = rows["ITEM_ID"].astype(str).to_numpy()
+    for entry in entries:
+        if entry["itemId"] in rows.index:
+            row = rows.loc[entry["itemId"]]
+            entry["metadata"] = {c: "" if pd.isna(row[c]) else str(row[c]) for c in columns}
+    return entries
+
+
+def _entries(ranked: Ranked) -> list[dict[str, Any]]:
+    return [{"itemId": item, **({"score": score} if score is not None else {})} for item, score in ranked]
+
+
+def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str, Any]:
+    state = backend.state()
+    campaign = _campaign(backend, state, params)
+    version = state["resources"][campaign["solutionVersionArn"]]["attrs"]
+    recipe = RECIPES[version["recipeArn"]]
+    n = int(params.get("numResults", 25))
+    if n > MAX_NUM_RESULTS:
+        raise InvalidInputException(f"numResults must be at most {MAX_NUM_RESULTS}: {n}.")
+    if len(params.get("context") or {}) > 150:
+        raise InvalidInputException("context must have at most 150 entries.")
+    if recipe.recipe_type == "RELATED_ITEMS":
+        if not params.get("itemId"):
+            raise InvalidInputException(f"itemId is required for a campaign of recipe {recipe.name}.")
+    elif recipe.recipe_type == "USER_PERSONALIZATION":
+        if not params.get("userId"):
+            raise InvalidInputException(f"userId is required for a campaign of recipe {recipe.name}.")
+    else:
+        raise InvalidInputException(
+            f"GetRecommendations does not serve recipe {recipe.name}: use GetPersonalizedRanking."
+        )
+    if params.get("filterValues") and not params.get("filterArn"):
+        raise InvalidInputException("filterValues needs a filterArn.")
+    if params.get("promotions"):
+        raise InvalidInputException("promotions are not supported by the local mirror.")
+    group = version["datasetGroupArn"].split("/")[1]
+    columns = _metadata(backend, group, campaign, params, n)
+    ranked = recommend(
+        backend,
+        state,
+        campaign["solutionVersionArn"],
+        user_id=params.get("userId"),
+        item_id=params.get("itemId"),
+        n=n,
+        filter_arn=params.get("filterArn"),
+        filter_values=params.get("filterValues"),
+        exploration_config=(campaign.get("campaignConfig") or {}).get("itemExplorationConfig"),
+    )
+    entries = _with_metadata(backend, group, _entries(ranked), columns)
+    return {"itemList": entries, "recommendationId": f"RID-{uuid.uuid4()}"}
+
+
+def get_personalized_ranking(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str, Any]:
+    state = backend.state()
+    campaign = _campaign(backend, state, params)
+    version = state["resources"][campaign["solutionVersionArn"]]["attrs"]
+    recipe = RECIPES[version["recipeArn"]]
+    if recipe.recipe_type != "PERSONALIZED_RANKING":
+        raise InvalidInputException(
+            f"GetPersonalizedRanking needs a campaign of a Personalized-Ranking recipe, not {recipe.name}."
+        )
+    items = [str(item) for item in params["inputList"]]
+    if len(items) > MAX_INPUT_LIST:
+        raise InvalidInputException(f"inputList must have at most {MAX_INPUT_LIST} items: {len(items)}.")
+    group = version["datasetGroupArn"].split("/")[1]
+    model = model_for(backend, campaign["solutionVersionArn"], version["recipeArn"])
+    ranked = model.rank(params["userId"], items, recent_events(backend, group, params["userId"]))
+    if params.get("filterArn"):
+        filter_record = _filter(backend, state, params["filterArn"], version["datasetGroupArn"])
+        keep = filtering.mask(
+            backend,
+            filter_record,
+            [item for item, _ in ranked],
+            user_id=params["userId"],
+            values=params.get("filterValues"),
+        )
+        ranked = [pair for pair, kept in zip(ranked, keep.tolist(), strict=True) if kept]
+    columns = _metadata(backend, group, campaign, params, len(ranked))
+    entries = _with_metadata(backend, group, _entries(ranked), columns)
+    return {"personalizedRanking": entries, "recommendationId": f"RID-{uuid.uuid4()}"}
+
+
+OPERATIONS: dict[str, Operation] = {
+    "GetRecommendations": get_recommendations,
+    "GetPersonalizedRanking": get_personalized_ranking,
+}

@@ -1,0 +1,271 @@
+"""Training of solution versions: asynchronous, persistent, and safe against a killed process.
+
+``CreateSolutionVersion`` records the version as ``CREATE PENDING`` owned by this process (pid and a
+heartbeat) and starts a thread: ``CREATE IN_PROGRESS`` -> checks of the minimum data -> offline metrics on
+the service's split -> the final model -> ``ACTIVE`` (or ``CREATE FAILED`` with a reason, or
+``CREATE STOPPED`` after StopSolutionVersionCreation). Whenever the state is read, a version still in
+progress whose owner process has ended (or stopped beating) is marked ``CREATE FAILED``, so a killed
+training never leaves a half-made version behind.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import threading
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from personalize_kit.exceptions import RecipeNotAvailableError
+from personalize_kit.local import store
+from personalize_kit.local.models import PersonalizeBackend, now, pid_alive
+from personalize_kit.local.state import atomic_write_json
+from personalize_kit.recipes import RECIPES, Recipe, recipe_class
+
+MIN_INTERACTIONS = 1000
+MIN_USERS = 25
+MIN_USER_INTERACTIONS = 2
+HEARTBEAT_SECONDS = 5.0
+#: A version whose heartbeat is older than this is considered abandoned even if its pid is alive.
+STALE_SECONDS = 120.0
+KILLED_REASON = "training process ended before training finished"
+_TRAINING_STATES = ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING")
+
+
+class _Stopped(Exception):
+    pass
+
+
+class _Failed(Exception):
+    pass
+
+
+class _Abandoned(Exception):
+    """The version was deleted or settled by a reader while this process trained it."""
+
+
+def claim(record: dict[str, Any]) -> None:
+    """Mark a solution version record as owned by this process."""
+    record["internal"].update({"ownerPid": os.getpid(), "heartbeat": now()})
+
+
+def reconcile(backend: PersonalizeBackend, state: dict[str, Any]) -> bool:
+    """Fail versions whose training process is gone; return whether anything changed."""
+    changed = False
+    for record in state["resources"].values():
+        if record["kind"] != "solution_version" or record["attrs"]["status"] not in _TRAINING_STATES:
+            continue
+        internal = record["internal"]
+        pid = internal.get("ownerPid")
+        stale = now() - float(internal.get("heartbeat", 0)) > STALE_SECONDS
+        if pid is None or not pid_alive(int(pid)) or stale:
+            if record["attrs"]["status"] == "CREATE STOPPING":
+                backend.update(record, status="CREATE STOPPED")
+            else:
+                backend.update(record, status="CREATE FAILED", failureReason=KILLED_REASON)
+            changed = True
+    return changed
+
+
+def model_dir(backend: PersonalizeBackend, version_arn: str):  # noqa: ANN201 - Path
+    solution, version_id = version_arn.split("/")[1:3]
+    return backend.store.path("models", solution, version_id)
+
+
+def remove_models(backend: PersonalizeBackend, solution_name: str) -> None:
+    shutil.rmtree(backend.store.path("models", solution_name), ignore_errors=True)
+
+
+def read_metrics(backend: PersonalizeBackend, version_arn: str) -> dict[str, float]:
+    return json.loads((model_dir(backend, version_arn) / "metrics.json").read_text())
+
+
+def load_model(backend: PersonalizeBackend, version_arn: str, recipe_arn: str) -> Recipe:
+    return recipe_class(recipe_arn).load(model_dir(backend, version_arn))
+
+
+def start(backend: PersonalizeBackend, version_arn: str) -> threading.Thread:
+    """Train ``version_arn`` in a (non-daemon) thread, so the process finishes the training before exiting."""
+    thread = threading.Thread(target=_train, args=(backend, version_arn), name=f"train {version_arn}")
+    thread.start()
+    return thread
+
+
+def _set(backend: PersonalizeBackend, arn: str, **attrs: Any) -> None:
+    with backend.store.transaction() as state:
+        record = state["resources"].get(arn)
+        if record is None or record["attrs"]["status"] not in _TRAINING_STATES:
+            return  # deleted, or already settled by a reader that found this training abandoned
+        if record["attrs"]["status"] == "CREATE STOPPING" and attrs.get("status") not in (None, "CREATE FAILED"):
+            attrs["status"] = "CREATE STOPPED"
+        backend.update(record, **attrs)
+        record["internal"]["heartbeat"] = now()
+
+
+class _Heartbeat:
+    """Refreshes a version's heartbeat from its own thread while the training runs (fits may be long)."""
+
+    def __init__(self, backend: PersonalizeBackend, arn: str) -> None:
+        self.backend = backend
+        self.arn = arn
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat {arn}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(HEARTBEAT_SECONDS):
+            with self.backend.store.transaction() as state:
+                record = state["resources"].get(self.arn)
+                if record is not None:
+                    record["internal"]["heartbeat"] = now()
+
+    def check(self) -> None:
+        """Raise :class:`_Stopped` when StopSolutionVersionCreation was called (or the version is gone)."""
+        record = self.backend.store.read()["resources"].get(self.arn)
+        if record is None or record["attrs"]["status"] not in _TRAINING_STATES:
+            raise _Abandoned
+        if record["attrs"]["status"] == "CREATE STOPPING":
+            raise _Stopped
+
+    def close(self) -> None:
+        self._done.set()
+
+
+def _train(backend: PersonalizeBackend, arn: str) -> None:
+    started = time.monotonic()
+    heartbeat = _Heartbeat(backend, arn)
+    try:
+        _set(backend, arn, status="CREATE IN_PROGRESS")
+        heartbeat.check()
+        record = backend.store.read()["resources"][arn]["attrs"]
+        group = record["datasetGroupArn"].split("/")[1]
+        try:
+            recipe = recipe_class(record["recipeArn"])
+        except RecipeNotAvailableError as exc:
+            raise _Failed(str(exc)) from exc
+        interactions = _training_interactions(backend, group, record)
+        items = store.read_dataset(backend.store, group, "ITEMS")
+        users = store.read_dataset(backend.store, group, "USERS")
+        hyperparameters = dict((record.get("solutionConfig") or {}).get("algorithmHyperParameters") or {})
+        problems = recipe.check_hyperparameters(hyperparameters)
+        if problems:
+            raise _Failed("Invalid hyperparameters: " + "; ".join(problems))
+        deadline = started + backend.training_seconds
+        while time.monotonic() < deadline:
+            time.sleep(min(max(0.0, deadline - time.monotonic()), 0.2))
+            heartbeat.check()
+        options = backend.recipe_options.get(recipe.name, {})
+        if record.get("trainingMode") == "UPDATE":
+            base = _update_base(backend, record)
+            model = _updated(load_model(backend, base, record["recipeArn"]), interactions, items, users)
+            metrics = read_metrics(backend, base)
+        else:
+            metrics = _offline_metrics(recipe, interactions, items, users, hyperparameters, options)
+            heartbeat.check()
+            model = recipe(**options).fit(interactions, items, users, hyperparameters)
+        heartbeat.check()
+        directory = model_dir(backend, arn)
+        model.save(directory)
+        atomic_write_json(directory / "metrics.json", metrics)
+        hours = round((time.monotonic() - started) / 3600, 6)
+        _set(backend, arn, status="ACTIVE", trainingHours=hours)
+    except _Abandoned:
+        pass
+    except _Stopped:
+        _set(backend, arn, status="CREATE STOPPED")
+    except _Failed as exc:
+        _set(backend, arn, status="CREATE FAILED", failureReason=str(exc))
+    except Exception as exc:  # a bug or bad data must still end the version, never leave it in progress
+        traceback.print_exc()
+        _set(backend, arn, status="CREATE FAILED", failureReason=f"Training failed: {type(exc).__name__}: {exc}")
+    finally:
+        heartbeat.close()
+
+
+def _update_base(backend: PersonalizeBackend, record: dict[str, Any]) -> str:
+    """The newest ACTIVE version of the solution, which an UPDATE version starts from."""
+    state = backend.store.read()
+    versions = [
+        v
+        for v in backend.records(state, "solution_version", solutionArn=record["solutionArn"])
+        if v["attrs"]["status"] == "ACTIVE"
+    ]
+    if not versions:
+        raise _Failed("trainingMode UPDATE needs an ACTIVE solution version to update; train a FULL version first.")
+    return str(versions[-1]["attrs"]["solutionVersionArn"])
+
+
+def _updated(model: Recipe, interactions: pd.DataFrame, items: pd.DataFrame | None, users: Any) -> Recipe:
+    update = getattr(model, "update", None)
+    if update is None:
+        raise _Failed(f"trainingMode UPDATE is not supported by recipe {model.name}.")
+    return update(interactions, items, users)
+
+
+def _training_interactions(backend: PersonalizeBackend, group: str, record: dict[str, Any]) -> pd.DataFrame:
+    """The interactions a version trains on, after eventType/eventValueThreshold, checked for the minimums."""
+    frame = store.interactions(backend.store, group)
+    event_type = record.get("eventType")
+    if event_type:
+        frame = frame[frame["EVENT_TYPE"].astype(str) == event_type]
+    threshold = (record.get("solutionConfig") or {}).get("eventValueThreshold")
+    if threshold is not None:
+        frame = frame[pd.to_numeric(frame["EVENT_VALUE"], errors="coerce") >= float(threshold)]
+    if len(frame) < MIN_INTERACTIONS:
+        raise _Failed(
+            f"Dataset has fewer than {MIN_INTERACTIONS} interactions ({len(frame)} after filtering by event "
+            "type and event value threshold)."
+        )
+    per_user = frame.groupby("USER_ID").size()
+    if int((per_user >= MIN_USER_INTERACTIONS).sum()) < MIN_USERS:
+        raise _Failed(
+            f"Dataset has fewer than {MIN_USERS} users with at least {MIN_USER_INTERACTIONS} interactions each."
+        )
+    return frame.reset_index(drop=True)
+
+
+def _offline_metrics(
+    recipe: type[Recipe],
+    interactions: pd.DataFrame,
+    items: pd.DataFrame | None,
+    users: pd.DataFrame | None,
+    hyperparameters: dict[str, str],
+    options: dict[str, Any],
+) -> dict[str, float]:
+    """GetSolutionMetrics values: a model trained on 90% of users, scored on the other users' newest 10%.
+
+    Each held-out user's oldest 90% is what the model reads at query time (its recent events; for a
+    related-items recipe, the newest of them is the query item).
+    """
+    metrics_module = importlib.import_module("personalize_kit.metrics")
+    split = metrics_module.holdout_split(interactions, seed=0)
+    model = recipe(**options).fit(split.train, items, users, hyperparameters)
+    recommended: list[list[str]] = []
+    relevant: list[set[str]] = []
+    inputs = {user: frame for user, frame in split.test_input.groupby("USER_ID")}
+    for user, truth in split.test_truth.groupby("USER_ID"):
+        recent = inputs.get(user)
+        if recipe.recipe_type == "RELATED_ITEMS":
+            # related-items recipes are asked about the user's newest item before the held-out ones
+            if recent is None or recent.empty:
+                continue
+            newest = str(recent.sort_values("TIMESTAMP", kind="stable")["ITEM_ID"].iloc[-1])
+            ranked = model.recommend(item_id=newest, n=25)
+        else:
+            ranked = model.recommend(user_id=str(user), n=25, recent_events=recent)
+        recommended.append([item for item, _ in ranked])
+        relevant.append(set(truth["ITEM_ID"].astype(str)))
+    catalogue = set(interactions["ITEM_ID"].astype(str))
+    if items is not None:
+        catalogue |= set(items["ITEM_ID"].astype(str))
+    values = metrics_module.solution_metrics(recommended, relevant, catalogue_size=len(catalogue))
+    return {key: float(np.round(value, 6)) for key, value in values.items()}
+
+
+__all__ = ["RECIPES", "claim", "load_model", "read_metrics", "reconcile", "start"]

@@ -1,0 +1,109 @@
+"""The recipes of Amazon Personalize that the toolkit knows, and the classes that implement them locally.
+
+:data:`RECIPES` describes each recipe as the service does (name, type, description); the implementing
+class is imported only when asked for; recipe modules import TensorFlow inside ``fit`` only, so that
+TensorFlow is loaded only when a TensorFlow recipe is trained.
+
+>>> recipe_class("arn:aws:personalize:::recipe/aws-popularity-count").__name__
+'PopularityCount'
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from personalize_kit.exceptions import RecipeNotAvailableError
+from personalize_kit.recipes.base import Ranked, Recipe
+
+RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
+
+
+@dataclass(frozen=True)
+class RecipeInfo:
+    """One service recipe: its name, the service's recipe type, a description, and where it is implemented."""
+
+    name: str
+    recipe_type: str
+    description: str
+    #: ``"module:Class"`` of the local implementation, or ``None`` while there is none.
+    implementation: str | None = None
+    #: Names of the hyperparameters the service accepts (``None``: not checked by name).
+    hyperparameters: tuple[str, ...] | None = None
+
+    @property
+    def arn(self) -> str:
+        return RECIPE_ARN_PREFIX + self.name
+
+
+_HISTORY = ("min_user_history_length_percentile", "max_user_history_length_percentile")
+_HRNN = ("hidden_dimension", "bptt", "recency_mask", *_HISTORY)
+_SIMS = (
+    "popularity_discount_factor",
+    "min_cointeraction_count",
+    *_HISTORY,
+    "min_item_interaction_count_percentile",
+    "max_item_interaction_count_percentile",
+)
+
+RECIPES: dict[str, RecipeInfo] = {
+    info.arn: info
+    for info in (
+        RecipeInfo(
+            "aws-user-personalization",
+            "USER_PERSONALIZATION",
+            "Predicts the items a user will interact with and explores new and cold items.",
+            "personalize_kit.recipes.user_personalization:UserPersonalization",
+            _HRNN,
+        ),
+        RecipeInfo(
+            "aws-user-personalization-v2",
+            "USER_PERSONALIZATION",
+            "Predicts the items a user will interact with, for catalogues of up to 5 million items.",
+            "personalize_kit.recipes.user_personalization:UserPersonalization",
+        ),
+        RecipeInfo(
+            "aws-personalized-ranking",
+            "PERSONALIZED_RANKING",
+            "Ranks a given list of items for a user.",
+            "personalize_kit.recipes.personalized_ranking:PersonalizedRanking",
+            _HRNN,
+        ),
+        RecipeInfo(
+            "aws-personalized-ranking-v2",
+            "PERSONALIZED_RANKING",
+            "Ranks a given list of items for a user, for catalogues of up to 5 million items.",
+            "personalize_kit.recipes.personalized_ranking:PersonalizedRanking",
+        ),
+        RecipeInfo(
+            "aws-sims",
+            "RELATED_ITEMS",
+            "Recommends items that users interacted with together with a given item.",
+            "personalize_kit.recipes.sims:Sims",
+            _SIMS,
+        ),
+        RecipeInfo(
+            "aws-popularity-count",
+            "USER_PERSONALIZATION",
+            "Recommends the items that the most unique users interacted with.",
+            "personalize_kit.recipes.popularity:PopularityCount",
+            (),
+        ),
+    )
+}
+
+
+def recipe_class(recipe_arn: str) -> type[Recipe]:
+    """Import and return the class implementing ``recipe_arn``.
+
+    Raises ``KeyError`` for an ARN that is no service recipe and :class:`RecipeNotAvailableError` for a
+    recipe without a local implementation.
+    """
+    info = RECIPES[recipe_arn]
+    if info.implementation is None:
+        raise RecipeNotAvailableError(f"recipe {info.name} is not available in the local mirror yet")
+    module_name, _, class_name = info.implementation.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+__all__ = ["RECIPES", "RECIPE_ARN_PREFIX", "Ranked", "Recipe", "RecipeInfo", "RecipeNotAvailableError", "recipe_class"]

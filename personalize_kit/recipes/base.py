@@ -1,0 +1,132 @@
+"""The one interface every recipe implements, so that the local mirror can train and serve any of them.
+
+A recipe is fitted on plain pandas frames, answers ``recommend`` and ``rank`` with ``(item_id, score)``
+pairs (``score`` is ``None`` where the service gives no score), and saves itself to a directory in open
+formats (``.npz`` written with ``allow_pickle=False``, JSON) so that a trained model can be inspected and
+served by another process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+#: What ``recommend`` and ``rank`` return: item ids, best first, with a score or ``None``.
+Ranked = list[tuple[str, float | None]]
+
+
+class Recipe(ABC):
+    """A trainable recommender with the lifecycle of an Amazon Personalize recipe.
+
+    ``interactions`` has ``USER_ID``, ``ITEM_ID``, ``TIMESTAMP`` (epoch seconds) and optionally
+    ``EVENT_TYPE`` / ``EVENT_VALUE``; ``items`` and ``users`` carry ``ITEM_ID`` / ``USER_ID`` plus metadata
+    columns, or are ``None``. ``recent_events`` passed at serving time is a frame of the same columns as
+    ``interactions`` holding the user's newest events (events recorded after training included).
+
+    >>> from personalize_kit.recipes.popularity import PopularityCount
+    >>> frame = pd.DataFrame({"USER_ID": ["u1", "u2"], "ITEM_ID": ["a", "a"], "TIMESTAMP": [1, 2]})
+    >>> PopularityCount().fit(frame).recommend(user_id="u1", n=1)
+    [('a', None)]
+    """
+
+    #: The recipe's name in the service, e.g. ``"aws-popularity-count"``.
+    name: ClassVar[str]
+    #: The service's recipe type: ``USER_PERSONALIZATION``, ``PERSONALIZED_RANKING`` or ``RELATED_ITEMS``.
+    recipe_type: ClassVar[str]
+    #: Hyperparameters with their defaults (strings, as the service takes them).
+    default_hyperparameters: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def check_hyperparameters(cls, hyperparameters: Mapping[str, str]) -> list[str]:
+        """One message per problem of ``hyperparameters`` (service strings); empty when all is well.
+
+        The default refuses names the recipe does not take; recipes with ranges check them too.
+
+        >>> from personalize_kit.recipes.popularity import PopularityCount
+        >>> PopularityCount.check_hyperparameters({"bptt": "8"})
+        ['bptt is not a hyperparameter of aws-popularity-count; it takes none']
+        """
+        known = ", ".join(sorted(cls.default_hyperparameters)) or "none"
+        return [
+            f"{name} is not a hyperparameter of {cls.name}; it takes {known}"
+            for name in sorted(set(hyperparameters) - set(cls.default_hyperparameters))
+        ]
+
+    @abstractmethod
+    def fit(
+        self,
+        interactions: pd.DataFrame,
+        items: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
+        hyperparameters: Mapping[str, str] | None = None,
+    ) -> Recipe:
+        """Train on the frames and return ``self``."""
+
+    @abstractmethod
+    def recommend(
+        self,
+        *,
+        user_id: str | None = None,
+        item_id: str | None = None,
+        n: int = 25,
+        recent_events: pd.DataFrame | None = None,
+        exclude: Sequence[str] = (),
+    ) -> Ranked:
+        """Return at most ``n`` items for a user (or related to an item), best first, skipping ``exclude``."""
+
+    @abstractmethod
+    def rank(self, user_id: str, items: Sequence[str], recent_events: pd.DataFrame | None = None) -> Ranked:
+        """Order ``items`` for ``user_id``; items the model does not know go last, unscored."""
+
+    @property
+    @abstractmethod
+    def catalogue(self) -> np.ndarray:
+        """Every item id the model can recommend (``numpy`` array of ``str``)."""
+
+    @abstractmethod
+    def _save_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Return the arrays (for ``model.npz``) and the JSON-able settings (for ``model.json``)."""
+
+    @classmethod
+    @abstractmethod
+    def _from_arrays(cls, arrays: Mapping[str, np.ndarray], settings: Mapping[str, Any]) -> Recipe:
+        """Rebuild a fitted recipe from what :meth:`_save_arrays` returned."""
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model.npz`` and ``model.json`` into ``directory`` atomically; return the directory.
+
+        >>> # PopularityCount().fit(frame).save("models/v1")
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays, settings = self._save_arrays()
+        for name, payload in (
+            ("model.npz", lambda fh: np.savez(fh, **arrays)),  # type: ignore[arg-type]
+            ("model.json", lambda fh: fh.write(json.dumps({"recipe": self.name, **settings}).encode())),
+        ):
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    payload(fh)
+                os.replace(tmp, directory / name)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Recipe:
+        """Read a recipe written by :meth:`save` (no pickles are ever loaded)."""
+        directory = Path(directory)
+        settings = json.loads((directory / "model.json").read_text())
+        with np.load(directory / "model.npz", allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        return cls._from_arrays(arrays, settings)

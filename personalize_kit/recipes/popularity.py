@@ -1,0 +1,87 @@
+"""Popularity-Count: every user gets the items the most unique users interacted with."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from personalize_kit.recipes.base import Ranked, Recipe
+
+
+class PopularityCount(Recipe):
+    """``aws-popularity-count``: popularity is the number of unique users who interacted with an item.
+
+    The service returns no scores for this recipe, and the same list to every user; ties are broken by
+    item id so that results are deterministic.
+
+    >>> frame = pd.DataFrame({"USER_ID": ["u1", "u2", "u2"], "ITEM_ID": ["a", "b", "a"], "TIMESTAMP": [1, 2, 3]})
+    >>> PopularityCount().fit(frame).recommend(user_id="anyone", n=2)
+    [('a', None), ('b', None)]
+    """
+
+    name = "aws-popularity-count"
+    recipe_type = "USER_PERSONALIZATION"
+
+    def __init__(self) -> None:
+        self._items = np.array([], dtype=str)
+        self._counts = np.array([], dtype=np.int64)
+
+    def fit(
+        self,
+        interactions: pd.DataFrame,
+        items: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
+        hyperparameters: Mapping[str, str] | None = None,
+    ) -> PopularityCount:
+        pairs = interactions[["USER_ID", "ITEM_ID"]].astype(str).drop_duplicates()
+        counts = pairs.groupby("ITEM_ID").size()
+        order = sorted(counts.index, key=lambda item: (-int(counts[item]), item))
+        self._items = np.array(order, dtype=str)
+        self._counts = np.array([int(counts[item]) for item in order], dtype=np.int64)
+        return self
+
+    @property
+    def catalogue(self) -> np.ndarray:
+        return self._items
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Unique users per item, most popular first."""
+        return dict(zip(self._items.tolist(), self._counts.tolist(), strict=True))
+
+    def recommend(
+        self,
+        *,
+        user_id: str | None = None,
+        item_id: str | None = None,
+        n: int = 25,
+        recent_events: pd.DataFrame | None = None,
+        exclude: Sequence[str] = (),
+    ) -> Ranked:
+        skip = set(exclude)
+        out: Ranked = []
+        for item in self._items.tolist():
+            if len(out) >= n:
+                break
+            if item not in skip:
+                out.append((item, None))
+        return out
+
+    def rank(self, user_id: str, items: Sequence[str], recent_events: pd.DataFrame | None = None) -> Ranked:
+        position = {item: i for i, item in enumerate(self._items.tolist())}
+        known = sorted((item for item in items if item in position), key=position.__getitem__)
+        unknown = [item for item in items if item not in position]
+        return [(item, None) for item in known + unknown]
+
+    def _save_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        return {"items": self._items.astype(str), "counts": self._counts}, {}
+
+    @classmethod
+    def _from_arrays(cls, arrays: Mapping[str, np.ndarray], settings: Mapping[str, Any]) -> PopularityCount:
+        model = cls()
+        model._items = np.asarray(arrays["items"]).astype(str)
+        model._counts = np.asarray(arrays["counts"]).astype(np.int64)
+        return model
