@@ -1,8 +1,8 @@
 """A 64-bit hash of each row of an Arrow table, for finding exact duplicate rows in streamed data.
 
-String columns are dictionary-encoded first, so that each distinct value is hashed once per chunk; the
-hashes depend on the values only, so they agree across chunks. Equal rows always hash alike; a collision
-is possible, so callers confirm suspected duplicates by comparing the rows themselves.
+String columns are dictionary-encoded first (or come encoded), so that each distinct value is hashed once
+per chunk; the hashes depend on the values only, so they agree across chunks and encodings. Equal rows
+always hash alike; a collision is possible, so callers confirm suspected duplicates by comparing the rows.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ _MIX = np.uint64(0xBF58476D1CE4E5B9)
 def _column_hash(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type) or pa.types.is_binary(values.type):
-        encoded = pc.dictionary_encode(values)
+    textual = (
+        pa.types.is_string(values.type) or pa.types.is_large_string(values.type) or pa.types.is_binary(values.type)
+    )
+    if textual or pa.types.is_dictionary(values.type):
+        encoded = values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
         distinct = pd.util.hash_array(encoded.dictionary.to_numpy(zero_copy_only=False), categorize=False)
         codes = encoded.indices.to_numpy(zero_copy_only=False)
         if encoded.null_count:

@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 _RULE = re.compile(r"^\s*([^:,|\s]+)\s*:\s*(-?\d+(?:\.\d+)?)\s*(?:-\s*(-?\d+(?:\.\d+)?))?\s*$")
 
@@ -80,22 +80,20 @@ class EventMapping:
     def __str__(self) -> str:
         return ",".join(str(r) for r in self.rules)
 
-    def apply(self, ratings: pa.Array | pa.ChunkedArray) -> pa.Array:
-        """The event type of each rating (null where no rule matches, or the rating is null)."""
-        conditions, choices = [], []
-        for rule in self.rules:
-            ok = pc.greater_equal(ratings, rule.min_rating)
-            if not math.isinf(rule.max_rating):
-                ok = pc.and_(ok, pc.less_equal(ratings, rule.max_rating))
-            conditions.append(pc.fill_null(ok, False))
-            choices.append(pa.scalar(rule.event_type))
-        if len(self.rules) == 1:
-            return pc.if_else(conditions[0], choices[0], pa.scalar(None, pa.string()))
-        struct = pa.StructArray.from_arrays(
-            [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in conditions],
-            names=[str(i) for i in range(len(conditions))],
+    def apply(self, ratings: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+        """The event type of each rating (null where no rule matches, or the rating is null), dictionary-encoded."""
+        if isinstance(ratings, pa.ChunkedArray):
+            ratings = ratings.combine_chunks()
+        values = ratings.to_numpy(zero_copy_only=False)
+        known = ~np.asarray(ratings.is_null())
+        codes = np.full(len(values), -1, dtype=np.int8)
+        for index in range(len(self.rules) - 1, -1, -1):  # the first rule that matches wins
+            rule = self.rules[index]
+            with np.errstate(invalid="ignore"):
+                codes[known & (values >= rule.min_rating) & (values <= rule.max_rating)] = index
+        return pa.DictionaryArray.from_arrays(
+            pa.array(codes, pa.int8(), mask=codes < 0), pa.array([r.event_type for r in self.rules], pa.string())
         )
-        return pc.case_when(struct, *choices)
 
     def describe_unmapped(self) -> str:
         return f"rating matches no event mapping rule ({self})"

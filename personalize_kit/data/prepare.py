@@ -224,11 +224,16 @@ class _Interactions:
         if self.mapping.value == "rating":
             columns["EVENT_VALUE"] = kept["rating"]
         table = pa.table(columns)
-        self.hashes.append(hash_rows(table))
-        if table.num_rows:
-            counts = pc.value_counts(table["USER_ID"])
-            self.user_counts.append(pa.table({"values": counts.field("values"), "counts": counts.field("counts")}))
-        self.item_first.append(table.group_by("ITEM_ID").aggregate([("TIMESTAMP", "min")]))
+        # each id column is encoded once, and its codes serve the duplicate hash and both counters
+        users = pc.dictionary_encode(table["USER_ID"]).combine_chunks()
+        items = pc.dictionary_encode(table["ITEM_ID"]).combine_chunks()
+        self.hashes.append(hash_rows(table.set_column(0, "USER_ID", users).set_column(1, "ITEM_ID", items)))
+        user_codes = users.indices.to_numpy(zero_copy_only=False)
+        counts = np.bincount(user_codes, minlength=len(users.dictionary))
+        self.user_counts.append(pa.table({"values": users.dictionary, "counts": counts}))
+        first = np.full(len(items.dictionary), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, items.indices.to_numpy(zero_copy_only=False), table["TIMESTAMP"].to_numpy())
+        self.item_first.append(pa.table({"ITEM_ID": items.dictionary, "TIMESTAMP_min": first}))
         if self.realtime:
             self.held.append(table)
         else:

@@ -362,12 +362,21 @@ def _duplicates(dataset_type: str, file: str, stats: _Stats, report: Report) -> 
     if not stats.hashes:
         return
     hashes = np.concatenate(stats.hashes)
-    lines = np.concatenate(stats.lines)
-    order = np.argsort(hashes, kind="stable")
-    repeat = np.flatnonzero(hashes[order][1:] == hashes[order][:-1]) + 1
-    if repeat.size == 0:
+    stats.hashes = []
+    ordered = np.sort(hashes)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    if repeated.size == 0:
         return
-    repeated_lines = np.sort(lines[order[repeat]])
+    # only the few rows whose hash repeats: order them by (hash, line) and drop the first of each group
+    suspect = np.isin(hashes, repeated)
+    lines = np.concatenate(stats.lines)[suspect]
+    groups = hashes[suspect]
+    order = np.lexsort((lines, groups))
+    later = np.ones(order.size, dtype=bool)
+    later[0] = False
+    later[1:] = groups[order][1:] == groups[order][:-1]
+    repeated_lines = np.sort(lines[order][later])
     if dataset_type == "INTERACTIONS":
         report.add_rows(
             "warning",
