@@ -178,3 +178,51 @@ def test_the_synthesized_template_is_the_production_one(deployed: Deployed) -> N
         "AWS::S3::BucketPolicy",
         "AWS::S3::BucketPolicy",
     ]
+
+
+def test_the_sdk_finds_the_stack_and_imports_into_the_mirror_with_its_bucket_role_and_key(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    """The stack and the SDK fit together: outputs by stack name -> SSE-KMS upload -> encrypted dataset group
+    -> import job read by the mirror from the stack's bucket."""
+    from personalize_kit.data.prepare import prepare
+    from personalize_kit.data.schemas import load_schema
+    from personalize_kit.data.synthetic import SyntheticConfig, generate
+    from personalize_kit.local import mirror_session
+    from personalize_kit.sdk import (
+        ensure_dataset,
+        ensure_dataset_group,
+        ensure_import_job,
+        ensure_schema,
+        stack_resources,
+        upload,
+    )
+
+    session = mirror_session(tmp_path / "state")
+    found = stack_resources(STACK, session=session)
+    assert (found.bucket, found.role_arn, found.kms_key_arn) == (
+        deployed.outputs[outputs.DATA_BUCKET_NAME],
+        deployed.outputs[outputs.PERSONALIZE_ROLE_ARN],
+        deployed.outputs[outputs.KMS_KEY_ARN],
+    )
+    prepare(generate(SyntheticConfig(n_interactions=3000, seed=5)), tmp_path / "out")
+    uri, uploaded = upload(
+        tmp_path / "out" / "interaction.csv",
+        found.bucket,
+        "data/stack-demo/interaction.csv",
+        kms_key_arn=found.kms_key_arn,
+        session=session,
+    )
+    assert uploaded and uri == f"s3://{found.bucket}/data/stack-demo/interaction.csv"
+    head = session.client("s3").head_object(Bucket=found.bucket, Key="data/stack-demo/interaction.csv")
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", found.kms_key_arn)
+
+    group = ensure_dataset_group("stack-demo", role_arn=found.role_arn, kms_key_arn=found.kms_key_arn, session=session)
+    assert (group.description["kmsKeyArn"], group.description["roleArn"]) == (found.kms_key_arn, found.role_arn)
+    schema = ensure_schema(
+        "stack-demo-interactions", load_schema(tmp_path / "out" / "schemas" / "interactions.json"), session=session
+    )
+    dataset = ensure_dataset(group.arn, "INTERACTIONS", schema.arn, session=session)
+    job = ensure_import_job(dataset.arn, uri, found.role_arn, name="stack-demo-interactions-1", session=session)
+    assert job.action == "created" and job.description["status"] == "ACTIVE"
+    assert job.description["roleArn"] == found.role_arn
