@@ -5,6 +5,17 @@ Inside :func:`mock_personalize` every boto3 client of ``personalize``, ``persona
 resources, imported data and trained models in a state directory (argument, else
 ``$PERSONALIZE_KIT_HOME``, else ``./.personalize_kit``), so they are still there for the next process.
 
+Where things live:
+
+- ``_hooks``: the botocore wiring (``before-call`` for Personalize, ``before-send`` to moto);
+- ``state``: the state directory, atomic writes, the cross-process lock; ``store``: dataset rows and events;
+- ``models``: resources keyed by ARN, paging, settling of pending and abandoned resources;
+- ``control``: the control-plane operations; ``imports``: dataset import jobs; ``training``: solution
+  versions; ``batch``: batch inference and export jobs; ``runtime`` and ``events``: the other two services;
+- ``filtering``: filters over the mirror's data (the expression language is in ``filters``);
+- ``_shapes``: the service-side checks and response shapes taken from the botocore models;
+  ``exceptions``: the service's errors.
+
 >>> import boto3
 >>> with mock_personalize("/tmp/doctest-mirror-init"):
 ...     client = boto3.client("personalize", region_name="us-east-1")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
@@ -24,7 +25,7 @@ from personalize_kit.exceptions import RecipeInputError
 from personalize_kit.local import control, events, runtime, training
 from personalize_kit.local._shapes import check_input, shape_output
 from personalize_kit.local.exceptions import ServiceError
-from personalize_kit.local.models import Operation, PersonalizeBackend, settle
+from personalize_kit.local.models import Operation, PersonalizeBackend, reap_jobs, settle
 from personalize_kit.local.state import StateStore
 
 #: Service model names the mirror answers.
@@ -82,7 +83,7 @@ class Mirror:
         self.models: dict[str, Any] = {}
 
     @property
-    def state_dir(self):  # noqa: ANN201 - Path
+    def state_dir(self) -> Path:
         return self.store.root
 
     def backend(self, region: str) -> PersonalizeBackend:
@@ -94,7 +95,7 @@ class Mirror:
             models=self.models,
             recipe_options=self.recipe_options,
         )
-        backend.reconcilers += [settle, training.reconcile]
+        backend.reconcilers += [settle, training.reconcile, reap_jobs]
         return backend
 
     def answer(self, model: Any, request_dict: dict[str, Any], region: str) -> tuple[AWSResponse, dict[str, Any]]:

@@ -13,6 +13,7 @@ import secrets
 import uuid
 from typing import Any
 
+from personalize_kit.exceptions import RecipeNotAvailableError
 from personalize_kit.local import batch, imports, store, training
 from personalize_kit.local.exceptions import (
     InvalidInputException,
@@ -28,9 +29,9 @@ from personalize_kit.local.models import (
     MAX_TAGS,
     Operation,
     PersonalizeBackend,
+    claim_job,
     paginate,
 )
-from personalize_kit.exceptions import RecipeNotAvailableError
 from personalize_kit.recipes import RECIPES, recipe_class
 
 #: Quotas the mirror enforces (from the service's quota page).
@@ -319,7 +320,7 @@ def create_dataset_import_job(backend: PersonalizeBackend, params: dict) -> dict
         }
         if params.get("roleArn"):
             attrs["roleArn"] = params["roleArn"]
-        backend.add(state, arn, "dataset_import_job", attrs, params.get("tags"))
+        claim_job(backend.add(state, arn, "dataset_import_job", attrs, params.get("tags")))
     imports.run_import_job(backend, arn)
     return {"datasetImportJobArn": arn}
 
@@ -351,7 +352,7 @@ def create_dataset_export_job(backend: PersonalizeBackend, params: dict) -> dict
             "jobOutput": params["jobOutput"],
             "status": "CREATE PENDING",
         }
-        backend.add(state, arn, "dataset_export_job", attrs, params.get("tags"))
+        claim_job(backend.add(state, arn, "dataset_export_job", attrs, params.get("tags")))
     batch.run_export_job(backend, arn)
     return {"datasetExportJobArn": arn}
 
@@ -456,6 +457,33 @@ def describe_solution(backend: PersonalizeBackend, params: dict) -> dict:
 @operation
 def list_solutions(backend: PersonalizeBackend, params: dict) -> dict:
     return _list(backend, params, "solution", "solutions", datasetGroupArn=params.get("datasetGroupArn"))
+
+
+@operation
+def update_solution(backend: PersonalizeBackend, params: dict) -> dict:
+    arn = params["solutionArn"]
+    with backend.transaction() as state:
+        solution = _require_exists(state, arn, "solution")
+        _require_active(solution, arn)
+        attrs = solution["attrs"]
+        auto = bool(params.get("performAutoTraining", attrs["performAutoTraining"]))
+        incremental = bool(params.get("performIncrementalUpdate", attrs["performIncrementalUpdate"]))
+        config = params.get("solutionUpdateConfig") or {}
+        backend.update(solution, performAutoTraining=auto, performIncrementalUpdate=incremental)
+        if "autoTrainingConfig" in config:
+            attrs["solutionConfig"] = {**attrs["solutionConfig"], "autoTrainingConfig": config["autoTrainingConfig"]}
+        if "eventsConfig" in config:
+            attrs["solutionConfig"] = {**attrs["solutionConfig"], "eventsConfig": config["eventsConfig"]}
+        stamp = attrs["lastUpdatedDateTime"]
+        attrs["latestSolutionUpdate"] = {
+            "solutionUpdateConfig": config,
+            "status": "ACTIVE",
+            "performAutoTraining": auto,
+            "performIncrementalUpdate": incremental,
+            "creationDateTime": stamp,
+            "lastUpdatedDateTime": stamp,
+        }
+    return {"solutionArn": arn}
 
 
 @operation
@@ -825,7 +853,7 @@ def create_batch_inference_job(backend: PersonalizeBackend, params: dict) -> dic
         for key in ("filterArn", "batchInferenceJobConfig"):
             if params.get(key):
                 attrs[key] = params[key]
-        backend.add(state, arn, "batch_inference_job", attrs, params.get("tags"))
+        claim_job(backend.add(state, arn, "batch_inference_job", attrs, params.get("tags")))
     batch.run_batch_inference_job(backend, arn)
     return {"batchInferenceJobArn": arn}
 

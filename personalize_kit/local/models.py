@@ -142,7 +142,7 @@ class PersonalizeBackend:
         stamp = now()
         attrs.setdefault("creationDateTime", stamp)
         attrs.setdefault("lastUpdatedDateTime", stamp)
-        record = {"kind": kind, "arn": arn, "attrs": attrs, "tags": list(tags or []), "internal": {}}
+        record: dict[str, Any] = {"kind": kind, "arn": arn, "attrs": attrs, "tags": list(tags or []), "internal": {}}
         if attrs.get("status") == "ACTIVE" and self.create_seconds > 0:
             attrs["status"] = "CREATE PENDING"
             record["internal"]["activeAt"] = stamp + self.create_seconds
@@ -193,6 +193,31 @@ def settle(backend: PersonalizeBackend, state: dict[str, Any]) -> bool:
             record["attrs"]["status"] = "ACTIVE"
             record["attrs"]["lastUpdatedDateTime"] = due
             del record["internal"]["activeAt"]
+            changed = True
+    return changed
+
+
+#: Jobs run by the process that created them (while it answers the request).
+JOB_KINDS = ("dataset_import_job", "dataset_export_job", "batch_inference_job")
+JOB_KILLED_REASON = "the process running the job ended before the job finished"
+
+
+def claim_job(record: dict[str, Any]) -> None:
+    """Mark a job record as run by this process."""
+    record["internal"]["ownerPid"] = os.getpid()
+
+
+def reap_jobs(backend: PersonalizeBackend, state: dict[str, Any]) -> bool:
+    """Fail jobs left in progress by a process that has ended; return whether any changed."""
+    changed = False
+    for record in state["resources"].values():
+        if record["kind"] not in JOB_KINDS or record["attrs"].get("status") not in IN_PROGRESS_STATES:
+            continue
+        pid = record["internal"].get("ownerPid")
+        if pid is None or not pid_alive(int(pid)):
+            record["attrs"]["status"] = "CREATE FAILED"
+            record["attrs"]["failureReason"] = JOB_KILLED_REASON
+            record["attrs"]["lastUpdatedDateTime"] = now()
             changed = True
     return changed
 

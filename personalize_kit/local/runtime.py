@@ -80,13 +80,11 @@ def recommend(
     group = group_arn.split("/")[1]
     model = model_for(backend, version_arn, version["recipeArn"])
     recent = recent_events(backend, group, user_id)
-    options = exploration(model, exploration_config)
+    options: dict[str, Any] = exploration(model, exploration_config)
     if filter_arn is None:
         return model.recommend(user_id=user_id, item_id=item_id, n=n, recent_events=recent, **options)
     filter_record = _filter(backend, state, filter_arn, group_arn)
-    ranked = model.recommend(
-        user_id=user_id, item_id=item_id, n=len(model.catalogue), recent_events=recent, **options
-    )
+    ranked = model.recommend(user_id=user_id, item_id=item_id, n=len(model.catalogue), recent_events=recent, **options)
     keep = filtering.mask(
         backend, filter_record, [item for item, _ in ranked], user_id=user_id, values=filter_values, item_id=item_id
     )

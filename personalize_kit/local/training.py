@@ -3,7 +3,9 @@
 ``CreateSolutionVersion`` records the version as ``CREATE PENDING`` owned by this process (pid and a
 heartbeat) and starts a thread: ``CREATE IN_PROGRESS`` -> checks of the minimum data -> offline metrics on
 the service's split -> the final model -> ``ACTIVE`` (or ``CREATE FAILED`` with a reason, or
-``CREATE STOPPED`` after StopSolutionVersionCreation). Whenever the state is read, a version still in
+``CREATE STOPPED`` after StopSolutionVersionCreation). A version with ``trainingMode=UPDATE`` starts from
+the newest ACTIVE version's model and the recipe's ``update`` (no retraining) and keeps its metrics.
+Whenever the state is read, a version still in
 progress whose owner process has ended (or stopped beating) is marked ``CREATE FAILED``, so a killed
 training never leaves a half-made version behind.
 """
@@ -17,16 +19,16 @@ import shutil
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from personalize_kit.exceptions import RecipeNotAvailableError
 from personalize_kit.local import store
 from personalize_kit.local.models import PersonalizeBackend, now, pid_alive
 from personalize_kit.local.state import atomic_write_json
-from personalize_kit.recipes import RECIPES, Recipe, recipe_class
+from personalize_kit.recipes import Recipe, recipe_class
 
 MIN_INTERACTIONS = 1000
 MIN_USERS = 25
@@ -73,7 +75,8 @@ def reconcile(backend: PersonalizeBackend, state: dict[str, Any]) -> bool:
     return changed
 
 
-def model_dir(backend: PersonalizeBackend, version_arn: str):  # noqa: ANN201 - Path
+def model_dir(backend: PersonalizeBackend, version_arn: str) -> Path:
+    """``models/<solution>/<version id>/`` of a solution version."""
     solution, version_id = version_arn.split("/")[1:3]
     return backend.store.path("models", solution, version_id)
 
@@ -265,7 +268,7 @@ def _offline_metrics(
     if items is not None:
         catalogue |= set(items["ITEM_ID"].astype(str))
     values = metrics_module.solution_metrics(recommended, relevant, catalogue_size=len(catalogue))
-    return {key: float(np.round(value, 6)) for key, value in values.items()}
+    return {key: float(value) for key, value in values.items()}
 
 
-__all__ = ["RECIPES", "claim", "load_model", "read_metrics", "reconcile", "start"]
+__all__ = ["KILLED_REASON", "claim", "load_model", "model_dir", "read_metrics", "reconcile", "start"]

@@ -306,3 +306,41 @@ def test_resources_start_create_pending_when_asked(state_dir: Any) -> None:
         assert described["status"] == "ACTIVE"
         assert described["lastUpdatedDateTime"] > described["creationDateTime"]
         personalize.create_dataset(name="d", datasetGroupArn=group, datasetType="INTERACTIONS", schemaArn=schema)
+
+
+def test_update_solution(personalize: Any) -> None:
+    arns = make_group(personalize)
+    solution = personalize.create_solution(name="s", datasetGroupArn=arns["group"], recipeArn=POPULARITY_ARN)[
+        "solutionArn"
+    ]
+    personalize.update_solution(
+        solutionArn=solution,
+        performAutoTraining=True,
+        solutionUpdateConfig={"autoTrainingConfig": {"schedulingExpression": "rate(7 days)"}},
+    )
+    described = personalize.describe_solution(solutionArn=solution)["solution"]
+    assert described["performAutoTraining"] is True
+    assert described["solutionConfig"]["autoTrainingConfig"] == {"schedulingExpression": "rate(7 days)"}
+    assert described["latestSolutionUpdate"]["status"] == "ACTIVE"
+    with pytest.raises(ClientError) as exc:
+        personalize.update_solution(
+            solutionArn=solution, solutionUpdateConfig={"autoTrainingConfig": {"schedulingExpression": "daily"}}
+        )
+    assert _error(exc)[0] == "InvalidInputException"
+    assert "schedulingExpression" in _error(exc)[1]
+
+
+def test_iam_kms_and_sts_are_answered_by_moto(mirror: Any, personalize: Any) -> None:
+    import boto3
+
+    iam = boto3.client("iam", region_name="us-east-1")
+    role = iam.create_role(RoleName="personalize", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"}))
+    key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+    account = boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"]
+    assert account == ACCOUNT
+    arn = personalize.create_dataset_group(name="encrypted", roleArn=role["Role"]["Arn"], kmsKeyArn=key)[
+        "datasetGroupArn"
+    ]
+    assert arn.split(":")[4] == account
+    group = personalize.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"]
+    assert (group["roleArn"], group["kmsKeyArn"]) == (role["Role"]["Arn"], key)

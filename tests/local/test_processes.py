@@ -227,3 +227,27 @@ def test_mirror_session_serves_s3_from_moto_and_regions_apart(state_dir: Path) -
     assert arn == "arn:aws:personalize:eu-west-1:123456789012:dataset-group/eu"
     us = mirror_session(state_dir).client("personalize")
     assert us.list_dataset_groups()["datasetGroups"] == []
+
+
+def test_a_job_left_in_progress_by_a_dead_process_is_failed(state_dir: Path) -> None:
+    from personalize_kit.local.models import JOB_KILLED_REASON
+
+    personalize = mirror_session(state_dir).client("personalize")
+    group = personalize.create_dataset_group(name="g")["datasetGroupArn"]
+    from conftest import INTERACTIONS_SCHEMA
+
+    schema = personalize.create_schema(name="s", schema=INTERACTIONS_SCHEMA)["schemaArn"]
+    dataset = personalize.create_dataset(name="d", datasetGroupArn=group, datasetType="INTERACTIONS", schemaArn=schema)[
+        "datasetArn"
+    ]
+    job = personalize.create_dataset_import_job(
+        jobName="j", datasetArn=dataset, dataSource={"dataLocation": "s3://nowhere/x.csv"}
+    )["datasetImportJobArn"]
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    path = state_dir / "state.json"
+    state = json.loads(path.read_text())
+    state["resources"][job]["attrs"]["status"] = "CREATE IN_PROGRESS"  # as a killed process leaves it
+    state["resources"][job]["internal"]["ownerPid"] = int(dead.stdout)
+    path.write_text(json.dumps(state))
+    described = personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+    assert (described["status"], described["failureReason"]) == ("CREATE FAILED", JOB_KILLED_REASON)

@@ -224,3 +224,35 @@ def test_a_training_without_heartbeat_is_failed_and_stays_failed(state_dir: Path
         time.sleep(0.6)  # the training thread notices and stops without writing over the verdict
         described = personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
         assert described["status"] == "CREATE FAILED"
+
+
+def test_event_value_threshold_filters_the_training_data(personalize: Any, s3: Any) -> None:
+    from conftest import N_USERS, user_items
+
+    arns = make_group(personalize)
+    import_data(personalize, arns)
+    solution = personalize.create_solution(
+        name="strong",
+        datasetGroupArn=arns["group"],
+        recipeArn="arn:aws:personalize:::recipe/aws-popularity-count",
+        solutionConfig={"eventValueThreshold": "5"},
+    )["solutionArn"]
+    version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
+    described = wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"], TERMINAL
+    )
+    kept = sum(1 for u in range(N_USERS) for k in range(len(user_items(u))) if 1 + k % 5 >= 5)
+    assert kept < 1000
+    assert described["status"] == "CREATE FAILED"
+    assert described["failureReason"] == (
+        f"Dataset has fewer than 1000 interactions ({kept} after filtering by event type and event value threshold)."
+    )
+    assert described["solutionConfig"] == {"eventValueThreshold": "5"}
+    with pytest.raises(ClientError) as exc:
+        personalize.create_solution(
+            name="nan",
+            datasetGroupArn=arns["group"],
+            recipeArn="arn:aws:personalize:::recipe/aws-popularity-count",
+            solutionConfig={"eventValueThreshold": "high"},
+        )
+    assert _error(exc) == ("InvalidInputException", "eventValueThreshold 'high' is not a number.")
