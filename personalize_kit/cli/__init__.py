@@ -14,7 +14,20 @@ from personalize_kit import __version__
 from personalize_kit.exceptions import PersonalizeKitError
 
 #: Modules of the commands, in the order ``--help`` lists them.
-COMMANDS = ("prepare", "validate", "pipeline", "plan")
+COMMANDS = (
+    "prepare",
+    "validate",
+    "pipeline",
+    "plan",
+    "status",
+    "metrics",
+    "recommend",
+    "similar",
+    "rank",
+    "events",
+    "batch",
+    "cleanup",
+)
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -67,3 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`... | head`): stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

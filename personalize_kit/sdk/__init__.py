@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from personalize_kit.sdk._wait import wait
 from personalize_kit.sdk.backend import Backend, aws_backend, local_backend, make_backend
+from personalize_kit.sdk.cleanup import cleanup, plan_cleanup
 from personalize_kit.sdk.pipeline import PipelineResult, plan, prepare_data, run_pipeline
 from personalize_kit.sdk.project import Project, load_project, parse_project, recipe_name
 from personalize_kit.sdk.resources import (
@@ -27,6 +28,7 @@ from personalize_kit.sdk.resources import (
     upload,
 )
 from personalize_kit.sdk.stack import StackResources, stack_resources
+from personalize_kit.sdk.status import campaigns, dataset_group_arn, pick_campaign, resource_tree, version_metrics
 
 __all__ = [
     "Backend",
@@ -37,6 +39,9 @@ __all__ = [
     "StackResources",
     "arn",
     "aws_backend",
+    "campaigns",
+    "cleanup",
+    "dataset_group_arn",
     "ensure_campaign",
     "ensure_dataset",
     "ensure_dataset_group",
@@ -50,12 +55,16 @@ __all__ = [
     "local_backend",
     "make_backend",
     "parse_project",
+    "pick_campaign",
     "plan",
+    "plan_cleanup",
     "prepare_data",
     "recipe_name",
+    "resource_tree",
     "run_pipeline",
     "solution_metrics",
     "stack_resources",
     "upload",
+    "version_metrics",
     "wait",
 ]

@@ -1,7 +1,7 @@
 """Every AWS client the SDK uses is built here, from the caller's session, with one retry configuration.
 
-Throttling and transient errors are retried by botocore (``standard`` mode, up to 10 attempts with
-exponential backoff and jitter), not by loops of our own.
+Throttling and transient errors are retried by botocore (``standard`` mode: up to 10 retries, 11 attempts in
+all, with exponential backoff and jitter), not by loops of our own.
 """
 
 from __future__ import annotations

@@ -1,0 +1,156 @@
+"""``batch``: batch inference from a JSON Lines file of users or items, and its results as a local file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from personalize_kit.cli._common import Progress, add_backend_args, load, say
+
+#: Where batch inference writes by default: the prefix the CDK stack lets Personalize write to.
+BATCH_OUTPUT_PREFIX = "batch-output/"
+
+EXAMPLE = """\
+examples:
+  python -m personalize_kit batch --solution movielens-user-personalization --input users.jsonl
+  python -m personalize_kit batch --solution movielens-sims --input items.jsonl --num 10
+  python -m personalize_kit batch --solution movielens-user-personalization --input users.jsonl \\
+      --output s3://my-bucket/batch-output/run1/ --backend aws
+Input: one JSON object a line, {"userId": "1"} (user recipes), {"itemId": "50"} (SIMS) or
+{"userId": "1", "itemList": ["50", "172"]} (Personalized-Ranking).
+"""
+
+
+def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "batch",
+        help="batch recommendations for a JSON Lines file of users or items",
+        description="Upload the input to the backend's bucket (SSE-KMS), run a batch inference job on the "
+        "solution's newest ACTIVE version, wait for it, and download the results (<input>.out). Exits 1 if any "
+        "line of the results carries an error.",
+        epilog=EXAMPLE,
+        formatter_class=formatter,
+    )
+    p.add_argument("--solution", default=None, help="the solution whose newest ACTIVE version answers (required)")
+    p.add_argument("--input", default=None, metavar="FILE.jsonl", help="JSON Lines input (required)")
+    p.add_argument(
+        "--output",
+        default=None,
+        metavar="s3://BUCKET/PREFIX/",
+        help="where the job writes (default: the backend's bucket, under batch-output/PROJECT/JOB/)",
+    )
+    p.add_argument(
+        "--download", default=None, metavar="FILE", help="local file for the results (default: the input's path + .out)"
+    )
+    p.add_argument("--num", type=int, default=25, help="results per line (1-500)")
+    p.add_argument("--filter", default=None, help="name of a filter of the dataset group to apply")
+    add_backend_args(p)
+    p.add_argument("--timeout", type=float, default=6 * 3600.0, help="seconds to wait for the job")
+    return p
+
+
+def read_input(path: Path) -> int:
+    """Check the JSON Lines input before anything is uploaded; return the number of records."""
+    if not path.is_file():
+        raise ValueError(f'--input {path} does not exist; write one JSON object a line, e.g. {{"userId": "1"}}')
+    count = 0
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f'{path}, line {number}: not JSON ({exc.msg}); write one object a line, e.g. {{"userId": "1"}}'
+                ) from None
+            if not isinstance(record, dict) or not ({"userId", "itemId"} & set(record)):
+                raise ValueError(
+                    f'{path}, line {number}: each line needs a userId or an itemId, e.g. {{"userId": "1"}}'
+                )
+            count += 1
+    if count == 0:
+        raise ValueError(f'--input {path} has no records; write one JSON object a line, e.g. {{"userId": "1"}}')
+    return count
+
+
+def newest_active_version(group: str, solution: str, session: Any) -> str:
+    from personalize_kit.exceptions import MissingResourceError
+    from personalize_kit.sdk.status import version_metrics
+
+    rows = [r for r in version_metrics(group, solution=solution, session=session) if r["status"] == "ACTIVE"]
+    if not rows:
+        raise MissingResourceError(
+            f"solution {solution} has no ACTIVE version; train one with `python -m personalize_kit pipeline`"
+        )
+    return rows[-1]["solutionVersionArn"]
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def run(args: argparse.Namespace) -> int:
+    from personalize_kit.cli.recommend import filter_args, require
+    from personalize_kit.sdk._clients import client
+    from personalize_kit.sdk._wait import wait
+    from personalize_kit.sdk.resources import file_digest, upload
+
+    example = "batch --solution movielens-user-personalization --input users.jsonl"
+    solution = require(args.solution, "--solution NAME", "the solution to run the job on", example)
+    source = Path(require(args.input, "--input FILE.jsonl", "the users or items to recommend for", example))
+    records = read_input(source)
+    if not 1 <= args.num <= 500:
+        raise ValueError(f"--num must be between 1 and 500, not {args.num}")
+    if args.output is not None and (not args.output.startswith("s3://") or not _split(args.output)[0]):
+        raise ValueError(f"--output {args.output}: give an S3 location, e.g. s3://my-bucket/batch-output/run1/")
+    project, backend = load(args)
+    version_arn = newest_active_version(project.name, solution, backend.session)
+    job_name = f"{solution[:38]}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{file_digest(source)[:8]}"
+    uri, _ = upload(
+        source,
+        backend.bucket,
+        backend.s3_key(project, f"batch/{job_name}/{source.name}"),
+        kms_key_arn=backend.kms_key_arn,
+        session=backend.session,
+    )
+    # the stack's role reads under the data prefix and writes only under the batch output prefix
+    default_output = f"{BATCH_OUTPUT_PREFIX}{project.name}/{job_name}/"
+    output = args.output or f"s3://{backend.bucket}/{default_output}"
+    output = output.rstrip("/") + "/"
+    key = {"kmsKeyArn": backend.kms_key_arn} if backend.kms_key_arn else {}
+    request: dict[str, Any] = {
+        "jobName": job_name,
+        "solutionVersionArn": version_arn,
+        "numResults": args.num,
+        "jobInput": {"s3DataSource": {"path": uri, **key}},
+        "jobOutput": {"s3DataDestination": {"path": output, **key}},
+        "roleArn": backend.role_arn,
+    }
+    request.update(filter_args(args, project.name, backend.session))
+    personalize = client("personalize", backend.session)
+    say(f"uploaded  {uri} ({records} record(s), SSE-KMS)")
+    job_arn = personalize.create_batch_inference_job(**request)["batchInferenceJobArn"]
+    say(f" created  batch inference job {job_name} on version {version_arn.rsplit('/', 1)[-1]}")
+    wait(personalize, "batch_inference_job", job_arn, timeout=args.timeout, progress=Progress())
+    bucket, prefix = _split(output)
+    result_key = f"{prefix}{source.name}.out"
+    body = client("s3", backend.session).get_object(Bucket=bucket, Key=result_key)["Body"].read()
+    target = Path(args.download) if args.download else source.with_name(source.name + ".out")
+    target.write_bytes(body)
+    lines = [json.loads(line) for line in body.decode("utf-8").splitlines() if line.strip()]
+    failed = [line for line in lines if line.get("error")]
+    print(f"{len(lines)} result(s), {len(failed)} error(s): s3://{bucket}/{result_key} -> {target}")
+    for line in lines[:3]:
+        query = line["input"].get("userId") or line["input"].get("itemId")
+        items = (line.get("output") or {}).get("recommendedItems") or []
+        print(
+            f"  {query}: {', '.join(items[:5])}"
+            + (" ..." if len(items) > 5 else "")
+            + (f" error: {line['error']}" if line.get("error") else "")
+        )
+    return 0 if not failed else 1
