@@ -81,6 +81,7 @@ class Mirror:
         self.training_seconds = _seconds(training_seconds, TRAINING_SECONDS_ENV)
         self.create_seconds = _seconds(create_seconds, CREATE_SECONDS_ENV)
         self.models: dict[str, Any] = {}
+        self.event_logs: dict[str, Any] = {}
 
     @property
     def state_dir(self) -> Path:
@@ -94,6 +95,7 @@ class Mirror:
             create_seconds=self.create_seconds,
             models=self.models,
             recipe_options=self.recipe_options,
+            event_logs=self.event_logs,
         )
         backend.reconcilers += [settle, training.reconcile, reap_jobs]
         return backend

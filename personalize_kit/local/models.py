@@ -70,6 +70,7 @@ class PersonalizeBackend:
         create_seconds: float = 0.0,
         models: dict[str, Any] | None = None,
         recipe_options: dict[str, dict[str, Any]] | None = None,
+        event_logs: dict[str, Any] | None = None,
     ) -> None:
         self.store = store
         self.region = region
@@ -79,6 +80,8 @@ class PersonalizeBackend:
         self.create_seconds = create_seconds
         #: Trained models loaded by this process, keyed by solution version ARN.
         self.models: dict[str, Any] = {} if models is None else models
+        #: Recorded events by dataset group, read incrementally by this process (``store.EventLog``).
+        self.event_logs: dict[str, Any] = {} if event_logs is None else event_logs
         #: Keyword arguments of each recipe class (by recipe name), e.g. ``{"aws-sims": {...}}``.
         self.recipe_options: dict[str, dict[str, Any]] = dict(recipe_options or {})
         #: Hooks run on every read of the state (see :mod:`personalize_kit.local.training`).

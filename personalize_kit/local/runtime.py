@@ -39,13 +39,14 @@ def recent_events(backend: PersonalizeBackend, group: str, user_id: str | None) 
     """The user's newest recorded events, oldest first, or ``None`` when there are none."""
     if user_id is None:
         return None
-    events = store.read_events(backend.store, group)
-    if events.empty:
+    log = backend.event_logs.get(group)
+    if log is None:
+        log = backend.event_logs[group] = store.EventLog(store.events_path(backend.store, group))
+    mine = log.user_events(user_id)
+    if not mine:
         return None
-    mine = events[events["USER_ID"].astype(str) == user_id]
-    if mine.empty:
-        return None
-    return mine.sort_values("TIMESTAMP", kind="stable").tail(RECENT_EVENTS).reset_index(drop=True)
+    frame = pd.DataFrame(mine, columns=list(store.INTERACTION_COLUMNS))
+    return frame.sort_values("TIMESTAMP", kind="stable").tail(RECENT_EVENTS).reset_index(drop=True)
 
 
 def exploration(model: Recipe, config: dict[str, str] | None) -> dict[str, float]:

@@ -84,6 +84,50 @@ def read_events(store: StateStore, dataset_group: str) -> pd.DataFrame:
     return frame
 
 
+class EventLog:
+    """The events of one dataset group by user, kept up to date by reading only what was appended.
+
+    The events file only grows (PutEvents appends whole lines under the state lock), so each look reads
+    the bytes added since the previous one; a file that shrank or was replaced is read again from the
+    start. A line without its newline (a writer killed mid-line) is left for the next look.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.identity: tuple[int, int] | None = None
+        self.by_user: dict[str, list[dict[str, Any]]] = {}
+
+    def _refresh(self) -> None:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            self.offset, self.identity, self.by_user = 0, None, {}
+            return
+        identity = (stat.st_dev, stat.st_ino)
+        if identity != self.identity or stat.st_size < self.offset:
+            self.offset, self.identity, self.by_user = 0, identity, {}
+        if stat.st_size == self.offset:
+            return
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read(stat.st_size - self.offset)
+        complete = chunk.rfind(b"\n") + 1
+        for line in chunk[:complete].splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if row.get("USER_ID") is not None:
+                self.by_user.setdefault(str(row["USER_ID"]), []).append(row)
+        self.offset += complete
+
+    def user_events(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's events in the order they were recorded."""
+        self._refresh()
+        return self.by_user.get(user_id, [])
+
+
 def interactions(store: StateStore, dataset_group: str, *, with_events: bool = True) -> pd.DataFrame:
     """Imported interactions plus (by default) the events recorded since, with the recipe columns."""
     parts = []
