@@ -44,7 +44,8 @@ MAX_PENDING_IMPORT_JOBS = 5
 MAX_NUM_RESULTS = 500
 
 DATASET_TYPES = ("INTERACTIONS", "ITEMS", "USERS")
-EXPLORATION_KEYS = {"exploration_weight": (0.0, 1.0), "exploration_item_age_cut_off": (1.0, float("inf"))}
+#: The service's ``itemExplorationConfig`` keys, with their ranges (the API takes them as strings).
+EXPLORATION_KEYS = {"explorationWeight": (0.0, 1.0), "explorationItemAgeCutOff": (1.0, float("inf"))}
 
 OPERATIONS: dict[str, Operation] = {}
 

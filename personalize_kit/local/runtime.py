@@ -20,6 +20,11 @@ from personalize_kit.recipes import RECIPES, Ranked, Recipe
 MAX_NUM_RESULTS = 500
 MAX_RESULTS_WITH_METADATA = 50
 MAX_INPUT_LIST = 500
+#: The service's ``itemExplorationConfig`` keys, and the recipe arguments they set.
+EXPLORATION_ARGUMENTS = {
+    "explorationWeight": "exploration_weight",
+    "explorationItemAgeCutOff": "exploration_item_age_cut_off",
+}
 #: How many of a user's newest events are passed to the recipe.
 RECENT_EVENTS = 100
 
@@ -59,7 +64,9 @@ def exploration(model: Recipe, config: dict[str, str] | None) -> dict[str, float
     if not defaults:
         return {}
     options = {key: float(value) for key, value in defaults.items()}
-    options.update({key: float(value) for key, value in (config or {}).items() if key in defaults})
+    for key, value in (config or {}).items():
+        if EXPLORATION_ARGUMENTS.get(key) in defaults:
+            options[EXPLORATION_ARGUMENTS[key]] = float(value)
     return options
 
 

@@ -206,7 +206,7 @@ def test_user_personalization_end_to_end(state_dir: Any) -> None:
         campaign = personalize.create_campaign(
             name="up",
             solutionVersionArn=full,
-            campaignConfig={"itemExplorationConfig": {"exploration_weight": "0", "exploration_item_age_cut_off": "30"}},
+            campaignConfig={"itemExplorationConfig": {"explorationWeight": "0", "explorationItemAgeCutOff": "30"}},
         )["campaignArn"]
         whole = runtime.get_recommendations(campaignArn=campaign, userId="newcomer", numResults=500)["itemList"]
         assert len(whole) == 32

@@ -109,7 +109,7 @@ def test_campaign_update_and_checks(personalize: Any, runtime: Any, deployed: di
         personalize.create_campaign(
             name="explore",
             solutionVersionArn=second,
-            campaignConfig={"itemExplorationConfig": {"exploration_weight": "0.5"}},
+            campaignConfig={"itemExplorationConfig": {"explorationWeight": "0.5"}},
         )
     assert _error(exc)[0] == "InvalidInputException"
     assert "itemExplorationConfig is supported only for the User-Personalization recipes" in _error(exc)[1]
@@ -353,3 +353,27 @@ def test_dataset_export_job(personalize: Any, s3: Any, events: Any, deployed: di
         assert len(body) == rows + 1
     listed = personalize.list_dataset_export_jobs(datasetArn=deployed["INTERACTIONS"])["datasetExportJobs"]
     assert len(listed) == 3
+
+
+def test_exploration_config_takes_the_service_keys():
+    """itemExplorationConfig keys are the service's camelCase ones; they set the recipe's arguments."""
+    import pytest
+
+    from personalize_kit.local.control import _check_campaign_config
+    from personalize_kit.local.exceptions import InvalidInputException
+    from personalize_kit.local.runtime import exploration
+
+    class Explorer:
+        default_exploration = {"exploration_weight": 0.3, "exploration_item_age_cut_off": 30.0}
+
+    assert exploration(Explorer(), {"explorationWeight": "0.5", "explorationItemAgeCutOff": "7"}) == {
+        "exploration_weight": 0.5,
+        "exploration_item_age_cut_off": 7.0,
+    }
+    assert exploration(Explorer(), None) == {"exploration_weight": 0.3, "exploration_item_age_cut_off": 30.0}
+    up = "arn:aws:personalize:::recipe/aws-user-personalization"
+    _check_campaign_config({"itemExplorationConfig": {"explorationWeight": "0.3"}}, up)
+    with pytest.raises(InvalidInputException, match="Unknown itemExplorationConfig key 'exploration_weight'"):
+        _check_campaign_config({"itemExplorationConfig": {"exploration_weight": "0.3"}}, up)
+    with pytest.raises(InvalidInputException, match="explorationWeight must be between 0.0 and 1.0"):
+        _check_campaign_config({"itemExplorationConfig": {"explorationWeight": "1.5"}}, up)
