@@ -9,6 +9,7 @@ served by another process.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from abc import ABC, abstractmethod
@@ -21,6 +22,60 @@ import pandas as pd
 
 #: What ``recommend`` and ``rank`` return: item ids, best first, with a score or ``None``.
 Ranked = list[tuple[str, float | None]]
+
+#: A hyperparameter's range: ``("integer", low, high)``, ``("continuous", low, high)`` or
+#: ``("categorical", (allowed, values))``, as the service's ``DescribeAlgorithm`` names them.
+Range = tuple[Any, ...]
+
+
+def check_hyperparameters(
+    ranges: Mapping[str, Range],
+    defaults: Mapping[str, str],
+    hyperparameters: Mapping[str, str] | None,
+    *,
+    recipe: str,
+) -> list[str]:
+    """Messages for hyperparameters a recipe does not take or that are outside their ranges (empty: fine).
+
+    Values are strings, as CreateSolution takes them; a ``min_X``/``max_X`` pair must stay ordered, the
+    value not given taken from ``defaults``.
+
+    >>> check_hyperparameters({"bptt": ("integer", 2, 32)}, {"bptt": "32"}, {"bptt": "1"}, recipe="r")
+    ['bptt must be an integer in [2, 32], not 1']
+    """
+    errors: list[str] = []
+    values: dict[str, float] = {}
+    for name, raw in (hyperparameters or {}).items():
+        spec = ranges.get(name)
+        if spec is None:
+            known = ", ".join(sorted(ranges)) or "none"
+            errors.append(f"{name} is not a hyperparameter of {recipe}; it takes {known}")
+            continue
+        text = str(raw).strip()
+        if spec[0] == "categorical":
+            if text.lower() not in spec[1]:
+                errors.append(f"{name} must be one of {', '.join(spec[1])}, not {raw}")
+            continue
+        kind, low, high = spec
+        try:
+            number = float(int(text)) if kind == "integer" else float(text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or not low <= number <= high:
+            article = "an integer" if kind == "integer" else "a number"
+            errors.append(f"{name} must be {article} in [{low}, {high}], not {raw}")
+            continue
+        values[name] = number
+    if not errors:
+        for low_name in sorted(n for n in ranges if n.startswith("min_")):
+            high_name = "max_" + low_name[4:]
+            if high_name not in ranges or (low_name not in values and high_name not in values):
+                continue
+            low_value = values.get(low_name, float(defaults[low_name]))
+            high_value = values.get(high_name, float(defaults[high_name]))
+            if low_value >= high_value:
+                errors.append(f"{low_name} ({low_value}) must be less than {high_name} ({high_value})")
+    return errors
 
 
 class Recipe(ABC):
@@ -44,21 +99,20 @@ class Recipe(ABC):
     #: Hyperparameters with their defaults (strings, as the service takes them).
     default_hyperparameters: ClassVar[Mapping[str, str]] = {}
 
-    @classmethod
-    def check_hyperparameters(cls, hyperparameters: Mapping[str, str]) -> list[str]:
-        """One message per problem of ``hyperparameters`` (service strings); empty when all is well.
+    #: Tunable hyperparameters and their ranges in the service (see :data:`Range`); empty: none.
+    hyperparameter_ranges: ClassVar[Mapping[str, Range]] = {}
 
-        The default refuses names the recipe does not take; recipes with ranges check them too.
+    @classmethod
+    def check_hyperparameters(cls, hyperparameters: Mapping[str, str] | None) -> list[str]:
+        """One message per problem of ``hyperparameters`` (service strings); empty when all is well.
 
         >>> from personalize_kit.recipes.popularity import PopularityCount
         >>> PopularityCount.check_hyperparameters({"bptt": "8"})
         ['bptt is not a hyperparameter of aws-popularity-count; it takes none']
         """
-        known = ", ".join(sorted(cls.default_hyperparameters)) or "none"
-        return [
-            f"{name} is not a hyperparameter of {cls.name}; it takes {known}"
-            for name in sorted(set(hyperparameters) - set(cls.default_hyperparameters))
-        ]
+        return check_hyperparameters(
+            cls.hyperparameter_ranges, cls.default_hyperparameters, hyperparameters, recipe=cls.name
+        )
 
     @abstractmethod
     def fit(

@@ -26,7 +26,6 @@ items than asked for, and entirely for an item the model does not know. The serv
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -34,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from personalize_kit.exceptions import RecipeInputError
-from personalize_kit.recipes.base import Ranked, Recipe
+from personalize_kit.recipes.base import Range, Ranked, Recipe
 
 __all__ = ["MAX_NEIGHBOURS", "Sims"]
 
@@ -67,7 +66,7 @@ class Sims(Recipe):
         "max_item_interaction_count_percentile": "0.9",
     }
     #: ``name -> (value type, lower bound, upper bound)``, value types as the service names them.
-    hyperparameter_ranges: ClassVar[Mapping[str, tuple[str, float, float]]] = {
+    hyperparameter_ranges: ClassVar[Mapping[str, Range]] = {
         "popularity_discount_factor": ("continuous", 0.0, 1.0),
         "min_cointeraction_count": ("integer", 0, 10),
         "min_user_history_length_percentile": ("continuous", 0.0, 1.0),
@@ -86,41 +85,6 @@ class Sims(Recipe):
         self._position: dict[str, int] | None = None
 
     # ------------------------------------------------------------------------------ hyperparameters
-
-    @classmethod
-    def check_hyperparameters(cls, hyperparameters: Mapping[str, str]) -> list[str]:
-        """Problems with ``hyperparameters`` (service strings), one message each; empty when all is well.
-
-        >>> Sims.check_hyperparameters({"min_cointeraction_count": "11"})
-        ['min_cointeraction_count must be an integer in [0, 10], not 11']
-        """
-        problems: list[str] = []
-        values: dict[str, float] = {}
-        for key, raw in hyperparameters.items():
-            spec = cls.hyperparameter_ranges.get(key)
-            if spec is None:
-                known = ", ".join(sorted(cls.hyperparameter_ranges))
-                problems.append(f"{key} is not a hyperparameter of {cls.name}; it takes {known}")
-                continue
-            kind, low, high = spec
-            text = str(raw).strip()
-            try:
-                number = float(int(text)) if kind == "integer" else float(text)
-            except ValueError:
-                number = math.nan
-            if not math.isfinite(number) or not low <= number <= high:
-                article = "an integer" if kind == "integer" else "a number"
-                problems.append(f"{key} must be {article} in [{low}, {high}], not {raw}")
-                continue
-            values[key] = number
-        merged = {k: float(v) for k, v in cls.default_hyperparameters.items()} | values
-        for what in ("user_history_length", "item_interaction_count"):
-            low_key, high_key = f"min_{what}_percentile", f"max_{what}_percentile"
-            if (low_key in values or high_key in values) and merged[low_key] >= merged[high_key]:
-                problems.append(
-                    f"{low_key} ({merged[low_key]}) must be less than {high_key} ({merged[high_key]})"
-                )
-        return problems
 
     @property
     def hyperparameters(self) -> dict[str, str]:
@@ -145,9 +109,7 @@ class Sims(Recipe):
 
         missing = [c for c in ("USER_ID", "ITEM_ID") if c not in interactions.columns]
         if missing:
-            raise RecipeInputError(
-                f"interactions lack the column(s) {', '.join(missing)} that {self.name} needs"
-            )
+            raise RecipeInputError(f"interactions lack the column(s) {', '.join(missing)} that {self.name} needs")
         user_codes, user_ids = pd.factorize(interactions["USER_ID"].astype(str).to_numpy())
         item_codes, item_ids = pd.factorize(interactions["ITEM_ID"].astype(str).to_numpy(), sort=True)
         n_users, n_items = len(user_ids), len(item_ids)
@@ -321,8 +283,6 @@ def _neighbours(
         lengths.append(np.minimum(per_row, MAX_NEIGHBOURS))
         indices.append(col[top].astype(np.int32))
         data.append(score[top].astype(np.float32))
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate(lengths or [np.zeros(0, np.int64)]))]).astype(
-        np.int64
-    )
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(lengths or [np.zeros(0, np.int64)]))]).astype(np.int64)
     empty_i, empty_f = np.zeros(0, np.int32), np.zeros(0, np.float32)
     return indptr, np.concatenate(indices or [empty_i]), np.concatenate(data or [empty_f])

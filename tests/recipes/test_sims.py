@@ -103,9 +103,7 @@ def test_unknown_item_gets_popular_items() -> None:
 
 
 def test_sparse_item_is_filled_with_popular_items_once() -> None:
-    data = frame(
-        {"u1": ["a", "b", "c"], "u2": ["a", "b", "c"], "u3": ["c", "d"], "u4": ["c", "e"], "u5": ["d"]}
-    )
+    data = frame({"u1": ["a", "b", "c"], "u2": ["a", "b", "c"], "u3": ["c", "d"], "u4": ["c", "e"], "u5": ["d"]})
     model = Sims().fit(data, hyperparameters={**NO_TRIM, "min_cointeraction_count": "2"})
     assert model.related("a") == [
         ("b", pytest.approx(2 / (2 * 2) ** 0.5)),
@@ -171,9 +169,7 @@ def test_items_above_the_count_percentile_are_trimmed() -> None:
 def test_check_hyperparameters() -> None:
     assert Sims.check_hyperparameters({}) == []
     assert Sims.check_hyperparameters(dict(Sims.default_hyperparameters)) == []
-    assert (
-        Sims.check_hyperparameters({"min_cointeraction_count": "10", "popularity_discount_factor": "1"}) == []
-    )
+    assert Sims.check_hyperparameters({"min_cointeraction_count": "10", "popularity_discount_factor": "1"}) == []
     assert Sims.check_hyperparameters({"min_cointeraction_count": "11"}) == [
         "min_cointeraction_count must be an integer in [0, 10], not 11"
     ]
@@ -187,8 +183,7 @@ def test_check_hyperparameters() -> None:
         "popularity_discount_factor must be a number in [0.0, 1.0], not nan"
     ]
     assert Sims.check_hyperparameters({"max_item_interaction_count_percentile": "0.005"}) == [
-        "min_item_interaction_count_percentile (0.01) must be less than "
-        "max_item_interaction_count_percentile (0.005)"
+        "min_item_interaction_count_percentile (0.01) must be less than max_item_interaction_count_percentile (0.005)"
     ]
     assert Sims.check_hyperparameters({"hidden_dimension": "64"}) == [
         "hidden_dimension is not a hyperparameter of aws-sims; it takes "
@@ -200,9 +195,7 @@ def test_check_hyperparameters() -> None:
 
 
 def test_fit_rejects_bad_hyperparameters() -> None:
-    with pytest.raises(
-        RecipeInputError, match=r"min_cointeraction_count must be an integer in \[0, 10\], not -1"
-    ):
+    with pytest.raises(RecipeInputError, match=r"min_cointeraction_count must be an integer in \[0, 10\], not -1"):
         Sims().fit(planted(), hyperparameters={"min_cointeraction_count": "-1"})
 
 
@@ -210,9 +203,7 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     model = Sims().fit(planted(), hyperparameters={"popularity_discount_factor": "0.3"})
     model.save(tmp_path / "m")
     assert (
-        json.loads((tmp_path / "m" / "model.json").read_text())["hyperparameters"][
-            "popularity_discount_factor"
-        ]
+        json.loads((tmp_path / "m" / "model.json").read_text())["hyperparameters"]["popularity_discount_factor"]
         == "0.3"
     )
     loaded = Sims.load(tmp_path / "m")
@@ -239,8 +230,7 @@ def test_synthetic_planted_successors_rank_high() -> None:
     successors = planted_successors(config)
     queried = data.groupby("ITEM_ID").size().sort_values(ascending=False).index[:100].tolist()
     found = sum(
-        bool(set(successors[item]) & {name for name, _ in model.recommend(item_id=item, n=10)})
-        for item in queried
+        bool(set(successors[item]) & {name for name, _ in model.recommend(item_id=item, n=10)}) for item in queried
     )
     popular = {name for name, _ in PopularityCount().fit(data).recommend(user_id="any", n=10)}
     by_popularity = sum(bool(set(successors[item]) & popular) for item in queried)
