@@ -135,9 +135,7 @@ class Popularity(_Base):
     name = "popularity"
 
     def _scores(self, histories: sparse.csr_matrix, users: Sequence[str] | None) -> np.ndarray:
-        return np.broadcast_to(
-            self.popularity.astype(np.float32), (histories.shape[0], len(self.items))
-        ).copy()
+        return np.broadcast_to(self.popularity.astype(np.float32), (histories.shape[0], len(self.items))).copy()
 
 
 class ItemKNN(_Base):

@@ -29,8 +29,11 @@ TARGETS = {"p50_ms": 2.0, "p99_ms": 5.0}
 
 def percentiles(samples: list[float]) -> dict[str, float]:
     ms = np.asarray(samples) * 1000
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 3), "p99_ms": round(float(np.percentile(ms, 99)), 3),
-            "mean_ms": round(float(ms.mean()), 3)}
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "mean_ms": round(float(ms.mean()), 3),
+    }
 
 
 def main() -> int:
@@ -48,8 +51,15 @@ def main() -> int:
     from personalize_kit.local import mirror_session
     from personalize_kit.recipes import RECIPES as KNOWN
     from personalize_kit.sdk import (
-        ensure_campaign, ensure_dataset, ensure_dataset_group, ensure_event_tracker, ensure_import_job, ensure_schema,
-        ensure_solution, ensure_solution_version, upload,
+        ensure_campaign,
+        ensure_dataset,
+        ensure_dataset_group,
+        ensure_event_tracker,
+        ensure_import_job,
+        ensure_schema,
+        ensure_solution,
+        ensure_solution_version,
+        upload,
     )
 
     rows = []
@@ -62,8 +72,10 @@ def main() -> int:
         raw = generate(SyntheticConfig(n_interactions=args.interactions, n_items=args.items, seed=3))
         prepare(raw, work / "out")
         group = ensure_dataset_group("bench", session=session)
-        for kind, file, schema in (("INTERACTIONS", "interaction.csv", "interactions.json"),
-                                   ("ITEMS", "item-meta.csv", "items.json")):
+        for kind, file, schema in (
+            ("INTERACTIONS", "interaction.csv", "interactions.json"),
+            ("ITEMS", "item-meta.csv", "items.json"),
+        ):
             s = ensure_schema(f"bench-{kind.lower()}", load_schema(work / "out" / "schemas" / schema), session=session)
             d = ensure_dataset(group.arn, kind, s.arn, session=session)
             uri, _ = upload(work / "out" / file, "bench", f"data/{file}", session=session)
@@ -79,23 +91,33 @@ def main() -> int:
                 print(f"skipping {recipe}: no local implementation")
                 continue
             started = time.perf_counter()
-            solution = ensure_solution(group.arn, f"bench-{recipe}", f"arn:aws:personalize:::recipe/{recipe}",
-                                       session=session)
+            solution = ensure_solution(
+                group.arn, f"bench-{recipe}", f"arn:aws:personalize:::recipe/{recipe}", session=session
+            )
             version = ensure_solution_version(solution.arn, session=session)
             campaign = ensure_campaign(f"bench-{recipe}", version.arn, session=session).arn
             train_s = time.perf_counter() - started
             if recipe == "aws-sims":
-                def call(i: int) -> None:
+
+                def call(i: int, campaign: str = campaign) -> None:
                     runtime.get_recommendations(campaignArn=campaign, itemId=items[i % len(items)])
+
                 what = "GetRecommendations(itemId)"
             elif recipe == "aws-personalized-ranking":
-                def call(i: int) -> None:
-                    runtime.get_personalized_ranking(campaignArn=campaign, userId=users[i % len(users)],
-                                                     inputList=list(rng.choice(items, 100, replace=False)))
+
+                def call(i: int, campaign: str = campaign) -> None:
+                    runtime.get_personalized_ranking(
+                        campaignArn=campaign,
+                        userId=users[i % len(users)],
+                        inputList=list(rng.choice(items, 100, replace=False)),
+                    )
+
                 what = "GetPersonalizedRanking(100 items)"
             else:
-                def call(i: int) -> None:
+
+                def call(i: int, campaign: str = campaign) -> None:
                     runtime.get_recommendations(campaignArn=campaign, userId=users[i % len(users)])
+
                 what = "GetRecommendations(userId)"
             for i in range(20):  # the model is loaded and warm
                 call(i)
@@ -105,39 +127,70 @@ def main() -> int:
                 t = time.perf_counter()
                 call(int(i))
                 samples.append(time.perf_counter() - t)
-            rows.append({"recipe": recipe, "request": what, "catalogue": len(items), "train_and_deploy_s":
-                         round(train_s, 1), **percentiles(samples)})
+            rows.append(
+                {
+                    "recipe": recipe,
+                    "request": what,
+                    "catalogue": len(items),
+                    "train_and_deploy_s": round(train_s, 1),
+                    **percentiles(samples),
+                }
+            )
             if recipe == "aws-user-personalization":
                 fresh = []
                 for k in range(200):
                     user = f"new-user-{k}"
-                    events.put_events(trackingId=tracker, userId=user, sessionId=user, eventList=[
-                        {"eventType": "watch", "itemId": items[k], "sentAt": time.time()}])
+                    events.put_events(
+                        trackingId=tracker,
+                        userId=user,
+                        sessionId=user,
+                        eventList=[{"eventType": "watch", "itemId": items[k], "sentAt": time.time()}],
+                    )
                     t = time.perf_counter()
                     runtime.get_recommendations(campaignArn=campaign, userId=user)
                     fresh.append(time.perf_counter() - t)
-                rows.append({"recipe": recipe, "request": "GetRecommendations right after PutEvents (new user)",
-                             "catalogue": len(items), "train_and_deploy_s": "", **percentiles(fresh)})
+                rows.append(
+                    {
+                        "recipe": recipe,
+                        "request": "GetRecommendations right after PutEvents (new user)",
+                        "catalogue": len(items),
+                        "train_and_deploy_s": "",
+                        **percentiles(fresh),
+                    }
+                )
 
     header = ("recipe", "request", "catalogue", "train+deploy s", "p50 ms", "p99 ms", "mean ms", "target")
     table = ["| " + " | ".join(header) + " |", "|---|---|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         ok = r["p50_ms"] < TARGETS["p50_ms"] and r["p99_ms"] < TARGETS["p99_ms"]
         r["meets_target"] = ok
-        table.append(f"| {r['recipe']} | {r['request']} | {r['catalogue']:,} | {r['train_and_deploy_s']} | "
-                     f"{r['p50_ms']} | {r['p99_ms']} | {r['mean_ms']} | {'PASS' if ok else 'FAIL'} |")
+        table.append(
+            f"| {r['recipe']} | {r['request']} | {r['catalogue']:,} | {r['train_and_deploy_s']} | "
+            f"{r['p50_ms']} | {r['p99_ms']} | {r['mean_ms']} | {'PASS' if ok else 'FAIL'} |"
+        )
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     print("\n".join(table))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latency.json").write_text(json.dumps(
-        {"date": time.strftime("%Y-%m-%d"), "machine": machine, "requests": args.requests, "targets": TARGETS,
-         "results": rows}, indent=2) + "\n")
+    (RESULTS / "latency.json").write_text(
+        json.dumps(
+            {
+                "date": time.strftime("%Y-%m-%d"),
+                "machine": machine,
+                "requests": args.requests,
+                "targets": TARGETS,
+                "results": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     (RESULTS / "latency.md").write_text(
         "# Serving latency benchmark\n\n"
         f"`python scripts/bench_latency.py --requests {args.requests}` on {machine}, {time.strftime('%Y-%m-%d')}. "
         "Each request goes through the real boto3 client (parameter validation, serialisation, the mirror's "
         "botocore hook, response parsing), in-process, after the model is loaded.\n\n"
-        + "\n".join(table) + f"\n\nTargets: p50 under {TARGETS['p50_ms']} ms and p99 under {TARGETS['p99_ms']} ms.\n"
+        + "\n".join(table)
+        + f"\n\nTargets: p50 under {TARGETS['p50_ms']} ms and p99 under {TARGETS['p99_ms']} ms.\n"
     )
     return 0
 

@@ -28,8 +28,9 @@ RESULTS = ROOT / "scripts" / "results"
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str, str]:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "personalize_kit", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "personalize_kit", *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"pipeline failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -50,13 +51,15 @@ def main() -> int:
         first, out1, err1 = run(command, cwd, env)
         second, out2, _ = run(command, cwd, env)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    source = next((line.split(": ", 1)[1].split(":")[0] for line in err1.splitlines()
-                   if line.startswith("prepared ")), "?")
-    metrics = {m.group(1): [float(x) for x in m.group(2).split()]
-               for m in re.finditer(r"^(\w+_at_\d+|coverage)\s+([\d.\s]+)$", out1, flags=re.M)}
+    source = next(
+        (line.split(": ", 1)[1].split(":")[0] for line in err1.splitlines() if line.startswith("prepared ")), "?"
+    )
+    metrics = {
+        m.group(1): [float(x) for x in m.group(2).split()]
+        for m in re.finditer(r"^(\w+_at_\d+|coverage)\s+([\d.\s]+)$", out1, flags=re.M)
+    }
     rows = [
-        {"run": "first (creates everything)", "seconds": round(first, 1),
-         "created": out1.splitlines()[0]},
+        {"run": "first (creates everything)", "seconds": round(first, 1), "created": out1.splitlines()[0]},
         {"run": "second (nothing changed)", "seconds": round(second, 1), "created": out2.splitlines()[0]},
     ]
     table = ["| run | seconds | outcome |", "|---|---:|---|"]
@@ -64,14 +67,22 @@ def main() -> int:
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     print("\n".join(table))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    result = {"date": time.strftime("%Y-%m-%d"), "machine": machine, "command": " ".join(command),
-              "source": source, "runs": rows, "metrics": metrics, "peak_rss_mib": round(peak)}
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine,
+        "command": " ".join(command),
+        "source": source,
+        "runs": rows,
+        "metrics": metrics,
+        "peak_rss_mib": round(peak),
+    }
     (RESULTS / "pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "pipeline.md").write_text(
         "# Pipeline benchmark\n\n"
         f"`python scripts/bench_pipeline.py --recipe {args.recipe}` on {machine}, {time.strftime('%Y-%m-%d')}: "
         f"`python -m personalize_kit {' '.join(command)}` on the local backend, data: {source}. "
-        f"Peak memory of the runs: {round(peak)} MiB.\n\n" + "\n".join(table)
+        f"Peak memory of the runs: {round(peak)} MiB.\n\n"
+        + "\n".join(table)
         + "\n\nTarget: the first run under 2 minutes on 2 cores; the second creates nothing.\n"
     )
     return 0

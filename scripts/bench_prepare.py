@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -61,8 +60,14 @@ def write_input(n: int, folder: Path, seed: int = 0) -> float:
     with open(folder / "ratings.csv", "wb") as handle:
         handle.write(b"userId,movieId,rating,timestamp\n")
         for chunk in raw.ratings():
-            table = pa.table({"userId": chunk["user_id"], "movieId": chunk["item_id"],
-                              "rating": chunk["rating"], "timestamp": chunk["timestamp"]})
+            table = pa.table(
+                {
+                    "userId": chunk["user_id"],
+                    "movieId": chunk["item_id"],
+                    "rating": chunk["rating"],
+                    "timestamp": chunk["timestamp"],
+                }
+            )
             pcsv.write_csv(table, handle, pcsv.WriteOptions(include_header=False, quoting_style="none"))
     items = raw.items[["item_id", "title", "genres"]].rename(columns={"item_id": "movieId"})
     items.to_csv(folder / "movies.csv", index=False)
@@ -70,8 +75,9 @@ def write_input(n: int, folder: Path, seed: int = 0) -> float:
 
 
 def run_child(step: str, source: Path, out: Path) -> dict:
-    result = subprocess.run([sys.executable, "-c", CHILD, step, str(source), str(out)],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, step, str(source), str(out)], capture_output=True, text=True, check=True
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -91,42 +97,62 @@ def main() -> int:
         prep = sorted((p for p, _ in runs), key=lambda r: r["seconds"])[len(runs) // 2]
         val = sorted((v for _, v in runs), key=lambda r: r["seconds"])[len(runs) // 2]
         assert prep["balanced"] and prep["read"] == n
-        rows.append({
-            "interactions": n,
-            "input_mib": round((source / "ratings.csv").stat().st_size / 2**20, 1),
-            "generate_input_s": round(gen_seconds, 2),
-            "prepare_s": round(prep["seconds"], 2),
-            "prepare_rows_per_s": round(n / prep["seconds"]),
-            "prepare_peak_rss_mib": round(prep["peak_rss_mib"]),
-            "written": prep["written"],
-            "rejected": prep["rejected"],
-            "validate_s": round(val["seconds"], 2),
-            "validate_rows_per_s": round(val["read"] / val["seconds"]),
-            "validate_peak_rss_mib": round(val["peak_rss_mib"]),
-            "repeats": args.repeat,
-        })
+        rows.append(
+            {
+                "interactions": n,
+                "input_mib": round((source / "ratings.csv").stat().st_size / 2**20, 1),
+                "generate_input_s": round(gen_seconds, 2),
+                "prepare_s": round(prep["seconds"], 2),
+                "prepare_rows_per_s": round(n / prep["seconds"]),
+                "prepare_peak_rss_mib": round(prep["peak_rss_mib"]),
+                "written": prep["written"],
+                "rejected": prep["rejected"],
+                "validate_s": round(val["seconds"], 2),
+                "validate_rows_per_s": round(val["read"] / val["seconds"]),
+                "validate_peak_rss_mib": round(val["peak_rss_mib"]),
+                "repeats": args.repeat,
+            }
+        )
         if not args.keep:
             shutil.rmtree(args.work, ignore_errors=True)
 
-    header = ("interactions", "input MiB", "prepare s", "prepare rows/s", "prepare peak MiB",
-              "validate s", "validate rows/s", "validate peak MiB")
-    keys = ("interactions", "input_mib", "prepare_s", "prepare_rows_per_s", "prepare_peak_rss_mib",
-            "validate_s", "validate_rows_per_s", "validate_peak_rss_mib")
+    header = (
+        "interactions",
+        "input MiB",
+        "prepare s",
+        "prepare rows/s",
+        "prepare peak MiB",
+        "validate s",
+        "validate rows/s",
+        "validate peak MiB",
+    )
+    keys = (
+        "interactions",
+        "input_mib",
+        "prepare_s",
+        "prepare_rows_per_s",
+        "prepare_peak_rss_mib",
+        "validate_s",
+        "validate_rows_per_s",
+        "validate_peak_rss_mib",
+    )
     table = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
-    table += ["| " + " | ".join(f"{r[k]:,}" if isinstance(r[k], int) else str(r[k]) for k in keys) + " |"
-              for r in rows]
+    table += ["| " + " | ".join(f"{r[k]:,}" if isinstance(r[k], int) else str(r[k]) for k in keys) + " |" for r in rows]
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     print("\n".join(table))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "prepare.json").write_text(json.dumps(
-        {"date": time.strftime("%Y-%m-%d"), "machine": machine, "results": rows}, indent=2) + "\n")
+    (RESULTS / "prepare.json").write_text(
+        json.dumps({"date": time.strftime("%Y-%m-%d"), "machine": machine, "results": rows}, indent=2) + "\n"
+    )
     (RESULTS / "prepare.md").write_text(
         "# Preparation benchmark\n\n"
         f"`python scripts/bench_prepare.py` on {machine}, {time.strftime('%Y-%m-%d')}. Input: synthetic "
         "interactions written as a MovieLens csv folder; prepare = read + check + map + deduplicate + write "
         "interaction.csv, item-meta.csv, schemas and rejects; validate = re-read and check the written "
-        "folder. Each step runs in its own process, timed after its imports; the median of the repeats is shown. Peak memory is the child process's maximum resident set.\n\n"
-        + "\n".join(table) + "\n\nTargets: prepare at 2M interactions/s or more; peak memory under 2 GiB at 25M.\n"
+        "folder. Each step runs in its own process, timed after its imports; the median of the repeats is "
+        "shown. Peak memory is the child process's maximum resident set.\n\n"
+        + "\n".join(table)
+        + "\n\nTargets: prepare at 2M interactions/s or more; peak memory under 2 GiB at 25M.\n"
     )
     return 0
 

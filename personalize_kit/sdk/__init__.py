@@ -9,6 +9,7 @@ from __future__ import annotations
 from personalize_kit.sdk._wait import wait
 from personalize_kit.sdk.backend import Backend, aws_backend, local_backend, make_backend
 from personalize_kit.sdk.cleanup import cleanup, plan_cleanup
+from personalize_kit.sdk.evaluate import evaluate_campaign, send_inputs
 from personalize_kit.sdk.pipeline import PipelineResult, plan, prepare_data, run_pipeline
 from personalize_kit.sdk.project import Project, load_project, parse_project, recipe_name
 from personalize_kit.sdk.resources import (
@@ -43,6 +44,7 @@ __all__ = [
     "cleanup",
     "dataset_group_arn",
     "ensure_campaign",
+    "evaluate_campaign",
     "ensure_dataset",
     "ensure_dataset_group",
     "ensure_event_tracker",
@@ -62,6 +64,7 @@ __all__ = [
     "recipe_name",
     "resource_tree",
     "run_pipeline",
+    "send_inputs",
     "solution_metrics",
     "stack_resources",
     "upload",
