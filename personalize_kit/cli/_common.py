@@ -54,15 +54,32 @@ def say(message: str) -> None:
 
 
 class Progress:
-    """Prints each status change of a resource being waited for, with the time spent so far."""
+    """Shows what is being waited for: a live bar per resource on a terminal (elapsed time and status),
+    else one line per status change with the time spent so far."""
 
     def __init__(self) -> None:
         self.started: dict[str, float] = {}
+        self.last: dict[str, str] = {}
+        self.bars: dict[str, Any] = {}
+        self.live = sys.stderr.isatty()
 
     def __call__(self, kind: str, arn: str, status: str) -> None:
         start = self.started.setdefault(arn, time.monotonic())
-        elapsed = time.monotonic() - start
-        say(f"          {kind.replace('_', ' '):<18} {arn.rsplit('/', 1)[-1]}: {status} ({elapsed:.0f}s)")
+        name = f"{kind.replace('_', ' ')} {arn.rsplit('/', 1)[-1]}"
+        final = status == "ACTIVE" or "FAILED" in status or "STOPPED" in status
+        if self.live:
+            from tqdm import tqdm
+
+            bar = self.bars.get(arn)
+            if bar is None:
+                bar = self.bars[arn] = tqdm(bar_format="{desc} [{elapsed}]", leave=False, file=sys.stderr)
+            bar.set_description_str(f"          {name}: {status}", refresh=True)
+            if final:
+                bar.close()
+                del self.bars[arn]
+        elif self.last.get(arn) != status:
+            say(f"          {name}: {status} ({time.monotonic() - start:.0f}s)")
+        self.last[arn] = status
 
 
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:

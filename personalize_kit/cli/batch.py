@@ -10,9 +10,6 @@ from typing import Any
 
 from personalize_kit.cli._common import Progress, add_backend_args, load, say
 
-#: Where batch inference writes by default: the prefix the CDK stack lets Personalize write to.
-BATCH_OUTPUT_PREFIX = "batch-output/"
-
 EXAMPLE = """\
 examples:
   python -m personalize_kit batch --solution movielens-user-personalization --input users.jsonl
@@ -97,8 +94,8 @@ def _split(uri: str) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     from personalize_kit.cli.recommend import filter_args, require
     from personalize_kit.sdk._clients import client
-    from personalize_kit.sdk._wait import wait
-    from personalize_kit.sdk.resources import file_digest, upload
+    from personalize_kit.sdk.pipeline import BATCH_OUTPUT_PREFIX
+    from personalize_kit.sdk.resources import Options, ensure_batch_inference_job, file_digest, upload
 
     example = "batch --solution movielens-user-personalization --input users.jsonl"
     solution = require(args.solution, "--solution NAME", "the solution to run the job on", example)
@@ -122,21 +119,21 @@ def run(args: argparse.Namespace) -> int:
     default_output = f"{BATCH_OUTPUT_PREFIX}{project.name}/{job_name}/"
     output = args.output or f"s3://{backend.bucket}/{default_output}"
     output = output.rstrip("/") + "/"
-    key = {"kmsKeyArn": backend.kms_key_arn} if backend.kms_key_arn else {}
-    request: dict[str, Any] = {
-        "jobName": job_name,
-        "solutionVersionArn": version_arn,
-        "numResults": args.num,
-        "jobInput": {"s3DataSource": {"path": uri, **key}},
-        "jobOutput": {"s3DataDestination": {"path": output, **key}},
-        "roleArn": backend.role_arn,
-    }
-    request.update(filter_args(args, project.name, backend.session))
-    personalize = client("personalize", backend.session)
+    filter_arn = filter_args(args, project.name, backend.session).get("filterArn")
     say(f"uploaded  {uri} ({records} record(s), SSE-KMS)")
-    job_arn = personalize.create_batch_inference_job(**request)["batchInferenceJobArn"]
-    say(f" created  batch inference job {job_name} on version {version_arn.rsplit('/', 1)[-1]}")
-    wait(personalize, "batch_inference_job", job_arn, timeout=args.timeout, progress=Progress())
+    say(f"running   batch inference job {job_name} on version {version_arn.rsplit('/', 1)[-1]}")
+    ensure_batch_inference_job(
+        job_name,
+        version_arn,
+        uri,
+        output,
+        backend.role_arn,
+        num_results=args.num,
+        kms_key_arn=backend.kms_key_arn,
+        filter_arn=filter_arn,
+        session=backend.session,
+        options=Options(timeout=args.timeout, progress=Progress()),
+    )
     bucket, prefix = _split(output)
     result_key = f"{prefix}{source.name}.out"
     body = client("s3", backend.session).get_object(Bucket=bucket, Key=result_key)["Body"].read()

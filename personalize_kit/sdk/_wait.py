@@ -49,7 +49,7 @@ RESOURCES = {
 }
 
 Progress = Callable[[str, str, str], None]
-"""Called as ``progress(kind, arn, status)`` each time a resource's status changes."""
+"""Called as ``progress(kind, arn, status)`` after every poll (a display shows the changes, or a ticking bar)."""
 
 
 def _snake(operation: str) -> str:
@@ -75,16 +75,15 @@ def wait(
     resource = RESOURCES[kind]
     config = resource.waiter()
     describe = getattr(client, _snake(resource.operation))
-    started, delay, last = clock(), first_delay, None
+    started, delay = clock(), first_delay
     while True:
         response = describe(**{resource.arn_param: arn})
         body = response[resource.key]
         status = body.get("status", "")
         update = body.get("latestCampaignUpdate") if kind == "campaign" else None
         shown = f"{status} (update {update['status']})" if update and update.get("status") != "ACTIVE" else status
-        if progress is not None and shown != last:
+        if progress is not None:
             progress(kind, arn, shown)
-        last = shown
         verdict = next((a.state for a in config.acceptors if a.matcher_func(response)), None)
         if update is not None and update.get("status") in FAILED:
             raise ResourceFailedError(arn, f"update {update['status']}", update.get("failureReason"))

@@ -242,11 +242,58 @@ def run_pipeline(
     add(result.event_tracker)
     for flt in project.filters:
         add(_log(say, r.ensure_filter(group.arn, flt.name, flt.expression, session=session, options=options)))
+    for batch in project.batch_inference:
+        run = next(r for r in result.solutions if r.solution.name == batch.solution)
+        add(_log(say, run_batch(project, backend, batch, run.version.arn, options=options)))
     if samples:
         for run in result.solutions:
             if run.campaign is not None:
                 run.samples = _samples(backend, run, out / CSV_NAMES["INTERACTIONS"])
     return result
+
+
+#: Where batch inference writes: the prefix the CDK stack lets Personalize write to.
+BATCH_OUTPUT_PREFIX = "batch-output/"
+
+
+def run_batch(
+    project: Project, backend: Backend, batch: Any, version_arn: str, *, options: r.Options | None = None
+) -> r.Outcome:
+    """Batch inference for one ``batch_inference`` entry: upload the input under the data prefix, run the job
+    on the version (once per version and input), and download ``<input>.out`` to ``batch.output``."""
+    source = Path(batch.input)
+    if not source.is_file():
+        from personalize_kit.exceptions import ProjectFileError
+
+        raise ProjectFileError(f"batch_inference input {source} does not exist; write one JSON object a line")
+    digest = r.file_digest(source)
+    name = f"{batch.solution[:36]}-{version_arn.rsplit('/', 1)[1][:8]}-{digest[:12]}"
+    uri, _ = r.upload(
+        source,
+        backend.bucket,
+        backend.s3_key(project, f"batch/{digest[:16]}/{source.name}"),
+        kms_key_arn=backend.kms_key_arn,
+        session=backend.session,
+    )
+    output = f"s3://{backend.bucket}/{BATCH_OUTPUT_PREFIX}{project.name}/{name}/"
+    job = r.ensure_batch_inference_job(
+        name,
+        version_arn,
+        uri,
+        output,
+        backend.role_arn,
+        num_results=batch.num_results,
+        kms_key_arn=backend.kms_key_arn,
+        session=backend.session,
+        options=options,
+    )
+    location = job.description.get("jobOutput", {}).get("s3DataDestination", {}).get("path", output)
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    body = client("s3", backend.session).get_object(Bucket=bucket, Key=f"{prefix}{source.name}.out")["Body"].read()
+    target = Path(batch.output) if batch.output else source.with_name(source.name + ".out")
+    target.write_bytes(body)
+    job.detail = (job.detail + "; " if job.detail else "") + f"results in {target}"
+    return job
 
 
 def plan(project: Project, backend: Backend, *, say: Say | None = None) -> list[tuple[str, str, str]]:

@@ -425,3 +425,40 @@ def ensure_filter(
         "filterArn"
     ]
     return Outcome("filter", name, created, "created", "", _settle(personalize, "filter", created, options))
+
+
+def ensure_batch_inference_job(
+    name: str,
+    solution_version_arn: str,
+    input_uri: str,
+    output_uri: str,
+    role_arn: str,
+    *,
+    num_results: int = 25,
+    kms_key_arn: str | None = None,
+    filter_arn: str | None = None,
+    session: boto3.Session | None = None,
+    options: Options | None = None,
+) -> Outcome:
+    """Run batch inference over the JSON Lines at ``input_uri`` into ``output_uri`` (``<input>.out`` there),
+    or adopt the job of that name (name it after the version and the input's digest to run it once)."""
+    options = options or Options()
+    personalize = _personalize(session)
+    target = arn("batch-inference-job", name, session=session)
+    found = _describe(personalize, "describe_batch_inference_job", "batchInferenceJobArn", target, "batchInferenceJob")
+    if found is not None:
+        return _adopt(personalize, "batch_inference_job", name, target, found, options, "ran on this input already")
+    key = {"kmsKeyArn": kms_key_arn} if kms_key_arn else {}
+    request: dict[str, Any] = {
+        "jobName": name,
+        "solutionVersionArn": solution_version_arn,
+        "numResults": num_results,
+        "jobInput": {"s3DataSource": {"path": input_uri, **key}},
+        "jobOutput": {"s3DataDestination": {"path": output_uri.rstrip("/") + "/", **key}},
+        "roleArn": role_arn,
+    }
+    if filter_arn:
+        request["filterArn"] = filter_arn
+    created = personalize.create_batch_inference_job(**request)["batchInferenceJobArn"]
+    body = _settle(personalize, "batch_inference_job", created, options)
+    return Outcome("batch_inference_job", name, created, "created", "", body)

@@ -152,3 +152,21 @@ def test_a_killed_run_finishes_when_started_again_without_duplicates(env, kill_a
     assert names(backend, "list_filters", "Filters", datasetGroupArn=group) == ["unwatched"]
     again, _ = run(env, json.loads(raw))
     assert again.created == []
+
+
+def test_batch_inference_entries_run_once_per_version_and_input(env):
+    (env / "users.jsonl").write_text('{"userId": "1"}\n{"userId": "2"}\n')
+    raw = project_raw(env)
+    raw["batch_inference"] = [
+        {"solution": "demo-popularity-count", "input": str(env / "users.jsonl"), "num_results": 3}
+    ]
+    first, backend = run(env, raw)
+    job = next(o for o in first.outcomes if o.kind == "batch_inference_job")
+    assert job.action == "created" and job.description["status"] == "ACTIVE"
+    assert job.description["jobOutput"]["s3DataDestination"]["path"].startswith("s3://demo-data/batch-output/demo/")
+    lines = [json.loads(line) for line in (env / "users.jsonl.out").read_text().splitlines()]
+    assert [line["input"] for line in lines] == [{"userId": "1"}, {"userId": "2"}]
+    assert all(len(line["output"]["recommendedItems"]) == 3 for line in lines)
+    second, _ = run(env, raw)
+    assert second.created == []
+    assert next(o for o in second.outcomes if o.kind == "batch_inference_job").action == "adopted"

@@ -29,7 +29,7 @@ class Clock:
         self.now += seconds
 
 
-def test_waits_with_growing_delays_and_reports_each_change():
+def test_waits_with_growing_delays_and_reports_every_poll():
     clock, seen = Clock(), []
     fake = FakeClient(["CREATE PENDING", "CREATE IN_PROGRESS", "CREATE IN_PROGRESS", "CREATE IN_PROGRESS", "ACTIVE"])
     body = wait(
@@ -41,7 +41,7 @@ def test_waits_with_growing_delays_and_reports_each_change():
         progress=lambda kind, arn, status: seen.append(status),
     )
     assert body["status"] == "ACTIVE"
-    assert seen == ["CREATE PENDING", "CREATE IN_PROGRESS", "ACTIVE"]
+    assert seen == ["CREATE PENDING", "CREATE IN_PROGRESS", "CREATE IN_PROGRESS", "CREATE IN_PROGRESS", "ACTIVE"]
     assert clock.sleeps == pytest.approx([0.2, 0.32, 0.512, 0.8192])
 
 
