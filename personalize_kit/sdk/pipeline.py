@@ -73,7 +73,12 @@ def prepare_data(project: Project, *, say: Say | None = None) -> Any:
 
     data = project.data
     raw = open_source(data.source, interactions=data.interactions, seed=data.seed, notice=say)
-    result = prepare(raw, data.out, mapping=EventMapping.parse(data.event_mapping, value=data.event_value))
+    result = prepare(
+        raw,
+        data.out,
+        mapping=EventMapping.parse(data.event_mapping, value=data.event_value),
+        realtime_features=data.realtime_features,
+    )
     if not result.report.ok:
         raise ValidationError(
             "the prepared data cannot be imported: "
@@ -161,7 +166,7 @@ def run_pipeline(
         if kind not in prepared.files:
             continue
         schema = load_schema(out / "schemas" / SCHEMA_NAMES[kind])
-        add(_log(say, r.ensure_schema(f"{project.name}-{kind.lower()}", schema, session=session)))
+        add(_log(say, r.ensure_schema(project.schema_name(kind), schema, session=session)))
         dataset = _log(
             say, r.ensure_dataset(group.arn, kind, result.outcomes[-1].arn, session=session, options=options)
         )
@@ -315,7 +320,7 @@ def plan(project: Project, backend: Backend, *, say: Say | None = None) -> list[
     for kind in ("INTERACTIONS", "ITEMS", "USERS"):
         if kind not in prepared.files:
             continue
-        schema_name = f"{project.name}-{kind.lower()}"
+        schema_name = project.schema_name(kind)
         found = exists("schema", schema_name, "describe_schema", "schemaArn", "schema")
         wanted = load_schema(out / "schemas" / SCHEMA_NAMES[kind])
         import json
@@ -326,7 +331,7 @@ def plan(project: Project, backend: Backend, *, say: Say | None = None) -> list[
             else (
                 "exists"
                 if json.loads(found["schema"]) == wanted
-                else "CONFLICT: the schema changed; schemas are immutable"
+                else "CONFLICT: the schema changed; schemas are immutable: name a new one under schemas:"
             )
         )
         rows.append(("schema", schema_name, verdict))

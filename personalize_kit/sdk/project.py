@@ -10,6 +10,8 @@ AWS call; an error names the key (``solutions[1].recipe``) and what to write ins
       source: default                # a MovieLens folder, "synthetic" or "default"
       interactions: 100000           # synthetic only
       event_mapping: "watch:3"
+    schemas:                         # schema names (immutable: a changed schema needs a new name)
+      interactions: movielens-interactions-v2
     aws:                             # --backend aws: the stack's outputs, or explicit values
       stack: PersonalizeKit
     solutions:
@@ -79,6 +81,7 @@ class DataConfig:
     seed: int = 0
     event_mapping: str = "watch:3"
     event_value: str = "rating"
+    realtime_features: bool = False
 
 
 @dataclass
@@ -140,6 +143,12 @@ class Project:
     event_tracker: str | None = None
     batch_inference: list[BatchConfig] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    #: Schema resource names by dataset (``interactions``, ``items``, ``users``); schemas are immutable, so a
+    #: changed schema needs a new name here (the dataset then moves to it where the service allows).
+    schemas: dict[str, str] = field(default_factory=dict)
+
+    def schema_name(self, dataset_type: str) -> str:
+        return self.schemas.get(dataset_type.lower()) or f"{self.name}-{dataset_type.lower()}"
 
     def solution_name(self, solution: SolutionConfig) -> str:
         return solution.name or f"{self.name}-{short_recipe(solution.recipe)}"
@@ -219,6 +228,7 @@ def parse_project(raw: Any) -> Project:
         seed=data.get("seed", int, 0),
         event_mapping=data.get("event_mapping", str, "watch:3"),
         event_value=data.get("event_value", str, "rating"),
+        realtime_features=data.get("realtime_features", bool, False),
     )
     data.done()
     if project.data.interactions is not None and project.data.interactions < 1:
@@ -285,6 +295,9 @@ def parse_project(raw: Any) -> Project:
         if not batch.input:
             raise ProjectFileError(f"batch_inference[{i}].input must be a JSON Lines file of users or items")
         project.batch_inference.append(batch)
+    schemas = _Reader(root.get("schemas", dict, {}), "schemas")
+    project.schemas = {kind: name for kind in ("interactions", "items", "users") if (name := schemas.name(kind))}
+    schemas.done()
     project.tags = _strings(root, "tags")
     if len(project.tags) > 200:
         raise ProjectFileError("tags: at most 200 tags")

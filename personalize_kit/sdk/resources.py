@@ -97,7 +97,7 @@ def ensure_schema(
         if json.loads(found["schema"]) != dict(schema):
             raise ResourceConflictError(
                 f"schema {name} exists with other fields; schemas are immutable: give the new schema another name "
-                f"(e.g. {name}-v2) in the project file, or clean up the dataset group first"
+                f"under `schemas:` in the project file (e.g. {name}-v2), or clean up the dataset group first"
             )
         return Outcome("schema", name, target, "adopted", "identical schema exists", found)
     kwargs: dict[str, Any] = {"name": name, "schema": json.dumps(schema)}
@@ -155,11 +155,18 @@ def ensure_dataset(
     found = _describe(personalize, "describe_dataset", "datasetArn", target, "dataset")
     if found is not None:
         if found.get("schemaArn") != schema_arn:
-            raise ResourceConflictError(
-                f"the {dataset_type} dataset of {group} uses schema {found.get('schemaArn')}, not {schema_arn}: "
-                "a dataset's schema cannot be swapped for an incompatible one; clean up the dataset group "
-                "(`python -m personalize_kit cleanup`) or use another dataset group name"
-            )
+            # a dataset may move to another schema (UpdateDataset) when the service finds it compatible
+            try:
+                personalize.update_dataset(datasetArn=target, schemaArn=schema_arn)
+            except personalize.exceptions.InvalidInputException as exc:
+                raise ResourceConflictError(
+                    f"the {dataset_type} dataset of {group} uses schema {found.get('schemaArn')} and cannot move to "
+                    f"{schema_arn} ({exc.response['Error']['Message']}); clean up the dataset group "
+                    "(`python -m personalize_kit cleanup`) or use another dataset group name"
+                ) from None
+            body = _settle(personalize, "dataset", target, options)
+            detail = f"schema {found.get('schemaArn', '').rsplit('/', 1)[-1]} -> {schema_arn.rsplit('/', 1)[-1]}"
+            return Outcome("dataset", name, target, "updated", detail, body)
         return _adopt(personalize, "dataset", name, target, found, options)
     created = personalize.create_dataset(
         name=name, schemaArn=schema_arn, datasetGroupArn=dataset_group_arn, datasetType=dataset_type

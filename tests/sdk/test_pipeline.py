@@ -170,3 +170,15 @@ def test_batch_inference_entries_run_once_per_version_and_input(env):
     second, _ = run(env, raw)
     assert second.created == []
     assert next(o for o in second.outcomes if o.kind == "batch_inference_job").action == "adopted"
+
+
+def test_a_new_schema_under_a_new_name_moves_the_dataset_and_retrains(env):
+    first, _ = run(env, project_raw(env))
+    raw = project_raw(env, event_value="none")
+    raw["schemas"] = {"interactions": "demo-interactions-v2"}
+    second, _ = run(env, raw)
+    changed = {(o.kind, o.name): (o.action, o.detail) for o in second.created}
+    assert changed[("schema", "demo-interactions-v2")][0] == "created"
+    assert changed[("dataset", "demo-interactions")] == ("updated", "schema demo-interactions -> demo-interactions-v2")
+    assert ("dataset_import_job", "created") in [(k, a) for (k, _), (a, _) in changed.items()]
+    assert ("solution_version", "created") in [(k, a) for (k, _), (a, _) in changed.items()]

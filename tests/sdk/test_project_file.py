@@ -41,6 +41,13 @@ tags: {team: recs}
     }
     assert sims.recipe == "aws-sims" and sims.campaign is None
     assert project.aws.stack == "Staging" and project.tags == {"team": "recs"}
+    assert project.schema_name("INTERACTIONS") == "movielens-interactions"
+
+
+def test_schema_names_and_realtime_features():
+    project = parse_project({"name": "m", "schemas": {"interactions": "m-int-v2"}, "data": {"realtime_features": True}})
+    assert project.schema_name("INTERACTIONS") == "m-int-v2" and project.schema_name("ITEMS") == "m-items"
+    assert project.data.realtime_features is True
 
 
 @pytest.mark.parametrize(
@@ -71,6 +78,9 @@ tags: {team: recs}
             "batch_inference[0].solution must name one of the solutions",
         ),
         ({"tags": {"a": [1]}}, "tags.a must be a plain value"),
+        ({"schemas": {"ratings": "x"}}, "unknown key(s): schemas.ratings"),
+        ({"schemas": {"items": "bad name"}}, "schemas.items: 'bad name' is not a valid Personalize name"),
+        ({"data": {"realtime_features": "yes"}}, "data.realtime_features must be bool"),
         ([1, 2], "must be a mapping"),
     ],
 )
