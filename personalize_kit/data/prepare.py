@@ -39,7 +39,14 @@ from personalize_kit.data import features as feats
 from personalize_kit.data._hashing import hash_rows
 from personalize_kit.data.events import EventMapping
 from personalize_kit.data.report import FileCounts, Report
-from personalize_kit.data.rules import RowIssue, check_categorical, check_id, check_timestamp, first_reason
+from personalize_kit.data.rules import (
+    RowIssue,
+    check_categorical,
+    check_id,
+    check_minimums,
+    check_timestamp,
+    first_reason,
+)
 from personalize_kit.data.schemas import (
     CSV_NAMES,
     SCHEMA_NAMES,
@@ -49,10 +56,6 @@ from personalize_kit.data.schemas import (
     write_schema,
 )
 from personalize_kit.data.source import RawDataset
-
-#: Minimums the service needs to train (checked on what is written).
-MIN_INTERACTIONS = 1_000
-MIN_USERS_WITH_TWO = 25
 
 SUMMARY_NAME = "prepare-summary.json"
 
@@ -334,12 +337,6 @@ class _Interactions:
     def written(self) -> int:
         return self.sink.rows
 
-    def users_with_two(self) -> int:
-        if not self.user_counts:
-            return 0
-        counts = pa.concat_tables(self.user_counts).group_by("values").aggregate([("counts", "sum")])
-        return int(pc.sum(pc.greater_equal(counts["counts_sum"], 2)).as_py() or 0)
-
     def first_timestamps(self) -> pd.Series:
         if not self.item_first:
             return pd.Series(dtype="int64")
@@ -497,23 +494,14 @@ def prepare(
         interactions_schema(event_value=mapping.value == "rating", extra=extra),
         out / "schemas" / SCHEMA_NAMES["INTERACTIONS"],
     )
-    if interactions.written < MIN_INTERACTIONS:
-        report.add(
-            "error",
-            name,
-            "too-few-interactions",
-            f"{interactions.written:,} interactions were kept; Personalize needs at least {MIN_INTERACTIONS:,} "
-            "to import and train. Add data or loosen the event mapping.",
-        )
-    with_two = interactions.users_with_two()
-    if with_two < MIN_USERS_WITH_TWO:
-        report.add(
-            "error",
-            name,
-            "too-few-users",
-            f"{with_two} users have at least 2 interactions; Personalize needs at least {MIN_USERS_WITH_TWO}. "
-            "Add data or loosen the event mapping.",
-        )
+    check_minimums(
+        report,
+        name,
+        interactions.written,
+        interactions.user_counts,
+        kept="interactions were kept",
+        hint=" Add data or loosen the event mapping.",
+    )
 
     first_seen = interactions.first_timestamps()
     fallback = int(first_seen.min()) if len(first_seen) else now

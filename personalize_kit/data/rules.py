@@ -14,7 +14,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from personalize_kit.data.report import Report
 from personalize_kit.data.schemas import RESERVED_KEYWORDS
+
+#: Minimums the service needs to import and train.
+MIN_INTERACTIONS = 1_000
+MIN_USERS_WITH_TWO = 25
 
 MAX_ID_CHARS = 256
 MAX_CATEGORICAL_CHARS = 1_000
@@ -170,3 +175,32 @@ def first_reason(issues: Sequence[RowIssue], n: int) -> tuple[np.ndarray, np.nda
     stacked = np.vstack([i.mask for i in issues])
     bad = stacked.any(axis=0)
     return bad, stacked[:, bad].argmax(axis=0)
+
+
+def users_with_two(user_counts: Sequence[pa.Table]) -> int:
+    """Users with at least 2 interactions, from per-chunk ``(values, counts)`` tables of user ids."""
+    if not user_counts:
+        return 0
+    counts = pa.concat_tables(user_counts).group_by("values").aggregate([("counts", "sum")])
+    return int(pc.sum(pc.greater_equal(counts["counts_sum"], 2)).as_py() or 0)
+
+
+def check_minimums(
+    report: Report, file: str, interactions: int, user_counts: Sequence[pa.Table], *, kept: str, hint: str = ""
+) -> None:
+    """The blocking minimums: 1,000 interactions and 25 users with at least 2 interactions each."""
+    if interactions < MIN_INTERACTIONS:
+        report.add(
+            "error",
+            file,
+            "too-few-interactions",
+            f"{interactions:,} {kept}; Personalize needs at least {MIN_INTERACTIONS:,} to import and train.{hint}",
+        )
+    with_two = users_with_two(user_counts)
+    if with_two < MIN_USERS_WITH_TWO:
+        report.add(
+            "error",
+            file,
+            "too-few-users",
+            f"{with_two} users have at least 2 interactions; Personalize needs at least {MIN_USERS_WITH_TWO}.{hint}",
+        )

@@ -24,9 +24,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from personalize_kit.data._hashing import hash_rows
-from personalize_kit.data.prepare import MIN_INTERACTIONS, MIN_USERS_WITH_TWO
 from personalize_kit.data.report import Problem, Report
-from personalize_kit.data.rules import RowIssue, check_categorical, check_id, check_reserved, check_timestamp
+from personalize_kit.data.rules import (
+    RowIssue,
+    check_categorical,
+    check_id,
+    check_minimums,
+    check_reserved,
+    check_timestamp,
+)
 from personalize_kit.data.schemas import (
     CSV_NAMES,
     DATASET_TYPES,
@@ -353,7 +359,7 @@ def validate_dataset(
             stream.close()
     _duplicates(dataset_type, file, stats, report)
     if dataset_type == "INTERACTIONS":
-        _minimums(file, stats, report)
+        check_minimums(report, file, stats.rows - stats.bad_rows, stats.user_counts, kept="valid interactions")
     report.rows_checked[file] = (stats.rows, stats.bad_rows)
     return report
 
@@ -395,28 +401,6 @@ def _duplicates(dataset_type: str, file: str, stats: _Stats, report: Report) -> 
             id_field,
             f"{id_field} appears on an earlier line too; keep one row per {id_field}.",
             repeated_lines,
-        )
-
-
-def _minimums(file: str, stats: _Stats, report: Report) -> None:
-    good = stats.rows - stats.bad_rows
-    if good < MIN_INTERACTIONS:
-        report.add(
-            "error",
-            file,
-            "too-few-interactions",
-            f"{good:,} valid interactions; Personalize needs at least {MIN_INTERACTIONS:,} to import and train.",
-        )
-    with_two = 0
-    if stats.user_counts:
-        counts = pa.concat_tables(stats.user_counts).group_by("values").aggregate([("counts", "sum")])
-        with_two = int(pc.sum(pc.greater_equal(counts["counts_sum"], 2)).as_py() or 0)
-    if with_two < MIN_USERS_WITH_TWO:
-        report.add(
-            "error",
-            file,
-            "too-few-users",
-            f"{with_two} users have at least 2 interactions; Personalize needs at least {MIN_USERS_WITH_TWO}.",
         )
 
 

@@ -24,14 +24,15 @@ from typing import Any
 
 import pandas as pd
 
+from personalize_kit.data import rules
 from personalize_kit.exceptions import RecipeNotAvailableError
 from personalize_kit.local import store
 from personalize_kit.local.models import PersonalizeBackend, now, pid_alive
 from personalize_kit.local.state import atomic_write_json
 from personalize_kit.recipes import Recipe, recipe_class
 
-MIN_INTERACTIONS = 1000
-MIN_USERS = 25
+MIN_INTERACTIONS = rules.MIN_INTERACTIONS
+MIN_USERS = rules.MIN_USERS_WITH_TWO
 MIN_USER_INTERACTIONS = 2
 HEARTBEAT_SECONDS = 5.0
 #: A version whose heartbeat is older than this is considered abandoned even if its pid is alive.
