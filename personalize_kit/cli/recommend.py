@@ -123,15 +123,20 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
     return p
 
 
-def run(args: argparse.Namespace) -> int:
+def get_recommendations(args: argparse.Namespace, command: str, key: str, value: str) -> int:
+    """GetRecommendations for ``key`` (``userId`` or ``itemId``) from the campaign ``command`` picks; print it."""
     from personalize_kit.sdk._clients import client
 
-    user = require(args.user, "--user ID", "the user to recommend items to", "recommend --user 1")
     check_num(args.num)
-    project, backend, campaign = campaign_for(args, "recommend")
-    request = {"campaignArn": campaign["arn"], "userId": str(user), "numResults": args.num}
+    project, backend, campaign = campaign_for(args, command)
+    request = {"campaignArn": campaign["arn"], key: str(value), "numResults": args.num}
     request.update(filter_args(args, project.name, backend.session))
     response = client("personalize-runtime", backend.session).get_recommendations(**request)
-    say(f"campaign {campaign['name']} ({campaign['recipe']}), user {user}")
+    say(f"campaign {campaign['name']} ({campaign['recipe']}), {key.removesuffix('Id')} {value}")
     show(response["itemList"], args.json)
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    user = require(args.user, "--user ID", "the user to recommend items to", "recommend --user 1")
+    return get_recommendations(args, "recommend", "userId", user)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from personalize_kit.cli.recommend import add_runtime_args, campaign_for, check_num, filter_args, require, show
+from personalize_kit.cli.recommend import add_runtime_args, get_recommendations, require
 
 EXAMPLE = """\
 examples:
@@ -28,15 +28,5 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
 
 
 def run(args: argparse.Namespace) -> int:
-    from personalize_kit.cli._common import say
-    from personalize_kit.sdk._clients import client
-
     item = require(args.item, "--item ID", "the item to find related items for", "similar --item 50")
-    check_num(args.num)
-    project, backend, campaign = campaign_for(args, "similar")
-    request = {"campaignArn": campaign["arn"], "itemId": str(item), "numResults": args.num}
-    request.update(filter_args(args, project.name, backend.session))
-    response = client("personalize-runtime", backend.session).get_recommendations(**request)
-    say(f"campaign {campaign['name']} ({campaign['recipe']}), item {item}")
-    show(response["itemList"], args.json)
-    return 0
+    return get_recommendations(args, "similar", "itemId", item)
