@@ -28,13 +28,23 @@ def add_backend_args(p: argparse.ArgumentParser) -> None:
 
 
 def load(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The project (file + flags) and the backend."""
+    """The project (the file, then the flags that override it: --source, --recipe, --name) and the backend."""
     from personalize_kit.sdk.backend import make_backend
-    from personalize_kit.sdk.project import load_project, parse_project
+    from personalize_kit.sdk.project import load_project, parse_project, recipe_name
 
     project = load_project(args.project)
-    if getattr(args, "name", None):
-        project = parse_project({**_as_raw(project), "name": args.name})
+    source, recipe, name = (getattr(args, key, None) for key in ("source", "recipe", "name"))
+    if source is not None or recipe is not None or name:
+        raw = _as_raw(project)
+        if source is not None:
+            raw["data"]["source"] = source
+        if recipe is not None:
+            wanted = RECIPE_CHOICES if recipe == "all" else (recipe,)
+            known = {s["recipe"]: s for s in raw["solutions"]}
+            raw["solutions"] = [known.get(recipe_name(r), {"recipe": r}) for r in wanted]
+        if name:
+            raw["name"] = name
+        project = parse_project(raw)
     return project, make_backend(args.backend, project, state_dir=getattr(args, "state_dir", None))
 
 

@@ -41,40 +41,11 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
     return p
 
 
-def apply_overrides(args: argparse.Namespace) -> None:
-    """Fold --recipe and --source into a project file (or the defaults)."""
-    from personalize_kit.sdk.project import load_project, parse_project, recipe_name
-
-    if args.recipe is None and args.source is None:
-        return
-    from personalize_kit.cli._common import _as_raw
-
-    raw = _as_raw(load_project(args.project))
-    if args.source is not None:
-        raw["data"]["source"] = args.source
-    if args.recipe is not None:
-        wanted = RECIPE_CHOICES if args.recipe == "all" else (args.recipe,)
-        known = {s["recipe"]: s for s in raw["solutions"]}
-        raw["solutions"] = [known.get(recipe_name(r), {"recipe": r}) for r in wanted]
-    args.project_data = parse_project(raw)
-
-
 def run(args: argparse.Namespace) -> int:
-    from personalize_kit.sdk.backend import make_backend
     from personalize_kit.sdk.pipeline import run_pipeline
     from personalize_kit.sdk.resources import Options
 
-    apply_overrides(args)
-    if getattr(args, "project_data", None) is not None:
-        project = args.project_data
-        if args.name:
-            from personalize_kit.cli._common import _as_raw
-            from personalize_kit.sdk.project import parse_project
-
-            project = parse_project({**_as_raw(project), "name": args.name})
-        backend = make_backend(args.backend, project, state_dir=args.state_dir)
-    else:
-        project, backend = load(args)
+    project, backend = load(args)
     say(
         f"pipeline {project.name} on the {backend.kind} backend"
         + (f" (state in {backend.state_dir})" if backend.state_dir else "")

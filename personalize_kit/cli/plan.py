@@ -30,16 +30,9 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
 
 def run(args: argparse.Namespace) -> int:
     from personalize_kit.cli._common import load, say
-    from personalize_kit.cli.pipeline import apply_overrides
-    from personalize_kit.sdk.backend import make_backend
     from personalize_kit.sdk.pipeline import plan
 
-    apply_overrides(args)
-    if getattr(args, "project_data", None) is not None:
-        project = args.project_data
-        backend = make_backend(args.backend, project, state_dir=args.state_dir)
-    else:
-        project, backend = load(args)
+    project, backend = load(args)
     rows = plan(project, backend, say=say)
     print(table(rows, ["resource", "name", "a pipeline run would"]))
     return 1 if any(v.startswith("CONFLICT") for _, _, v in rows) else 0
