@@ -2,19 +2,22 @@
 
 Training (:meth:`SequenceRecipe.fit`) builds a TensorFlow/Keras model: each item is the sum of its own
 embedding and the mean of its metadata tokens' embeddings (e.g. ``GENRES``); a GRU reads a user's last
-``bptt`` items, starting from a state derived from the user's metadata; its output, projected into the
-item space, is scored against the same item vectors (tied input/output embeddings) plus an item bias,
-and trained for next-item prediction with a full softmax over the catalogue on every position of
-windows cut from the users' histories (sampled beyond :data:`FULL_SOFTMAX_WORK`). A learned weight
-``repeat`` is added to the scores of the items the GRU just read, so the model learns from the data
-whether users come back to them. Early stopping watches the newest window of a slice of users; training
-also stops at a time budget that grows with the data (:func:`training_budget`).
+``bptt`` items, starting from a state derived from the user's metadata. The query is the GRU's output
+projected into the item space plus projections of the user's metadata and of the user's *profile*, the
+mean vector of their newest :data:`PROFILE_EVENTS` items (the longer-term taste that the ``bptt`` window
+is too short to hold); it is scored against the same item vectors (tied input/output embeddings) plus an
+item bias, and trained for next-item prediction with a full softmax over the catalogue on every position
+of windows cut from the users' histories (sampled beyond :data:`FULL_SOFTMAX_WORK`). Learned weights
+``repeat`` are added to the scores of the items the GRU just read and of the older ones among the newest
+events, so the model learns from the data whether users come back to what they saw, lately or a while
+ago. Early stopping watches the newest window of a slice of users; training also stops at a time budget
+that grows with the data (:func:`training_budget`).
 
 Serving never imports TensorFlow: the weights go into the ``.npz`` and a GRU step, dot products with
-the item vectors and a softmax are computed in numpy. The hidden state at the end of each known user's
-history is cached; events sent since (``recent_events``) are merged with the history and the GRU is run
-again over the newest ``bptt`` of them, so recommendations follow the user's latest actions, also for
-users never seen in training.
+the item vectors and a softmax are computed in numpy. The query at the end of each known user's history
+is cached; events sent since (``recent_events``) are merged with the history, the GRU is run again over
+the newest ``bptt`` of them and the profile taken over the newest :data:`PROFILE_EVENTS`, so
+recommendations follow the user's latest actions, also for users never seen in training.
 
 >>> HYPERPARAMETER_RANGES["hidden_dimension"]
 ('integer', 32, 256)
@@ -61,9 +64,12 @@ _NUMERIC_BINS = 5
 FULL_SOFTMAX_WORK = 2_000_000_000
 #: Fewest negatives of the sampled softmax.
 _MIN_NEGATIVES = 1024
+#: Newest events of a user whose mean item vector is the user's longer-term profile (the mirror passes a
+#: recipe this many recent events, ``personalize_kit.local.runtime.RECENT_EVENTS``).
+PROFILE_EVENTS = 100
 #: Timestamps given to events that come without one (newer than any real event).
 _NO_TIME = np.iinfo(np.int64).max - 1
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 
 
 # ------------------------------------------------------------------------------ hyperparameters
@@ -372,7 +378,7 @@ class SequenceRecipe(Recipe):
             len(user_vocab),
         )  # fmt: skip
 
-        hist_items, hist_times = _histories(user_codes, item_codes, stamps, n_users, length)
+        hist_items, hist_times = _histories(user_codes, item_codes, stamps, n_users, max(length, PROFILE_EVENTS))
         self._arrays = {
             "items": catalogue,
             "item_token_ptr": item_ptr,
@@ -397,7 +403,7 @@ class SequenceRecipe(Recipe):
             "training_log": self.training_log,
         }
         self._prepare()
-        self._arrays["user_states"] = self._states_for_all_users()
+        self._arrays["user_queries"] = self._queries_for_all_users()
         return self
 
     def _train(
@@ -448,25 +454,42 @@ class SequenceRecipe(Recipe):
         self._x_proj = (self._vectors @ a["gru_kernel"] + a["gru_bias"][0]).astype(np.float32)
         self._item_index = {item: i for i, item in enumerate(a["items"].tolist())}
         self._user_index = {user: i for i, user in enumerate(a["users"].tolist())}
-        user_feature = _csr_mean(a["user_token_ptr"], a["user_token_idx"], a["user_token_vectors"])
-        self._user_init = np.tanh(user_feature @ a["init_kernel"] + a["init_bias"]).astype(np.float32)
+        self._user_feature = _csr_mean(a["user_token_ptr"], a["user_token_idx"], a["user_token_vectors"])
+        self._user_init = np.tanh(self._user_feature @ a["init_kernel"] + a["init_bias"]).astype(np.float32)
         self._default_init = np.tanh(a["init_bias"]).astype(np.float32)
+        nothing = np.zeros(a["user_token_vectors"].shape[1], np.float32)
+        self._default_query = self._query(self._default_init, np.zeros(self._vectors.shape[1], np.float32), nothing)
         self._catalogue = a["items"].astype(str)
         self._bias = a["item_bias"].astype(np.float32)
-        self._repeat = np.float32(a["repeat"].reshape(-1)[0])
+        self._repeat, self._repeat_earlier = (np.float32(w) for w in a["repeat"].reshape(-1)[:2])
 
-    def _states_for_all_users(self, chunk: int = 4096) -> np.ndarray:
+    def _query(self, state: np.ndarray, profile: np.ndarray, user_feature: np.ndarray) -> np.ndarray:
+        """The vector the item vectors are scored against: from the GRU state, the profile and the metadata."""
+        a = self._arrays
+        query = _vector_matrix(state, a["out_kernel"]) + _vector_matrix(profile, a["profile_kernel"])
+        return (query + _vector_matrix(user_feature, a["metadata_kernel"]) + a["out_bias"]).astype(np.float32)
+
+    def _profile(self, codes: np.ndarray) -> np.ndarray:
+        """Mean item vector of the newest :data:`PROFILE_EVENTS` events (``codes``, newest last; -1 = none)."""
+        codes = codes[..., -PROFILE_EVENTS:]
+        present = (codes >= 0).astype(np.float32)
+        total = np.einsum("...k,...kd->...d", present, self._vectors[np.maximum(codes, 0)], optimize=False)
+        return (total / np.maximum(present.sum(axis=-1), 1.0)[..., None]).astype(np.float32)
+
+    def _queries_for_all_users(self, chunk: int = 4096) -> np.ndarray:
         a = self._arrays
         hist = a["history_items"]
-        states = np.empty((hist.shape[0], self._user_init.shape[1] if hist.shape[0] else 0), dtype=np.float32)
+        length = int(self._settings["hyperparameters"]["bptt"])
+        queries = np.empty((hist.shape[0], self._vectors.shape[1]), dtype=np.float32)
         for start in range(0, hist.shape[0], chunk):
             block = hist[start : start + chunk]
+            window = block[:, -length:]
             # left padding: rows of NaN keep the initial state until the history starts
-            proj = np.where(block[..., None] >= 0, self._x_proj[np.maximum(block, 0)], np.nan).astype(np.float32)
-            states[start : start + chunk] = gru_run(
-                proj, self._user_init[start : start + chunk], a["gru_recurrent"], a["gru_bias"][1]
-            )
-        return states
+            proj = np.where(window[..., None] >= 0, self._x_proj[np.maximum(window, 0)], np.nan).astype(np.float32)
+            states = gru_run(proj, self._user_init[start : start + chunk], a["gru_recurrent"], a["gru_bias"][1])
+            features = self._user_feature[start : start + chunk]
+            queries[start : start + chunk] = self._query(states, self._profile(block), features)
+        return queries
 
     @property
     def catalogue(self) -> np.ndarray:
@@ -475,9 +498,10 @@ class SequenceRecipe(Recipe):
     # ------------------------------------------------------------------------------- serving
 
     def _sequence(self, user_id: str | None, recent_events: pd.DataFrame | None) -> tuple[int | None, np.ndarray]:
-        """The user's row (or None) and the item codes of the merged history (newest last, at most bptt).
+        """The user's row (or None) and the item codes of the merged history (newest last, at most
+        ``max(bptt, PROFILE_EVENTS)``).
 
-        Returns an empty sequence for a known user without new events (the cached state applies).
+        Returns an empty sequence for a known user without new events (the cached query applies).
         """
         row = self._user_index.get(user_id) if user_id is not None else None
         if recent_events is None or len(recent_events) == 0 or "ITEM_ID" not in recent_events.columns:
@@ -502,7 +526,7 @@ class SequenceRecipe(Recipe):
         if not events:
             return row, np.empty(0, dtype=np.int64)
         ordered = sorted(range(len(events)), key=lambda k: (events[k][0], k))
-        length = int(self._settings["hyperparameters"]["bptt"])
+        length = max(int(self._settings["hyperparameters"]["bptt"]), PROFILE_EVENTS)
         sequence = np.asarray([events[k][1] for k in ordered[-length:]], dtype=np.int64)
         if row is not None:
             hist = self._arrays["history_items"][row]
@@ -513,37 +537,46 @@ class SequenceRecipe(Recipe):
     def _state(
         self, user_id: str | None, recent_events: pd.DataFrame | None, item_id: str | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The GRU state after the user's newest events and the item codes of those events (the window)."""
+        """The query after the user's newest events, and the item codes of the newest :data:`PROFILE_EVENTS`.
+
+        The GRU runs over the newest ``bptt`` events; the profile is the mean over all of those codes.
+        """
         if item_id is not None and user_id is None:
             extra = pd.DataFrame({"ITEM_ID": [item_id], "TIMESTAMP": [_NO_TIME]})
             recent_events = extra if recent_events is None else pd.concat([recent_events, extra], ignore_index=True)
         row, sequence = self._sequence(user_id, recent_events)
         a = self._arrays
+        length = int(self._settings["hyperparameters"]["bptt"])
         if sequence.size == 0:
             if row is None:
-                return self._default_init, sequence
+                return self._default_query, sequence
             hist = a["history_items"][row]
-            return a["user_states"][row], hist[hist >= 0]
-        init = self._user_init[row] if row is not None else self._default_init
-        return gru_run(self._x_proj[sequence], init, a["gru_recurrent"], a["gru_bias"][1]), sequence
+            return a["user_queries"][row], hist[hist >= 0][-PROFILE_EVENTS:]
+        if row is None:
+            init, feature = self._default_init, np.zeros(a["user_token_vectors"].shape[1], np.float32)
+        else:
+            init, feature = self._user_init[row], self._user_feature[row]
+        state = gru_run(self._x_proj[sequence[-length:]], init, a["gru_recurrent"], a["gru_bias"][1])
+        recent = sequence[-PROFILE_EVENTS:]
+        return self._query(state, self._profile(recent), feature), recent
 
-    def _logits(self, state: np.ndarray, window: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
-        """Scores before the softmax: item vectors . query + item bias (+ the learned repeat term).
+    def _logits(self, query: np.ndarray, recent: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
+        """Scores before the softmax: item vectors . query + item bias (+ the learned repeat terms).
 
-        ``codes`` restricts them to some catalogue positions; the items of ``window`` (those the GRU read)
-        get the learned ``repeat`` weight, negative where users seldom come back to what they just saw.
+        ``codes`` restricts them to some catalogue positions. Of ``recent`` (the user's newest events,
+        newest last), the items the GRU read (the newest ``bptt``) get the learned ``repeat`` weight and
+        the older ones the ``repeat_earlier`` weight, negative where users seldom come back to what they saw.
         """
-        a = self._arrays
-        query = (_vector_matrix(state, a["out_kernel"]) + a["out_bias"]).astype(np.float32)
+        length = int(self._settings["hyperparameters"]["bptt"])
+        window, earlier = recent[-length:], recent[:-length]
         if codes is None:
             logits = _matrix_vector(self._vectors, query) + self._bias
-            if window.size:
-                logits[np.unique(window)] += self._repeat
+            logits[np.setdiff1d(earlier, window)] += self._repeat_earlier
+            logits[np.unique(window)] += self._repeat
             return logits
         logits = _matrix_vector(self._vectors[codes], query) + self._bias[codes]
-        if window.size:
-            logits = logits + self._repeat * np.isin(codes, window)
-        return logits
+        in_window = np.isin(codes, window)
+        return logits + self._repeat * in_window + self._repeat_earlier * (np.isin(codes, earlier) & ~in_window)
 
     def scores(self, user_id: str | None = None, recent_events: pd.DataFrame | None = None) -> np.ndarray:
         """Softmax over the whole catalogue (in :attr:`catalogue` order) for a user.
@@ -642,13 +675,19 @@ def _creation_times(items: pd.DataFrame | None, catalogue: np.ndarray) -> np.nda
 
 
 def _windows(
-    user_codes: np.ndarray, item_codes: np.ndarray, stamps: np.ndarray, n_users: int, hp: Mapping[str, Any]
+    user_codes: np.ndarray,
+    item_codes: np.ndarray,
+    stamps: np.ndarray,
+    n_users: int,
+    hp: Mapping[str, Any],
 ) -> dict[str, np.ndarray]:
     """Training windows: ``bptt`` inputs (item code + 1, 0 = padding) and their next items, per user.
 
     Windows are cut from the newest end of each history; the oldest one may be shorter (padded on the
     right). Users outside the history-length percentiles are left out. Weights are 0 on padding and,
-    with ``recency_mask``, grow from 0.5 to 1 with the event's time rank in the dataset.
+    with ``recency_mask``, grow from 0.5 to 1 with the event's time rank in the dataset. ``context`` holds
+    the user's events before each window (item code + 1, right-aligned, 0 = none), so that every position
+    sees the newest :data:`PROFILE_EVENTS` events up to it.
     """
     length = int(hp["bptt"])
     counts = np.bincount(user_codes, minlength=n_users)
@@ -689,7 +728,22 @@ def _windows(
     window_user[window] = users_in
     newest = np.zeros(n_windows, dtype=bool)
     newest[window[k == 0]] = True
-    return {"inputs": inputs, "targets": targets, "weights": weights, "users": window_user, "newest": newest}
+    width = max(0, PROFILE_EVENTS - length)
+    context = np.zeros((n_windows, width), dtype=np.int32)
+    if width and n_windows:
+        first = np.zeros(n_windows, dtype=np.int64)
+        first[window[column == 0]] = rows[column == 0]
+        before = first[:, None] - width + np.arange(width)[None, :]
+        inside = before >= starts[window_user][:, None]
+        context[inside] = item_codes[before[inside]] + 1
+    return {
+        "inputs": inputs,
+        "targets": targets,
+        "weights": weights,
+        "users": window_user,
+        "newest": newest,
+        "context": context,
+    }
 
 
 def training_budget(n_targets: int) -> float:
@@ -760,16 +814,19 @@ def _train_keras(
     tokens = tf.Variable(init((max(1, n_item_tokens), dim)), name="item_tokens")
     prior = np.log((item_counts.astype(np.float64) + 1.0) / (item_counts.sum() + n_items))
     bias = tf.Variable((prior - prior.mean()).astype(np.float32), name="item_bias")
-    repeat = tf.Variable(0.0, name="repeat")
+    repeat = tf.Variable(tf.zeros(2), name="repeat")  # items in the GRU's window, earlier items
     user_tokens = tf.Variable(init((max(1, n_user_tokens), dim)), name="user_tokens")
     init_kernel = tf.Variable(init((dim, hidden)), name="init_kernel")
     init_bias = tf.Variable(tf.zeros(hidden), name="init_bias")
     out_kernel = tf.Variable(keras.initializers.GlorotUniform(seed=seed + 1)((hidden, dim)), name="out_kernel")
     out_bias = tf.Variable(tf.zeros(dim), name="out_bias")
+    profile_kernel = tf.Variable(keras.initializers.GlorotUniform(seed=seed + 4)((dim, dim)), name="profile_kernel")
+    metadata_kernel = tf.Variable(keras.initializers.GlorotUniform(seed=seed + 6)((dim, dim)), name="metadata_kernel")
     gru = keras.layers.GRU(hidden, return_sequences=True, seed=seed)
     gru.build((None, None, dim))
     drop_in = keras.layers.Dropout(dropout, seed=seed + 2)
     drop_out = keras.layers.Dropout(dropout, seed=seed + 3)
+    drop_profile = keras.layers.Dropout(dropout, seed=seed + 5)
     variables = [
         own,
         tokens,
@@ -780,6 +837,8 @@ def _train_keras(
         init_bias,
         out_kernel,
         out_bias,
+        profile_kernel,
+        metadata_kernel,
         *gru.trainable_variables,
     ]
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=5.0)
@@ -796,36 +855,58 @@ def _train_keras(
         targets: tf.Tensor,
         weights: tf.Tensor,
         users: tf.Tensor,
+        context: tf.Tensor,
         negatives: tf.Tensor | None,
         training: bool,
     ):
         vectors = own + tf.sparse.sparse_dense_matmul(item_matrix, tokens)
-        x = drop_in(tf.gather(vectors, inputs), training=training)
-        user_vec = tf.sparse.sparse_dense_matmul(user_matrix, user_tokens)
-        h0 = tf.tanh(tf.gather(user_vec, users) @ init_kernel + init_bias)
+        embedded = tf.gather(vectors, inputs)
+        x = drop_in(embedded, training=training)
+        user_vec = tf.gather(tf.sparse.sparse_dense_matmul(user_matrix, user_tokens), users)
+        h0 = tf.tanh(user_vec @ init_kernel + init_bias)
         states = drop_out(gru(x, initial_state=h0, training=training), training=training)
         mask = weights > 0
         picked = tf.boolean_mask(states, mask)
-        query = picked @ out_kernel + out_bias
+        # the profile: mean vector of the events before the window and of the window up to each position
+        present = tf.cast(context > 0, tf.float32)
+        before = tf.einsum("bc,bcd->bd", present, tf.gather(vectors, context))
+        read = tf.cast(inputs > 0, tf.float32)
+        total = before[:, None, :] + tf.cumsum(embedded * read[..., None], axis=1)
+        count = tf.reduce_sum(present, axis=1, keepdims=True) + tf.cumsum(read, axis=1)
+        profile = tf.boolean_mask(total / tf.maximum(count, 1.0)[..., None], mask)
+        query = picked @ out_kernel + drop_profile(profile, training=training) @ profile_kernel + out_bias
+        query += tf.boolean_mask(tf.repeat(user_vec[:, None, :], tf.shape(inputs)[1], axis=1), mask) @ metadata_kernel
         labels = tf.boolean_mask(targets, mask)
-        # the items read up to each position (0 = none): they get the learned repeat weight
+        # the items read up to each position (0 = none) get the learned repeat weights: those of the window
         steps = tf.shape(inputs)[1]
         lower = tf.cast(tf.linalg.band_part(tf.ones((steps, steps)), -1, 0), tf.int32)
         prior = tf.boolean_mask(inputs[:, None, :] * lower[None], mask)
+        # and the user's events before the window (the window of each position is its owner)
+        owner = tf.boolean_mask(tf.repeat(tf.range(tf.shape(inputs)[0])[:, None], steps, axis=1), mask)
+        earlier = tf.gather(context, owner)
         if negatives is None:
             logits = tf.matmul(query, vectors[1:], transpose_b=True) + bias
-            rows = tf.repeat(tf.range(tf.shape(prior)[0])[:, None], steps, axis=1)
-            read = prior > 0
-            where = tf.stack([tf.boolean_mask(rows, read), tf.boolean_mask(prior, read) - 1], axis=1)
-            seen = tf.scatter_nd(where, tf.ones(tf.shape(where)[0]), tf.shape(logits))
-            logits += repeat * tf.minimum(seen, 1.0)
+
+            def seen(codes: tf.Tensor) -> tf.Tensor:  # 1 where a row's codes (item + 1; 0 = none) hold the item
+                rows = tf.repeat(tf.range(tf.shape(codes)[0])[:, None], tf.shape(codes)[1], axis=1)
+                read = codes > 0
+                where = tf.stack([tf.boolean_mask(rows, read), tf.boolean_mask(codes, read) - 1], axis=1)
+                return tf.minimum(tf.scatter_nd(where, tf.ones(tf.shape(where)[0]), tf.shape(logits)), 1.0)
+
+            in_window = seen(prior)
+            logits += repeat[0] * in_window + repeat[1] * seen(earlier) * (1.0 - in_window)
         else:  # the target against uniform negatives, shifted to estimate the full partition function
             positive = tf.reduce_sum(query * tf.gather(vectors, labels + 1), axis=1) + tf.gather(bias, labels)
-            positive += repeat * tf.cast(tf.reduce_any(tf.equal(prior, labels[:, None] + 1), axis=1), tf.float32)
+            in_window = tf.reduce_any(tf.equal(prior, labels[:, None] + 1), axis=1)
+            before = tf.reduce_any(tf.equal(earlier, labels[:, None] + 1), axis=1) & ~in_window
+            positive += repeat[0] * tf.cast(in_window, tf.float32) + repeat[1] * tf.cast(before, tf.float32)
             negative = tf.matmul(query, tf.gather(vectors, negatives + 1), transpose_b=True)
             negative += tf.gather(bias, negatives) + correction
-            read_negative = tf.reduce_any(tf.equal(prior[:, :, None], negatives[None, None, :] + 1), axis=1)
-            negative += repeat * tf.cast(read_negative, tf.float32)
+            in_window = tf.reduce_any(tf.equal(prior[:, :, None], negatives[None, None, :] + 1), axis=1)
+            # the events before the window are compared once per window, not once per position
+            before = tf.reduce_any(tf.equal(context[:, :, None], negatives[None, None, :] + 1), axis=1)
+            before = tf.gather(before, owner) & ~in_window
+            negative += repeat[0] * tf.cast(in_window, tf.float32) + repeat[1] * tf.cast(before, tf.float32)
             clash = tf.equal(labels[:, None], negatives[None, :])
             negative = tf.where(clash, tf.fill(tf.shape(negative), -1e9), negative)
             logits = tf.concat([positive[:, None], negative], axis=1)
@@ -839,22 +920,23 @@ def _train_keras(
         tf.TensorSpec((None, None), tf.int32),
         tf.TensorSpec((None, None), tf.float32),
         tf.TensorSpec((None,), tf.int64),
+        tf.TensorSpec((None, None), tf.int32),
     ]
 
     sampled = n_negatives < n_items
 
     @tf.function(input_signature=[*signature, tf.TensorSpec((None,), tf.int32)], autograph=False)
-    def train_step(inputs, targets, weights, users, negatives):  # type: ignore[no-untyped-def]
+    def train_step(inputs, targets, weights, users, context, negatives):  # type: ignore[no-untyped-def]
         with tf.GradientTape() as tape:
-            total, norm = forward(inputs, targets, weights, users, negatives if sampled else None, True)
+            total, norm = forward(inputs, targets, weights, users, context, negatives if sampled else None, True)
             loss = total / tf.maximum(norm, 1e-6)
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables, strict=True))
         return loss
 
     @tf.function(input_signature=signature, autograph=False)
-    def eval_step(inputs, targets, weights, users):  # type: ignore[no-untyped-def]
-        return forward(inputs, targets, weights, users, None, False)
+    def eval_step(inputs, targets, weights, users, context):  # type: ignore[no-untyped-def]
+        return forward(inputs, targets, weights, users, context, None, False)
 
     rng = np.random.default_rng(seed)
     n_windows = windows["inputs"].shape[0]
@@ -880,6 +962,7 @@ def _train_keras(
             windows["targets"][rows],
             windows["weights"][rows],
             windows["users"][rows],
+            windows["context"][rows],
         )
 
     def validation_loss() -> float:
@@ -935,7 +1018,7 @@ def _train_keras(
         "item_own_vectors": own.numpy()[1:].astype(np.float32),
         "item_token_vectors": tokens.numpy().astype(np.float32),
         "item_bias": bias.numpy().astype(np.float32),
-        "repeat": np.asarray([repeat.numpy()], dtype=np.float32),
+        "repeat": repeat.numpy().astype(np.float32),
         "user_token_vectors": user_tokens.numpy().astype(np.float32),
         "init_kernel": init_kernel.numpy().astype(np.float32),
         "init_bias": init_bias.numpy().astype(np.float32),
@@ -944,6 +1027,8 @@ def _train_keras(
         "gru_bias": np.asarray(gru_bias, dtype=np.float32).reshape(2, -1),
         "out_kernel": out_kernel.numpy().astype(np.float32),
         "out_bias": out_bias.numpy().astype(np.float32),
+        "profile_kernel": profile_kernel.numpy().astype(np.float32),
+        "metadata_kernel": metadata_kernel.numpy().astype(np.float32),
     }
 
 

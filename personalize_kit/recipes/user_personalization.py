@@ -24,6 +24,7 @@ import pandas as pd
 
 from personalize_kit.exceptions import RecipeInputError
 from personalize_kit.recipes._sequence import (
+    PROFILE_EVENTS,
     SequenceRecipe,
     _clean_interactions,
     _creation_times,
@@ -175,7 +176,7 @@ class UserPersonalization(SequenceRecipe):
         a["user_token_idx"] = np.asarray([t for r in rows for t in r], dtype=np.int32)
         a["users"] = all_users
 
-        length = int(self._settings["hyperparameters"]["bptt"])
+        length = max(int(self._settings["hyperparameters"]["bptt"]), PROFILE_EVENTS)
         user_codes = np.asarray([user_row[u] for u in user_ids.tolist()], dtype=np.int64)
         hist_items, hist_times = _histories(user_codes, codes, stamps, all_users.size, length)
         old_hist = np.full((all_users.size, length), -1, dtype=np.int32)
@@ -190,7 +191,7 @@ class UserPersonalization(SequenceRecipe):
         model.hyperparameters = dict(self.hyperparameters)
         model.training_log = list(self.training_log)
         model._prepare()
-        model._arrays["user_states"] = model._states_for_all_users()
+        model._arrays["user_queries"] = model._queries_for_all_users()
         return model
 
     def _new_biases(self, ptr: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -237,6 +237,14 @@ def test_save_and_load_give_identical_recommendations_without_tensorflow(
     assert [tuple(pair) for pair in result["out"]] == model.recommend(user_id="u4", recent_events=recent)
 
 
+def test_a_model_saved_in_an_older_format_asks_for_retraining(model: UserPersonalization, tmp_path: Path) -> None:
+    directory = model.save(tmp_path / "old")
+    settings = json.loads((directory / "model.json").read_text())
+    (directory / "model.json").write_text(json.dumps({**settings, "format": 1}))
+    with pytest.raises(RecipeInputError, match="model format 1 is not readable.*train the solution version again"):
+        UserPersonalization.load(directory)
+
+
 def test_the_v2_recipe_is_the_same_model_under_its_own_name(model: UserPersonalization, tmp_path: Path) -> None:
     from personalize_kit.recipes.user_personalization import UserPersonalizationV2
 
@@ -298,6 +306,8 @@ def test_windows_cut_histories_from_the_newest_end() -> None:
     assert w["weights"].tolist() == [[1, 0], [1, 1], [1, 1], [1, 0]]
     assert w["users"].tolist() == [0, 0, 0, 1]
     assert w["newest"].tolist() == [False, False, True, True]
+    # the events before each window (item code + 1), right-aligned: the profile reads them with the window
+    assert [row[row > 0].tolist() for row in w["context"]] == [[], [1], [1, 2, 3], []]
 
 
 def test_history_length_percentiles_leave_users_out() -> None:
@@ -390,7 +400,32 @@ def test_the_model_learns_that_users_do_not_come_back_to_what_they_just_saw() ->
     model = UserPersonalization(max_epochs=30, learning_rate=1e-2, batch_size=8).fit(
         interactions, None, None, HYPERPARAMETERS
     )
-    assert model._repeat < -1.0
+    assert model._repeat < 0.0
     watched = {"m1", "m4", "m7", "m9"}
     recent = pd.DataFrame({"ITEM_ID": sorted(watched), "TIMESTAMP": [1, 2, 3, 4]})
     assert set(top(model.recommend(user_id="someone", recent_events=recent, n=12))[-4:]) == watched
+
+
+def test_taste_older_than_the_bptt_window_still_counts() -> None:
+    # each user watches 20 items of a home genre, then 8 of other genres (as many as bptt), then goes
+    # home again: only the events before the GRU's window say where home is
+    rng = np.random.default_rng(11)
+    per_genre, rows = 30, []
+    for u in range(240):
+        home = u % N_GENRES
+        own = rng.permutation(per_genre)
+        others = [g for g in range(N_GENRES) if g != home]
+        trip = [item(int(rng.choice(others)), int(k)) for k in rng.choice(per_genre, size=8, replace=False)]
+        history = [item(home, int(k)) for k in own[:20]] + trip + [item(home, int(k)) for k in own[20:24]]
+        rows += [(f"w{u}", name, 1000 * u + step) for step, name in enumerate(history)]
+    interactions = pd.DataFrame(rows, columns=["USER_ID", "ITEM_ID", "TIMESTAMP"])
+    model = UserPersonalization(max_epochs=30, learning_rate=1e-2, batch_size=16).fit(
+        interactions, None, None, HYPERPARAMETERS
+    )
+    home = [item(1, k) for k in range(20)]
+    trip = [item(0, 3), item(2, 5), item(3, 7), item(0, 9), item(2, 11), item(3, 13), item(0, 15), item(2, 17)]
+    recent = pd.DataFrame({"ITEM_ID": home + trip, "TIMESTAMP": range(28)})
+    assert all(name.startswith("g1") for name in top(model.recommend(user_id="newcomer", recent_events=recent), 3))
+    assert model.recommend(user_id="newcomer", recent_events=recent.tail(8)) != model.recommend(
+        user_id="newcomer", recent_events=recent
+    )
