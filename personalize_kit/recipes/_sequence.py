@@ -457,11 +457,14 @@ class SequenceRecipe(Recipe):
         self._user_feature = _csr_mean(a["user_token_ptr"], a["user_token_idx"], a["user_token_vectors"])
         self._user_init = np.tanh(self._user_feature @ a["init_kernel"] + a["init_bias"]).astype(np.float32)
         self._default_init = np.tanh(a["init_bias"]).astype(np.float32)
-        nothing = np.zeros(a["user_token_vectors"].shape[1], np.float32)
-        self._default_query = self._query(self._default_init, np.zeros(self._vectors.shape[1], np.float32), nothing)
+        self._no_feature = np.zeros(a["user_token_vectors"].shape[1], np.float32)
+        self._default_query = self._query(
+            self._default_init, np.zeros(self._vectors.shape[1], np.float32), self._no_feature
+        )
         self._catalogue = a["items"].astype(str)
         self._bias = a["item_bias"].astype(np.float32)
         self._repeat, self._repeat_earlier = (np.float32(w) for w in a["repeat"].reshape(-1)[:2])
+        self._bptt = int(self._settings["hyperparameters"]["bptt"])
 
     def _query(self, state: np.ndarray, profile: np.ndarray, user_feature: np.ndarray) -> np.ndarray:
         """The vector the item vectors are scored against: from the GRU state, the profile and the metadata."""
@@ -479,11 +482,10 @@ class SequenceRecipe(Recipe):
     def _queries_for_all_users(self, chunk: int = 4096) -> np.ndarray:
         a = self._arrays
         hist = a["history_items"]
-        length = int(self._settings["hyperparameters"]["bptt"])
         queries = np.empty((hist.shape[0], self._vectors.shape[1]), dtype=np.float32)
         for start in range(0, hist.shape[0], chunk):
             block = hist[start : start + chunk]
-            window = block[:, -length:]
+            window = block[:, -self._bptt :]
             # left padding: rows of NaN keep the initial state until the history starts
             proj = np.where(window[..., None] >= 0, self._x_proj[np.maximum(window, 0)], np.nan).astype(np.float32)
             states = gru_run(proj, self._user_init[start : start + chunk], a["gru_recurrent"], a["gru_bias"][1])
@@ -526,7 +528,7 @@ class SequenceRecipe(Recipe):
         if not events:
             return row, np.empty(0, dtype=np.int64)
         ordered = sorted(range(len(events)), key=lambda k: (events[k][0], k))
-        length = max(int(self._settings["hyperparameters"]["bptt"]), PROFILE_EVENTS)
+        length = max(self._bptt, PROFILE_EVENTS)
         sequence = np.asarray([events[k][1] for k in ordered[-length:]], dtype=np.int64)
         if row is not None:
             hist = self._arrays["history_items"][row]
@@ -546,17 +548,16 @@ class SequenceRecipe(Recipe):
             recent_events = extra if recent_events is None else pd.concat([recent_events, extra], ignore_index=True)
         row, sequence = self._sequence(user_id, recent_events)
         a = self._arrays
-        length = int(self._settings["hyperparameters"]["bptt"])
         if sequence.size == 0:
             if row is None:
                 return self._default_query, sequence
             hist = a["history_items"][row]
             return a["user_queries"][row], hist[hist >= 0][-PROFILE_EVENTS:]
         if row is None:
-            init, feature = self._default_init, np.zeros(a["user_token_vectors"].shape[1], np.float32)
+            init, feature = self._default_init, self._no_feature
         else:
             init, feature = self._user_init[row], self._user_feature[row]
-        state = gru_run(self._x_proj[sequence[-length:]], init, a["gru_recurrent"], a["gru_bias"][1])
+        state = gru_run(self._x_proj[sequence[-self._bptt :]], init, a["gru_recurrent"], a["gru_bias"][1])
         recent = sequence[-PROFILE_EVENTS:]
         return self._query(state, self._profile(recent), feature), recent
 
@@ -567,8 +568,7 @@ class SequenceRecipe(Recipe):
         newest last), the items the GRU read (the newest ``bptt``) get the learned ``repeat`` weight and
         the older ones the ``repeat_earlier`` weight, negative where users seldom come back to what they saw.
         """
-        length = int(self._settings["hyperparameters"]["bptt"])
-        window, earlier = recent[-length:], recent[:-length]
+        window, earlier = recent[-self._bptt :], recent[: -self._bptt]
         if codes is None:
             logits = _matrix_vector(self._vectors, query) + self._bias
             logits[np.setdiff1d(earlier, window)] += self._repeat_earlier

@@ -176,7 +176,7 @@ class UserPersonalization(SequenceRecipe):
         a["user_token_idx"] = np.asarray([t for r in rows for t in r], dtype=np.int32)
         a["users"] = all_users
 
-        length = max(int(self._settings["hyperparameters"]["bptt"]), PROFILE_EVENTS)
+        length = max(self._bptt, PROFILE_EVENTS)
         user_codes = np.asarray([user_row[u] for u in user_ids.tolist()], dtype=np.int64)
         hist_items, hist_times = _histories(user_codes, codes, stamps, all_users.size, length)
         old_hist = np.full((all_users.size, length), -1, dtype=np.int32)
