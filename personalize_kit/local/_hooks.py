@@ -12,6 +12,7 @@ a mirror is active (:func:`personalize_kit.local.mock_personalize`).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import uuid
@@ -24,7 +25,7 @@ from botocore.handlers import BUILTIN_HANDLERS
 from personalize_kit.exceptions import RecipeInputError
 from personalize_kit.local import control, events, runtime, training
 from personalize_kit.local._shapes import check_input, shape_output
-from personalize_kit.local.exceptions import ServiceError
+from personalize_kit.local.exceptions import InvalidInputException, ServiceError
 from personalize_kit.local.models import Operation, PersonalizeBackend, reap_jobs, settle
 from personalize_kit.local.state import StateStore
 
@@ -46,6 +47,14 @@ def _seconds(explicit: float | None, env: str) -> float:
     if explicit is not None:
         return float(explicit)
     return float(os.environ.get(env) or 0)
+
+
+@functools.cache
+def _operation_model(service: str, operation: str) -> Any:
+    """The botocore model of an operation (``personalize``, ``CreateSchema``)."""
+    from botocore.session import get_session
+
+    return get_session().get_service_model(service).operation_model(operation)
 
 
 class NotImplementedInMirror(ServiceError):
@@ -100,6 +109,23 @@ class Mirror:
         backend.reconcilers += [settle, training.reconcile, reap_jobs]
         return backend
 
+    def call(self, service: str, operation: str, params: dict[str, Any], region: str) -> dict[str, Any]:
+        """Answer one operation of ``service`` (``personalize``, ``personalize-runtime``, ``personalize-events``).
+
+        ``params`` is the request as the wire carries it (already checked by the client, or not at all);
+        the result is the operation's response before any output shaping (timestamps as epoch seconds).
+        Every failure is a :class:`ServiceError` carrying the service's error code.
+        """
+        model = _operation_model(service, operation)
+        check_input(model.input_shape, params)
+        implementation = SERVICES[service].get(operation)
+        if implementation is None:
+            raise NotImplementedInMirror(f"The local mirror does not implement {operation} yet.")
+        try:
+            return implementation(self.backend(region), params)
+        except RecipeInputError as exc:
+            raise InvalidInputException(str(exc)) from exc
+
     def answer(self, model: Any, request_dict: dict[str, Any], region: str) -> tuple[AWSResponse, dict[str, Any]]:
         """The ``(http_response, parsed)`` pair botocore expects from a ``before-call`` handler."""
         service = model.service_model.service_name
@@ -107,14 +133,8 @@ class Mirror:
         params = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
         request_id = str(uuid.uuid4())
         try:
-            check_input(model.input_shape, params)
-            operation = SERVICES[service].get(model.name)
-            if operation is None:
-                raise NotImplementedInMirror(f"The local mirror does not implement {model.name} yet.")
-            result = shape_output(model.output_shape, operation(self.backend(region), params))
+            result = shape_output(model.output_shape, self.call(service, model.name, params, region))
             status = 200
-        except RecipeInputError as exc:
-            status, result = 400, {"Error": {"Code": "InvalidInputException", "Message": str(exc)}}
         except ServiceError as exc:
             status = exc.status
             result = {"Error": {"Code": exc.code, "Message": exc.message}, "message": exc.message}
