@@ -9,51 +9,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.waiter import SingleWaiterConfig
 
 from personalize_kit.exceptions import ResourceFailedError, WaitTimeoutError
-
-FAILED = ("CREATE FAILED", "CREATE STOPPED", "DELETE FAILED", "UPDATE FAILED")
-
-
-@dataclass(frozen=True)
-class Resource:
-    """How to describe one kind of resource: the Describe operation, its ARN parameter and response key."""
-
-    operation: str
-    arn_param: str
-    key: str
-    success: tuple[str, ...] = ("ACTIVE",)
-
-    def waiter(self) -> SingleWaiterConfig:
-        acceptors = [
-            {"matcher": "path", "argument": f"{self.key}.status", "expected": s, "state": "success"}
-            for s in self.success
-        ] + [{"matcher": "path", "argument": f"{self.key}.status", "expected": s, "state": "failure"} for s in FAILED]
-        return SingleWaiterConfig({"operation": self.operation, "delay": 1, "maxAttempts": 1, "acceptors": acceptors})
+from personalize_kit.kinds import ACTIVE, FAILED, KINDS, Kind
 
 
-RESOURCES = {
-    "dataset_group": Resource("DescribeDatasetGroup", "datasetGroupArn", "datasetGroup"),
-    "dataset": Resource("DescribeDataset", "datasetArn", "dataset"),
-    "dataset_import_job": Resource("DescribeDatasetImportJob", "datasetImportJobArn", "datasetImportJob"),
-    "solution": Resource("DescribeSolution", "solutionArn", "solution"),
-    "solution_version": Resource("DescribeSolutionVersion", "solutionVersionArn", "solutionVersion"),
-    "campaign": Resource("DescribeCampaign", "campaignArn", "campaign"),
-    "event_tracker": Resource("DescribeEventTracker", "eventTrackerArn", "eventTracker"),
-    "filter": Resource("DescribeFilter", "filterArn", "filter"),
-    "batch_inference_job": Resource("DescribeBatchInferenceJob", "batchInferenceJobArn", "batchInferenceJob"),
-}
+def waiter_config(kind: Kind) -> SingleWaiterConfig:
+    """botocore waiter acceptors over the kind's Describe response: ACTIVE succeeds, a failed state fails."""
+    argument = f"{kind.noun}.status"
+    acceptors = [{"matcher": "path", "argument": argument, "expected": ACTIVE, "state": "success"}] + [
+        {"matcher": "path", "argument": argument, "expected": s, "state": "failure"} for s in FAILED
+    ]
+    return SingleWaiterConfig({"operation": kind.describe, "delay": 1, "maxAttempts": 1, "acceptors": acceptors})
+
 
 Progress = Callable[[str, str, str], None]
 """Called as ``progress(kind, arn, status)`` after every poll (a display shows the changes, or a ticking bar)."""
-
-
-def _snake(operation: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
 
 
 def wait(
@@ -72,15 +46,15 @@ def wait(
 
     A campaign that is being updated counts as done once its ``latestCampaignUpdate`` is ACTIVE too.
     """
-    resource = RESOURCES[kind]
-    config = resource.waiter()
-    describe = getattr(client, _snake(resource.operation))
+    resource = KINDS[kind]
+    config = waiter_config(resource)
+    describe = getattr(client, resource.snake(resource.describe))
     started, delay = clock(), first_delay
     while True:
         response = describe(**{resource.arn_param: arn})
-        body = response[resource.key]
+        body = response[resource.noun]
         status = body.get("status", "")
-        update = body.get("latestCampaignUpdate") if kind == "campaign" else None
+        update = body.get(resource.update_member) if resource.update_member else None
         shown = f"{status} (update {update['status']})" if update and update.get("status") != "ACTIVE" else status
         if progress is not None:
             progress(kind, arn, shown)

@@ -26,28 +26,25 @@ from typing import Any
 import boto3
 
 from personalize_kit.exceptions import ResourceFailedError, WaitTimeoutError
+from personalize_kit.kinds import (
+    CREATE_IN_PROGRESS,
+    CREATE_PENDING,
+    CREATE_STOPPING,
+    DELETE_FAILED,
+    DELETING,
+    KINDS,
+    UPDATE_IN_PROGRESS,
+    UPDATE_PENDING,
+)
 from personalize_kit.sdk._clients import client
 from personalize_kit.sdk.resources import arn as resource_arn
 from personalize_kit.sdk.status import list_all
 
 Say = Callable[[str], None]
 
-#: How each kind is described and deleted: (Describe operation, Delete operation, ARN parameter, response key).
-#: Solution versions are deleted with their solution; they are only described (to wait for a stopped training).
-KINDS = {
-    "campaign": ("describe_campaign", "delete_campaign", "campaignArn", "campaign"),
-    "filter": ("describe_filter", "delete_filter", "filterArn", "filter"),
-    "event_tracker": ("describe_event_tracker", "delete_event_tracker", "eventTrackerArn", "eventTracker"),
-    "solution": ("describe_solution", "delete_solution", "solutionArn", "solution"),
-    "dataset": ("describe_dataset", "delete_dataset", "datasetArn", "dataset"),
-    "dataset_group": ("describe_dataset_group", "delete_dataset_group", "datasetGroupArn", "datasetGroup"),
-    "schema": ("describe_schema", "delete_schema", "schemaArn", "schema"),
-    "solution_version": ("describe_solution_version", "", "solutionVersionArn", "solutionVersion"),
-}
-DELETING = ("DELETE PENDING", "DELETE IN_PROGRESS")
 #: States in which the service refuses a delete: the resource is waited for first.
-BUSY = ("CREATE PENDING", "CREATE IN_PROGRESS", "UPDATE PENDING", "UPDATE IN_PROGRESS")
-TRAINING = ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING")
+BUSY = (CREATE_PENDING, CREATE_IN_PROGRESS, UPDATE_PENDING, UPDATE_IN_PROGRESS)
+TRAINING = (CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING)
 #: Schema names the pipeline gives a group's datasets: still cleaned up when the group itself is gone.
 PIPELINE_SCHEMAS = ("{}-interactions", "{}-items", "{}-users")
 
@@ -59,9 +56,9 @@ class _Poller:
         self.personalize, self.timeout, self.sleep = personalize, timeout, sleep
 
     def describe(self, kind: str, target: str) -> dict[str, Any] | None:
-        operation, _, param, key = KINDS[kind]
+        found = KINDS[kind]
         try:
-            return getattr(self.personalize, operation)(**{param: target})[key]
+            return getattr(self.personalize, found.snake(found.describe))(**{found.arn_param: target})[found.noun]
         except self.personalize.exceptions.ResourceNotFoundException:
             return None
 
@@ -72,7 +69,7 @@ class _Poller:
             if done(found):
                 return found
             status = (found or {}).get("status", "")
-            if status == "DELETE FAILED":
+            if status == DELETE_FAILED:
                 raise ResourceFailedError(target, status, (found or {}).get("failureReason"))
             elapsed = time.monotonic() - started
             if elapsed >= self.timeout:
@@ -92,7 +89,7 @@ def _stop_training(personalize: Any, poller: _Poller, solution_arn: str, say: Sa
     """Stop the solution's versions still training and wait until they are CREATE STOPPED (or finished)."""
     versions = list_all(personalize, "list_solution_versions", "solutionVersions", solutionArn=solution_arn)
     for version in versions:
-        if version.get("status") in ("CREATE PENDING", "CREATE IN_PROGRESS"):
+        if version.get("status") in (CREATE_PENDING, CREATE_IN_PROGRESS):
             if say is not None:
                 say(f"stopping  solution version {version['solutionVersionArn'].rsplit('/', 1)[-1]}")
             personalize.stop_solution_version_creation(solutionVersionArn=version["solutionVersionArn"])
@@ -218,8 +215,9 @@ def cleanup(
         if kind != "schema" and action != "wait":
             found = poller.until(kind, target, _not_busy)
             if found is not None and found.get("status") not in DELETING:
-                _, delete, param, _ = KINDS[kind]
-                getattr(personalize, delete)(**{param: target})
+                found_kind = KINDS[kind]
+                assert found_kind.delete is not None, kind
+                getattr(personalize, found_kind.snake(found_kind.delete))(**{found_kind.arn_param: target})
         if kind == "schema":
             with contextlib.suppress(personalize.exceptions.ResourceNotFoundException):
                 personalize.delete_schema(schemaArn=target)

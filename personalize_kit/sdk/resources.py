@@ -26,12 +26,15 @@ from typing import Any
 import boto3
 
 from personalize_kit.exceptions import ResourceConflictError, ResourceFailedError
+from personalize_kit.kinds import CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPING, FAILED
 from personalize_kit.sdk._clients import account_and_region, client
-from personalize_kit.sdk._wait import FAILED, Progress, wait
+from personalize_kit.sdk._wait import Progress, wait
+
+#: Statuses of a solution version still training.
+IN_PROGRESS = (CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING)
 
 #: Campaign metrics compared before a new solution version replaces the deployed one.
 COMPARED_METRICS = ("normalized_discounted_cumulative_gain_at_10", "mean_reciprocal_rank_at_25")
-IN_PROGRESS = ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING")
 
 
 @dataclass
