@@ -33,13 +33,12 @@ def _parsed(expression: str) -> FilterExpression:
     return cache[expression]
 
 
+#: Stand-ins for a dataset with no rows (made once: building a frame costs more than a filter).
+_EMPTY = {column: pd.DataFrame({column: pd.Series(dtype=str)}) for column in ("ITEM_ID", "USER_ID")}
+
+
 def _frame(frame: pd.DataFrame | None, id_column: str) -> pd.DataFrame:
-    if frame is None:
-        return pd.DataFrame({id_column: pd.Series(dtype=str)})
-    return frame
-
-
-_EMPTY: dict[str, pd.DataFrame] = {}
+    return _EMPTY[id_column] if frame is None else frame
 
 
 def mask(
@@ -60,9 +59,7 @@ def mask(
         raise InvalidInputException(
             f"filterValues has parameters {', '.join(unknown)} that the filter {attrs['filterArn']} does not use."
         )
-    items = store.read_dataset(backend, group, "ITEMS")
-    if items is None:
-        items = _EMPTY.setdefault("ITEMS", _frame(None, "ITEM_ID"))
+    items = _frame(store.read_dataset(backend, group, "ITEMS"), "ITEM_ID")
     try:
         kept: Any = expression.evaluate(
             np.asarray(candidates, dtype=str),

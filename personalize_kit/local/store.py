@@ -235,7 +235,9 @@ def _imported_by_user(backend: PersonalizeBackend, dataset_group: str) -> tuple[
     if frame is None or frame.empty:
         frame = pd.DataFrame({c: pd.Series(dtype=object) for c in INTERACTION_COLUMNS[:4]})
     frame = frame[[c for c in INTERACTION_COLUMNS[:4] if c in frame.columns]].copy()
-    frame["USER_ID"] = frame["USER_ID"].astype(str)
+    for column in ("USER_ID", "ITEM_ID", "EVENT_TYPE"):  # plain str objects: what a filter compares
+        if column in frame.columns:
+            frame[column] = frame[column].astype(str).astype(object)
     frame = frame.sort_values("USER_ID", kind="stable").reset_index(drop=True)
     users, starts = np.unique(frame["USER_ID"].to_numpy(dtype=object), return_index=True)
     ends = np.append(starts[1:], len(frame))
