@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Tests assert behaviour, never timings: no per-example deadline (a loaded machine is not a failure), and the
+# same examples on every run.
+settings.register_profile("personalize_kit", deadline=None, derandomize=True)
+settings.load_profile("personalize_kit")
 
 
 @pytest.fixture(autouse=True)
