@@ -38,7 +38,7 @@ from personalize_kit.kinds import (
 )
 from personalize_kit.sdk._clients import client
 from personalize_kit.sdk.resources import arn as resource_arn
-from personalize_kit.sdk.status import list_all
+from personalize_kit.sdk.status import list_kind
 
 Say = Callable[[str], None]
 
@@ -87,7 +87,7 @@ def _not_busy(found: dict[str, Any] | None) -> bool:
 
 def _stop_training(personalize: Any, poller: _Poller, solution_arn: str, say: Say | None) -> None:
     """Stop the solution's versions still training and wait until they are CREATE STOPPED (or finished)."""
-    versions = list_all(personalize, "list_solution_versions", "solutionVersions", solutionArn=solution_arn)
+    versions = list_kind(personalize, "solution_version", solutionArn=solution_arn)
     for version in versions:
         if version.get("status") in (CREATE_PENDING, CREATE_IN_PROGRESS):
             if say is not None:
@@ -104,7 +104,7 @@ def _stop_training(personalize: Any, poller: _Poller, solution_arn: str, say: Sa
 def _schemas_in_use_elsewhere(personalize: Any, group_arn: str) -> dict[str, str]:
     """Schema ARN -> a dataset of another dataset group that uses it."""
     used: dict[str, str] = {}
-    for dataset in list_all(personalize, "list_datasets", "datasets"):
+    for dataset in list_kind(personalize, "dataset"):
         if dataset["datasetArn"].startswith(group_arn.replace(":dataset-group/", ":dataset/") + "/"):
             continue
         try:
@@ -134,28 +134,25 @@ def plan_cleanup(dataset_group_name: str, *, session: boto3.Session | None = Non
 
     schemas: list[str] = []
     if group is not None:
-        solutions = list_all(personalize, "list_solutions", "solutions", datasetGroupArn=group_arn)
+        solutions = list_kind(personalize, "solution", datasetGroupArn=group_arn)
         versions = {
-            s["solutionArn"]: list_all(
-                personalize, "list_solution_versions", "solutionVersions", solutionArn=s["solutionArn"]
-            )
+            s["solutionArn"]: list_kind(personalize, "solution_version", solutionArn=s["solutionArn"])
             for s in solutions
         }
         for solution in solutions:
-            for campaign in list_all(personalize, "list_campaigns", "campaigns", solutionArn=solution["solutionArn"]):
+            for campaign in list_kind(personalize, "campaign", solutionArn=solution["solutionArn"]):
                 add("campaign", campaign["campaignArn"], campaign.get("status"))
         for solution in solutions:
             for version in versions[solution["solutionArn"]]:
-                for job in list_all(
+                for job in list_kind(
                     personalize,
-                    "list_batch_inference_jobs",
-                    "batchInferenceJobs",
+                    "batch_inference_job",
                     solutionVersionArn=version["solutionVersionArn"],
                 ):
                     rows.append(("batch_inference_job", job["batchInferenceJobArn"], "keep: jobs stay as history"))
-        for flt in list_all(personalize, "list_filters", "Filters", datasetGroupArn=group_arn):
+        for flt in list_kind(personalize, "filter", datasetGroupArn=group_arn):
             add("filter", flt["filterArn"], flt.get("status"))
-        for tracker in list_all(personalize, "list_event_trackers", "eventTrackers", datasetGroupArn=group_arn):
+        for tracker in list_kind(personalize, "event_tracker", datasetGroupArn=group_arn):
             add("event_tracker", tracker["eventTrackerArn"], tracker.get("status"))
         for solution in solutions:
             training = [v for v in versions[solution["solutionArn"]] if v.get("status") in TRAINING]
@@ -163,7 +160,7 @@ def plan_cleanup(dataset_group_name: str, *, session: boto3.Session | None = Non
                 rows.append(("solution", solution["solutionArn"], "stop training, then delete"))
             else:
                 add("solution", solution["solutionArn"], solution.get("status"))
-        for dataset in list_all(personalize, "list_datasets", "datasets", datasetGroupArn=group_arn):
+        for dataset in list_kind(personalize, "dataset", datasetGroupArn=group_arn):
             detail = personalize.describe_dataset(datasetArn=dataset["datasetArn"])["dataset"]
             if detail.get("schemaArn") and detail["schemaArn"] not in schemas:
                 schemas.append(detail["schemaArn"])

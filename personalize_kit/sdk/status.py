@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 
 from personalize_kit.exceptions import MissingResourceError
+from personalize_kit.kinds import KINDS
 from personalize_kit.sdk._clients import client
 from personalize_kit.sdk.resources import arn
 
@@ -41,6 +42,16 @@ def list_all(personalize: Any, operation: str, key: str, **params: Any) -> list[
     return items
 
 
+def list_kind(personalize: Any, kind: str, **params: Any) -> list[dict[str, Any]]:
+    """Every resource of a kind (:mod:`personalize_kit.kinds`) its List operation returns, page after page.
+
+    >>> list_kind(client("personalize", session), "filter", datasetGroupArn=group)  # doctest: +SKIP
+    [{'name': 'unwatched', 'filterArn': '...', 'status': 'ACTIVE', ...}]
+    """
+    found = KINDS[kind]
+    return list_all(personalize, found.snake(found.list), found.list_key, **params)
+
+
 def _when(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 
@@ -60,7 +71,7 @@ def dataset_group_arn(name: str, *, session: boto3.Session | None = None) -> str
     try:
         personalize.describe_dataset_group(datasetGroupArn=target)
     except personalize.exceptions.ResourceNotFoundException:
-        groups = [g["name"] for g in list_all(personalize, "list_dataset_groups", "datasetGroups")]
+        groups = [g["name"] for g in list_kind(personalize, "dataset_group")]
         raise MissingResourceError(
             f"dataset group {name!r} does not exist here ({', '.join(groups) or 'there are none'}); "
             "create it with `python -m personalize_kit pipeline`, or pass --name / --project for another one"
@@ -92,10 +103,10 @@ def resource_tree(dataset_group_name: str, *, session: boto3.Session | None = No
         "filters": [],
         "batchInferenceJobs": [],
     }
-    datasets = list_all(personalize, "list_datasets", "datasets", datasetGroupArn=group_arn)
+    datasets = list_kind(personalize, "dataset", datasetGroupArn=group_arn)
     for dataset in sorted(datasets, key=lambda d: (DATASET_ORDER + (d["datasetType"],)).index(d["datasetType"])):
         detail = personalize.describe_dataset(datasetArn=dataset["datasetArn"])["dataset"]
-        jobs = list_all(personalize, "list_dataset_import_jobs", "datasetImportJobs", datasetArn=dataset["datasetArn"])
+        jobs = list_kind(personalize, "dataset_import_job", datasetArn=dataset["datasetArn"])
         tree["datasets"].append(
             {
                 "name": dataset["name"],
@@ -116,11 +127,11 @@ def resource_tree(dataset_group_name: str, *, session: boto3.Session | None = No
                 ],
             }
         )
-    solutions = list_all(personalize, "list_solutions", "solutions", datasetGroupArn=group_arn)
+    solutions = list_kind(personalize, "solution", datasetGroupArn=group_arn)
     for solution in sorted(solutions, key=lambda s: s.get("creationDateTime") or 0):
         solution_arn = solution["solutionArn"]
         served: dict[str, list[dict[str, Any]]] = {}
-        for campaign in list_all(personalize, "list_campaigns", "campaigns", solutionArn=solution_arn):
+        for campaign in list_kind(personalize, "campaign", solutionArn=solution_arn):
             detail = personalize.describe_campaign(campaignArn=campaign["campaignArn"])["campaign"]
             served.setdefault(detail["solutionVersionArn"], []).append(
                 {
@@ -132,7 +143,7 @@ def resource_tree(dataset_group_name: str, *, session: boto3.Session | None = No
                     "failureReason": detail.get("failureReason"),
                 }
             )
-        versions = list_all(personalize, "list_solution_versions", "solutionVersions", solutionArn=solution_arn)
+        versions = list_kind(personalize, "solution_version", solutionArn=solution_arn)
         entry = {
             "name": solution["name"],
             "arn": solution_arn,
@@ -153,9 +164,7 @@ def resource_tree(dataset_group_name: str, *, session: boto3.Session | None = No
                     "campaigns": served.pop(version_arn, []),
                 }
             )
-            for job in list_all(
-                personalize, "list_batch_inference_jobs", "batchInferenceJobs", solutionVersionArn=version_arn
-            ):
+            for job in list_kind(personalize, "batch_inference_job", solutionVersionArn=version_arn):
                 tree["batchInferenceJobs"].append(
                     {
                         "name": job["jobName"],
@@ -167,7 +176,7 @@ def resource_tree(dataset_group_name: str, *, session: boto3.Session | None = No
                     }
                 )
         tree["solutions"].append(entry)
-    trackers = list_all(personalize, "list_event_trackers", "eventTrackers", datasetGroupArn=group_arn)
+    trackers = list_kind(personalize, "event_tracker", datasetGroupArn=group_arn)
     if trackers:
         tracker = personalize.describe_event_tracker(eventTrackerArn=trackers[0]["eventTrackerArn"])["eventTracker"]
         tree["eventTracker"] = {
@@ -176,7 +185,7 @@ def resource_tree(dataset_group_name: str, *, session: boto3.Session | None = No
             "status": tracker.get("status"),
             "trackingId": tracker.get("trackingId"),
         }
-    for flt in list_all(personalize, "list_filters", "Filters", datasetGroupArn=group_arn):
+    for flt in list_kind(personalize, "filter", datasetGroupArn=group_arn):
         detail = personalize.describe_filter(filterArn=flt["filterArn"])["filter"]
         tree["filters"].append(
             {
@@ -199,8 +208,8 @@ def campaigns(dataset_group_name: str, *, session: boto3.Session | None = None) 
     personalize = client("personalize", session)
     group_arn = dataset_group_arn(dataset_group_name, session=session)
     found = []
-    for solution in list_all(personalize, "list_solutions", "solutions", datasetGroupArn=group_arn):
-        for campaign in list_all(personalize, "list_campaigns", "campaigns", solutionArn=solution["solutionArn"]):
+    for solution in list_kind(personalize, "solution", datasetGroupArn=group_arn):
+        for campaign in list_kind(personalize, "campaign", solutionArn=solution["solutionArn"]):
             detail = personalize.describe_campaign(campaignArn=campaign["campaignArn"])["campaign"]
             found.append(
                 {
@@ -263,7 +272,7 @@ def version_metrics(
     """
     personalize = client("personalize", session)
     group_arn = dataset_group_arn(dataset_group_name, session=session)
-    solutions = list_all(personalize, "list_solutions", "solutions", datasetGroupArn=group_arn)
+    solutions = list_kind(personalize, "solution", datasetGroupArn=group_arn)
     if solution is not None:
         chosen = [s for s in solutions if s["name"] == solution]
         if not chosen:
@@ -274,7 +283,7 @@ def version_metrics(
         solutions = chosen
     rows = []
     for found in solutions:
-        versions = list_all(personalize, "list_solution_versions", "solutionVersions", solutionArn=found["solutionArn"])
+        versions = list_kind(personalize, "solution_version", solutionArn=found["solutionArn"])
         for version in sorted(versions, key=lambda v: v.get("creationDateTime") or 0):
             version_arn = version["solutionVersionArn"]
             metrics: dict[str, float] = {}
