@@ -41,6 +41,25 @@ SCHEMA_VERSION = 1
 #: Seconds a writer waits for another writer's transaction before giving up.
 BUSY_TIMEOUT_SECONDS = 60.0
 
+#: The columns of an event: its field in the API's terms (as the recipes read it) and its column in ``events``.
+EVENT_FIELDS = (
+    ("USER_ID", "user_id"),
+    ("ITEM_ID", "item_id"),
+    ("TIMESTAMP", "ts"),
+    ("EVENT_TYPE", "event_type"),
+    ("EVENT_VALUE", "event_value"),
+    ("SESSION_ID", "session_id"),
+    ("EVENT_ID", "event_id"),
+    ("RECOMMENDATION_ID", "recommendation_id"),
+    ("IMPRESSION", "impression"),
+    ("PROPERTIES", "properties"),
+)
+#: Adds one event (``dataset_group`` first, then :data:`EVENT_FIELDS`).
+INSERT_EVENT = (
+    f"INSERT INTO events (dataset_group, {', '.join(c for _, c in EVENT_FIELDS)}) "
+    f"VALUES ({', '.join('?' * (len(EVENT_FIELDS) + 1))})"
+)
+
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS resources (
@@ -161,4 +180,4 @@ class Database:
             raise self._unusable(exc) from exc
 
 
-__all__ = ["DB_FILE", "Database"]
+__all__ = ["DB_FILE", "EVENT_FIELDS", "INSERT_EVENT", "Database"]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from personalize_kit.exceptions import StateError
 from personalize_kit.kinds import KINDS
+from personalize_kit.local.db import EVENT_FIELDS, INSERT_EVENT
 from personalize_kit.local.resources import Resource
 
 if TYPE_CHECKING:
@@ -26,18 +27,6 @@ logger = logging.getLogger(__name__)
 LEGACY_STATE = "state.json"
 LEGACY_EVENTS = "events"
 _DONE_KEY = "migrated_from_state_json"
-_EVENT_COLUMNS = (
-    ("USER_ID", "user_id"),
-    ("ITEM_ID", "item_id"),
-    ("TIMESTAMP", "ts"),
-    ("EVENT_TYPE", "event_type"),
-    ("EVENT_VALUE", "event_value"),
-    ("SESSION_ID", "session_id"),
-    ("EVENT_ID", "event_id"),
-    ("RECOMMENDATION_ID", "recommendation_id"),
-    ("IMPRESSION", "impression"),
-    ("PROPERTIES", "properties"),
-)
 
 
 def migrate(state: StateDir) -> None:
@@ -70,11 +59,7 @@ def _move(conn: sqlite3.Connection, legacy: Path, events: Path) -> tuple[int, in
     moved = 0
     for log in sorted(events.glob("*.jsonl")) if events.is_dir() else []:
         rows = [_event_row(log.stem, row) for row in _legacy_events(log)]
-        conn.executemany(
-            f"INSERT INTO events (dataset_group, {', '.join(c for _, c in _EVENT_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * (len(_EVENT_COLUMNS) + 1))})",
-            rows,
-        )
+        conn.executemany(INSERT_EVENT, rows)
         moved += len(rows)
     return len(resources), moved
 
@@ -107,7 +92,7 @@ def _legacy_events(path: Path) -> list[dict[str, Any]]:
 
 
 def _event_row(group: str, row: dict[str, Any]) -> tuple[Any, ...]:
-    values = [row.get(key) for key, _ in _EVENT_COLUMNS]
+    values = [row.get(key) for key, _ in EVENT_FIELDS]
     values[0] = str(values[0])
     values[2] = int(float(values[2]))
     return (group, *values)

@@ -20,28 +20,12 @@ import numpy as np
 import pandas as pd
 
 from personalize_kit.local.backend import PersonalizeBackend
+from personalize_kit.local.db import EVENT_FIELDS, INSERT_EVENT
 from personalize_kit.local.state import StateDir, atomic_write
 
 #: Columns of the interactions the recipes read.
 INTERACTION_COLUMNS = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE")
 ID_COLUMN = {"INTERACTIONS": None, "ITEMS": "ITEM_ID", "USERS": "USER_ID"}
-#: Event columns of the database, in the order of :data:`EVENT_FIELDS`.
-EVENT_FIELDS = (
-    ("USER_ID", "user_id"),
-    ("ITEM_ID", "item_id"),
-    ("TIMESTAMP", "ts"),
-    ("EVENT_TYPE", "event_type"),
-    ("EVENT_VALUE", "event_value"),
-    ("SESSION_ID", "session_id"),
-    ("EVENT_ID", "event_id"),
-    ("RECOMMENDATION_ID", "recommendation_id"),
-    ("IMPRESSION", "impression"),
-    ("PROPERTIES", "properties"),
-)
-_INSERT_EVENT = (
-    f"INSERT INTO events (dataset_group, {', '.join(c for _, c in EVENT_FIELDS)}) "
-    f"VALUES ({', '.join('?' * (len(EVENT_FIELDS) + 1))})"
-)
 #: Filters see the newest interactions of each event type up to this many (the service's quota).
 FILTER_INTERACTIONS_PER_TYPE = 100
 
@@ -179,7 +163,7 @@ def append_events(state: StateDir, dataset_group: str, rows: list[dict[str, Any]
     """Record events (dicts keyed by :data:`EVENT_FIELDS` names), committed in one transaction."""
     values = [(dataset_group, *(row.get(name) for name, _ in EVENT_FIELDS)) for row in rows]
     with state.db.write() as conn:
-        conn.executemany(_INSERT_EVENT, values)
+        conn.executemany(INSERT_EVENT, values)
 
 
 def recent_events(state: StateDir, dataset_group: str, user_id: str, n: int) -> pd.DataFrame | None:
