@@ -94,7 +94,7 @@ def _split(uri: str) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     from personalize_kit.cli.recommend import filter_args, require
     from personalize_kit.sdk._clients import client
-    from personalize_kit.sdk.pipeline import BATCH_OUTPUT_PREFIX
+    from personalize_kit.sdk.policies import BATCH_OUTPUT_PREFIX
     from personalize_kit.sdk.resources import Options, ensure_batch_inference_job, file_digest, upload
 
     example = "batch --solution movielens-user-personalization --input users.jsonl"

@@ -27,6 +27,7 @@ from personalize_kit.data.schemas import CSV_NAMES, SCHEMA_NAMES, load_schema
 from personalize_kit.sdk import resources as r
 from personalize_kit.sdk._clients import client
 from personalize_kit.sdk.backend import Backend
+from personalize_kit.sdk.policies import BATCH_OUTPUT_PREFIX
 from personalize_kit.sdk.project import Project, SolutionConfig
 
 RECIPE_ARN = "arn:aws:personalize:::recipe/{}"
@@ -255,10 +256,6 @@ def run_pipeline(
             if run.campaign is not None:
                 run.samples = _samples(backend, run, out / CSV_NAMES["INTERACTIONS"])
     return result
-
-
-#: Where batch inference writes: the prefix the CDK stack lets Personalize write to.
-BATCH_OUTPUT_PREFIX = "batch-output/"
 
 
 def run_batch(
