@@ -179,8 +179,8 @@ def evaluate(
     ``None`` for identity policies, which have none.
 
     >>> doc = {"Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b/data/*"}]}
-    >>> evaluate([doc], "s3:GetObject", "arn:aws:s3:::b/data/x.csv"), evaluate([doc], "s3:GetObject", "arn:aws:s3:::b/x")
-    ('allow', 'none')
+    >>> [evaluate([doc], "s3:GetObject", f"arn:aws:s3:::b/{key}") for key in ("data/x.csv", "x")]
+    ['allow', 'none']
     """
     verdict = "none"
     for document in documents:
@@ -301,9 +301,7 @@ def _requests(bucket: str, key: str, purpose: str) -> list[tuple[str, str, dict[
     return out
 
 
-def check_s3_access(
-    role_arn: str, action: str, s3_url: str, region: str, *, source_arn: str | None = None
-) -> None:
+def check_s3_access(role_arn: str, action: str, s3_url: str, region: str, *, source_arn: str | None = None) -> None:
     """The role may do what ``action`` (``read``: imports and batch input; ``write``: exports and batch output)
     needs on ``s3_url``, and the bucket policy lets Personalize do it: explicit denies in either refuse it.
 

@@ -20,6 +20,7 @@ from personalize_kit.sdk._clients import account_and_region, client
 from personalize_kit.sdk.project import Project
 from personalize_kit.sdk.stack import stack_resources
 
+
 @dataclass
 class Backend:
     kind: str

@@ -72,7 +72,12 @@ def role_policy(
             "Resource": f"arn:aws:s3:::{bucket}",
             "Condition": {"StringLike": {"s3:prefix": _prefixes([data_prefix, *output_prefixes])}},
         },
-        {"Sid": "ReadData", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/{data_prefix}*"},
+        {
+            "Sid": "ReadData",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/{data_prefix}*",
+        },
         {
             "Sid": "WriteOutputs",
             "Effect": "Allow",
@@ -81,7 +86,9 @@ def role_policy(
         },
     ]
     if key_arn:
-        statements.append({"Sid": "UseDataKey", "Effect": "Allow", "Action": list(ROLE_KEY_ACTIONS), "Resource": key_arn})
+        statements.append(
+            {"Sid": "UseDataKey", "Effect": "Allow", "Action": list(ROLE_KEY_ACTIONS), "Resource": key_arn}
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 

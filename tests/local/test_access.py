@@ -3,6 +3,7 @@ evaluated against moto's in-process IAM, S3 and KMS."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -36,10 +37,8 @@ class Account:
         self.role(trust=policies.trust_policy(ACCOUNT, REGION), policy=policies.role_policy(BUCKET, self.key, "data/"))
 
     def role(self, *, trust: dict[str, Any], policy: dict[str, Any] | None, name: str = "kit-personalize") -> str:
-        try:
+        with contextlib.suppress(self.iam.exceptions.NoSuchEntityException):
             self.iam.delete_role_policy(RoleName=name, PolicyName="p")
-        except self.iam.exceptions.NoSuchEntityException:
-            pass
         try:
             self.iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
             arn = self.iam.get_role(RoleName=name)["Role"]["Arn"]
@@ -85,7 +84,9 @@ def test_a_role_that_does_not_exist_is_refused(account):
     [
         {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
         },
         policies.trust_policy("210987654321", REGION),  # aws:SourceAccount of another account
         policies.trust_policy(ACCOUNT, "eu-west-1"),  # aws:SourceArn of another region
@@ -94,7 +95,7 @@ def test_a_role_that_does_not_exist_is_refused(account):
             "Statement": [
                 {"Effect": "Allow", "Principal": {"Service": access.SERVICE_PRINCIPAL}, "Action": "sts:AssumeRole"},
                 {"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole"},
-            ]
+            ],
         },
     ],
     ids=["another-service", "another-account", "another-region", "explicit-deny"],
@@ -162,9 +163,7 @@ def test_kms_keys_must_exist_be_enabled_and_let_personalize_or_the_role_in(accou
 
     plain = account.kms.create_key()["KeyMetadata"]["Arn"]  # default policy: delegates to the account's IAM
     assert "kms:Decrypt" in refused(check_kms_key, plain, None, REGION)
-    account.role(
-        trust=policies.trust_policy(ACCOUNT, REGION), policy=policies.role_policy(BUCKET, plain, "data/")
-    )
+    account.role(trust=policies.trust_policy(ACCOUNT, REGION), policy=policies.role_policy(BUCKET, plain, "data/"))
     check_kms_key(plain, ROLE, REGION)  # the role's own policy grants it
 
     account.kms.disable_key(KeyId=plain.rsplit("/", 1)[1])
@@ -199,7 +198,9 @@ def test_evaluation_order_deny_beats_allow_beats_nothing():
     assert evaluate([doc(allow, deny)], "s3:GetObject", "arn:aws:s3:::b/k") == "allow"
     assert evaluate([doc(allow), doc(deny)], "s3:PutObject", "arn:aws:s3:::b/k") == "deny"
     assert evaluate([doc(deny)], "s3:GetObject", "arn:aws:s3:::b/k") == "none"
-    assert evaluate([doc({"Effect": "Allow", "Action": "S3:getobject", "Resource": "*"})], "s3:GetObject", "x") == "allow"
+    assert (
+        evaluate([doc({"Effect": "Allow", "Action": "S3:getobject", "Resource": "*"})], "s3:GetObject", "x") == "allow"
+    )
 
 
 def test_not_action_not_resource_and_principals():
@@ -221,8 +222,16 @@ def test_not_action_not_resource_and_principals():
         ({"StringEqualsIfExists": {"aws:SourceAccount": "1"}}, {}, True),
         ({"StringNotEquals": {"aws:SourceAccount": "1"}}, {}, True),  # ... and passes a negated one
         ({"StringNotEquals": {"aws:SourceAccount": "1"}}, {"aws:SourceAccount": "1"}, False),
-        ({"ArnLike": {"aws:SourceArn": "arn:aws:personalize:us-east-1:1:*"}}, {"aws:SourceArn": "arn:aws:personalize:us-east-1:1:x/y"}, True),
-        ({"ArnLike": {"aws:SourceArn": "arn:aws:personalize:us-east-1:1:*"}}, {"aws:SourceArn": "arn:aws:s3:::b"}, False),
+        (
+            {"ArnLike": {"aws:SourceArn": "arn:aws:personalize:us-east-1:1:*"}},
+            {"aws:SourceArn": "arn:aws:personalize:us-east-1:1:x/y"},
+            True,
+        ),
+        (
+            {"ArnLike": {"aws:SourceArn": "arn:aws:personalize:us-east-1:1:*"}},
+            {"aws:SourceArn": "arn:aws:s3:::b"},
+            False,
+        ),
         ({"StringLike": {"s3:prefix": ["data/", "data/*"]}}, {"s3:prefix": "data/x.csv"}, True),
         ({"StringLike": {"s3:prefix": ["data/", "data/*"]}}, {"s3:prefix": "other/"}, False),
         ({"Bool": {"aws:SecureTransport": "false"}}, {"aws:SecureTransport": "true"}, False),
