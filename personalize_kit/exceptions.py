@@ -99,3 +99,21 @@ class StackOutputsError(PersonalizeKitError):
 class MissingResourceError(PersonalizeKitError, LookupError):
     """A resource a command needs does not exist (dataset group, campaign, solution, filter, event tracker);
     the message names the ones that do and how to create the missing one."""
+
+
+def shorten(value: object, limit: int = 80) -> str:
+    """``value`` as text for a message, cut to about ``limit`` characters with its full length said.
+
+    >>> shorten("u" * 10_000, 20)
+    'uuuuuuuu... (10,000 characters)'
+    """
+    if not isinstance(value, str):  # a bounded repr: a huge structure (a YAML alias bomb) is never expanded
+        import reprlib
+
+        short = reprlib.Repr(maxlevel=3, maxlist=4, maxdict=4, maxstring=limit, maxother=limit)
+        text = short.repr(value)
+        return text if len(text) <= limit else f"{text[: max(limit - 4, 8)]} ..."
+    text = value
+    if len(text) <= limit:
+        return text
+    return f"{text[: max(limit - 12, 8)]}... ({len(text):,} characters)"

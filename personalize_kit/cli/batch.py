@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from personalize_kit.cli._common import Progress, add_backend_args, load, say
+from personalize_kit.cli._common import Progress, add_backend_args, load, positive_seconds, say
 
 EXAMPLE = """\
 examples:
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
     p.add_argument("--num", type=int, default=25, help="results per line (1-500)")
     p.add_argument("--filter", default=None, help="name of a filter of the dataset group to apply")
     add_backend_args(p)
-    p.add_argument("--timeout", type=float, default=6 * 3600.0, help="seconds to wait for the job")
+    p.add_argument("--timeout", type=positive_seconds, default=6 * 3600.0, help="seconds to wait for the job")
     return p
 
 

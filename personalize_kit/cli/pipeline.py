@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from personalize_kit.cli._common import RECIPE_CHOICES, Progress, add_backend_args, load, say, table
+from personalize_kit.cli._common import RECIPE_CHOICES, Progress, add_backend_args, load, positive_seconds, say, table
 
 EXAMPLE = """\
 examples:
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
     p.add_argument("--source", default=None, help="data: a MovieLens folder, 'synthetic' or 'default'")
     add_backend_args(p)
     p.add_argument("--force", action="store_true", help="deploy new solution versions even if their metrics are worse")
-    p.add_argument("--timeout", type=float, default=3 * 3600.0, help="seconds to wait for any one resource")
+    p.add_argument("--timeout", type=positive_seconds, default=3 * 3600.0, help="seconds to wait for any one resource")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     return p
 

@@ -95,20 +95,15 @@ def role_policy(
 def bucket_policy(
     bucket: str, account: str, region: str, data_prefix: str, output_prefixes: Sequence[str] = OUTPUT_PREFIXES
 ) -> dict[str, Any]:
-    """SSL only; the Personalize principal may list the prefixes, read the data and write the outputs."""
+    """The Personalize principal may list the prefixes, read the data and write the outputs.
+
+    The stack's bucket also refuses plain HTTP (``aws:SecureTransport``); that statement is left out here
+    because moto's S3 cannot evaluate the ``Bool`` operator and would refuse every request."""
     conditions = _conditions(account, region)
     principal = {"Service": SERVICE_PRINCIPAL}
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": {"AWS": "*"},
-                "Action": "s3:*",
-                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
             {
                 "Sid": "PersonalizeListPrefixes",
                 "Effect": "Allow",

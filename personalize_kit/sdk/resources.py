@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,6 +57,10 @@ class Options:
     wait: bool = True
     timeout: float = 3 * 3600.0
     progress: Progress | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.timeout, (int, float)) or not math.isfinite(self.timeout) or self.timeout <= 0:
+            raise ValueError(f"timeout must be a finite number of seconds above 0, not {self.timeout!r}")
 
 
 def _personalize(session: boto3.Session | None) -> Any:
