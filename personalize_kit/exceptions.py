@@ -110,7 +110,8 @@ def shorten(value: object, limit: int = 80) -> str:
     if not isinstance(value, str):  # a bounded repr: a huge structure (a YAML alias bomb) is never expanded
         import reprlib
 
-        short = reprlib.Repr(maxlevel=3, maxlist=4, maxdict=4, maxstring=limit, maxother=limit)
+        short = reprlib.Repr()
+        short.maxlevel, short.maxlist, short.maxdict, short.maxstring, short.maxother = 3, 4, 4, limit, limit
         text = short.repr(value)
         return text if len(text) <= limit else f"{text[: max(limit - 4, 8)]} ..."
     text = value

@@ -102,7 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     import zipfile
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed as one line
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return int(args.run(args) or 0)
     except PersonalizeKitError as exc:

@@ -205,7 +205,7 @@ def _stream(spec: _RatingsFile, chunk_rows: int) -> Iterator[pa.Table]:
     except pa.ArrowInvalid as exc:
         raise _bad_ratings(spec, rows_read, str(exc)) from None
     except OSError as exc:
-        raise DataSourceError(f"Cannot read {spec.path}: {exc}") from None
+        raise unreadable(spec.path, exc) from None
     with reader:
         while True:
             try:
@@ -295,9 +295,22 @@ def _split_csv(text: str) -> list[str]:
     return next(csv.reader([text]), [])
 
 
+def unreadable(path: Path, exc: OSError) -> DataSourceError:
+    """One line for a source file that cannot be read: which, why, and what to do."""
+    what = (
+        "it is a directory: give a folder holding the release's files"
+        if isinstance(exc, IsADirectoryError)
+        else ("give your user read access to it (chmod/chown), or point --source at another folder")
+    )
+    return DataSourceError(f"cannot read {path}: {exc.strerror or exc}; {what}")
+
+
 def _csv_ratings(path: Path) -> _RatingsFile:
-    with open(path, "rb") as fh:
-        first = fh.readline()
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline()
+    except OSError as exc:
+        raise unreadable(path, exc) from None
     header_text, problem = _decode_line(first.rstrip(b"\r\n"))
     if header_text is None:
         raise DataSourceError(f"{path}, line 1: {problem}. Save the file as UTF-8 and run again.")
@@ -380,7 +393,7 @@ def _read_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DataSourceError(f"Cannot read {path}: {exc}") from None
+        raise unreadable(path, exc) from None
     if encoding == "utf-8-or-latin-1":
         try:
             text = data.decode("utf-8")
@@ -604,7 +617,7 @@ def _read_csv_items(path: Path) -> pd.DataFrame:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DataSourceError(f"Cannot read {path}: {exc}") from None
+        raise unreadable(path, exc) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

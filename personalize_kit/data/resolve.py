@@ -53,7 +53,8 @@ def open_source(
     path = Path(source).expanduser()
     if not path.exists():
         raise DataSourceError(
-            f"source {shorten(str(source))!r} does not exist; pass --source DIR with a MovieLens folder, or --source synthetic"
+            f"source {shorten(str(source))!r} does not exist; pass --source DIR with a MovieLens folder, "
+            "or --source synthetic"
         )
     from personalize_kit.data.movielens import load_movielens
 

@@ -193,8 +193,8 @@ class _Reader:
         value = self.get(field_name, str, default)
         if value is not None and not NAME.match(value):
             raise ProjectFileError(
-                f"{self.key(field_name)}: {shorten(repr(value))} is not a valid Personalize name (1-63 letters, digits, - or _, "
-                "starting with a letter or digit)"
+                f"{self.key(field_name)}: {shorten(repr(value))} is not a valid Personalize name (1-63 letters, "
+                "digits, - or _, starting with a letter or digit)"
             )
         return value
 
@@ -239,7 +239,9 @@ def parse_project(raw: Any) -> Project:
     if project.data.interactions is not None and project.data.interactions < 1:
         raise ProjectFileError("data.interactions must be a positive number of interactions")
     if project.data.event_value not in ("rating", "none"):
-        raise ProjectFileError(f"data.event_value must be 'rating' or 'none', not {shorten(repr(project.data.event_value))}")
+        raise ProjectFileError(
+            f"data.event_value must be 'rating' or 'none', not {shorten(repr(project.data.event_value))}"
+        )
     from personalize_kit.data.events import EventMapping
 
     try:
@@ -327,7 +329,9 @@ def _solution(raw: Any, path: str) -> SolutionConfig:
         event_type=reader.get("event_type", str),
     )
     if solution.training_mode not in ("FULL", "UPDATE"):
-        raise ProjectFileError(f"{path}.training_mode must be FULL or UPDATE, not {shorten(repr(solution.training_mode))}")
+        raise ProjectFileError(
+            f"{path}.training_mode must be FULL or UPDATE, not {shorten(repr(solution.training_mode))}"
+        )
     campaign = reader.get("campaign", (dict, bool), {})
     if campaign is False:
         solution.campaign = None
@@ -413,10 +417,7 @@ def load_project(path: str | Path | None) -> Project:
     except UnicodeDecodeError as exc:
         raise ProjectFileError(f"project file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     try:
-        if path.suffix == ".json":
-            raw = json.loads(text, object_pairs_hook=_no_duplicates)
-        else:
-            raw = _yaml_load(text)
+        raw = json.loads(text, object_pairs_hook=_no_duplicates) if path.suffix == ".json" else _yaml_load(text)
     except ProjectFileError as exc:
         raise ProjectFileError(f"{path}: {exc}") from None
     except (json.JSONDecodeError, Exception) as exc:  # yaml.YAMLError has no common import-free base here
