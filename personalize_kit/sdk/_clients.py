@@ -51,3 +51,9 @@ def account_and_region(session: boto3.Session | None = None) -> tuple[str, str, 
         identity = sts.get_caller_identity()
         built["identity"] = (identity["Arn"].split(":")[1], identity["Account"], sts.meta.region_name)
     return built["identity"]
+
+
+def forget(session: Any) -> None:
+    """Drop the clients built for ``session``, e.g. after registering event handlers on it (a client copies
+    the session's handlers when it is built)."""
+    _BUILT.pop(session, None)

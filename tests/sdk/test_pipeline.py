@@ -67,8 +67,10 @@ def test_first_run_creates_everything_and_second_run_nothing(env):
     assert second.created == []
     assert {o.action for o in second.outcomes} == {"adopted"}
     assert second.solutions[0].version.arn == run_.version.arn
-    assert plan(parse_project(raw), backend)[-1] == ("filter", "unwatched", "exists")
-    assert all(not v.startswith(("create", "train")) for _, _, v in plan(parse_project(raw), backend))
+    rows = plan(parse_project(raw), backend)
+    assert rows[-1] == ("filter", "unwatched", "adopt: exists already")
+    assert {v.split(":")[0] for _, _, v in rows} == {"adopt"}
+    assert [(kind, name) for kind, name, _ in rows] == [(o.kind.replace("_", " "), o.name) for o in second.outcomes]
 
 
 def test_new_data_imports_and_retrains_and_updates_the_campaign_if_not_worse(env):
