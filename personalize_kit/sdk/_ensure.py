@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from personalize_kit.exceptions import ResourceFailedError, WaitTimeoutError
+from personalize_kit.exceptions import ResourceConflictError, ResourceFailedError, WaitTimeoutError
 from personalize_kit.kinds import DELETING, FAILED, KINDS
 from personalize_kit.sdk._wait import Progress, wait
 
@@ -118,6 +118,44 @@ def create(
         logger.info("%s %s was created by another run: adopting it", kind, name)
         return adopt(personalize, kind, name, target, found, options, "created by a run racing this one")  # type: ignore[arg-type]
     return Outcome(kind, name, created, "created", detail, settle(personalize, kind, created, options))
+
+
+def existing(
+    personalize: Any, kind: str, target: str, options: Options
+) -> tuple[dict[str, Any] | None, list[tuple[str, str, str]]]:
+    """The resource at ``target``; a failed one is deleted (so its name is free) and reported instead."""
+    found = describe(personalize, kind, target)
+    if found is not None and found.get("status") in FAILED:
+        remove_failed(personalize, kind, target, found, options)
+        return None, [failure(found, target)]
+    return found, []
+
+
+def with_replaced(result: Outcome, replaced: list[tuple[str, str, str]], options: Options) -> Outcome:
+    """Mark an outcome that stands in for failed resources: ``replaced`` (plan: ``replace``), with the reasons."""
+    if replaced:
+        result.replaced = replaced
+        result.action = "replace" if options.plan else "replaced"
+        result.detail = "; ".join(d for d in (result.detail, replaced_detail(replaced)) if d)
+    return result
+
+
+def conflict(options: Options, kind: str, name: str, target: str, message: str, found: dict) -> Outcome:
+    """A setting the service cannot change in place: an error, or in plan mode the answer ``conflict``."""
+    if options.plan:
+        return Outcome(kind, name, target, "conflict", message, found)
+    raise ResourceConflictError(message)
+
+
+def versions_of(personalize: Any, solution_arn: str) -> list[dict[str, Any]]:
+    """Every version of the solution, newest first (all pages); none when the solution does not exist yet."""
+    versions: list[dict[str, Any]] = []
+    try:
+        for page in personalize.get_paginator("list_solution_versions").paginate(solutionArn=solution_arn):
+            versions.extend(page["solutionVersions"])
+    except personalize.exceptions.ResourceNotFoundException:
+        return []
+    return sorted(versions, key=lambda v: v["creationDateTime"], reverse=True)
 
 
 def failure(found: dict[str, Any], target: str) -> tuple[str, str, str]:

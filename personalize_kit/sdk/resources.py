@@ -15,11 +15,9 @@ that name exists with settings Personalize cannot change in place.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -31,15 +29,18 @@ from personalize_kit.sdk._ensure import (
     Options,
     Outcome,
     adopt,
+    conflict,
     create,
     current_attempt,
     describe,
+    existing,
     failure,
     outcome,
-    remove_failed,
-    replaced_detail,
     settle,
+    versions_of,
+    with_replaced,
 )
+from personalize_kit.sdk._s3 import file_digest, upload  # noqa: F401 - part of this module's interface
 
 #: Statuses of a solution version still training.
 IN_PROGRESS = (CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING)
@@ -50,33 +51,6 @@ COMPARED_METRICS = ("normalized_discounted_cumulative_gain_at_10", "mean_recipro
 
 def _personalize(session: boto3.Session | None) -> Any:
     return client("personalize", session)
-
-
-def _existing(
-    personalize: Any, kind: str, target: str, options: Options
-) -> tuple[dict[str, Any] | None, list[tuple[str, str, str]]]:
-    """The resource at ``target``; a failed one is deleted (so its name is free) and reported instead."""
-    found = describe(personalize, kind, target)
-    if found is not None and found.get("status") in FAILED:
-        remove_failed(personalize, kind, target, found, options)
-        return None, [failure(found, target)]
-    return found, []
-
-
-def _with_replaced(result: Outcome, replaced: list[tuple[str, str, str]], options: Options) -> Outcome:
-    """Mark an outcome that stands in for failed resources: ``replaced`` (plan: ``replace``), with the reasons."""
-    if replaced:
-        result.replaced = replaced
-        result.action = "replace" if options.plan else "replaced"
-        result.detail = "; ".join(d for d in (result.detail, replaced_detail(replaced)) if d)
-    return result
-
-
-def _conflict(options: Options, kind: str, name: str, target: str, message: str, found: dict) -> Outcome:
-    """A setting the service cannot change in place: an error, or in plan mode the answer ``conflict``."""
-    if options.plan:
-        return Outcome(kind, name, target, "conflict", message, found)
-    raise ResourceConflictError(message)
 
 
 def arn(kind: str, name: str, *, session: boto3.Session | None = None) -> str:
@@ -100,7 +74,7 @@ def ensure_schema(
     found = describe(personalize, "schema", target)
     if found is not None:
         if json.loads(found["schema"]) != dict(schema):
-            return _conflict(
+            return conflict(
                 options,
                 "schema",
                 name,
@@ -132,7 +106,7 @@ def ensure_dataset_group(
     options = options or Options()
     personalize = _personalize(session)
     target = arn("dataset-group", name, session=session)
-    found, replaced = _existing(personalize, "dataset_group", target, options)
+    found, replaced = existing(personalize, "dataset_group", target, options)
     if found is not None:
         detail = "exists already"
         if kms_key_arn and found.get("kmsKeyArn") not in (None, kms_key_arn):
@@ -151,7 +125,7 @@ def ensure_dataset_group(
         lambda: personalize.create_dataset_group(**kwargs)["datasetGroupArn"],
         options,
     )
-    return _with_replaced(made, replaced, options)
+    return with_replaced(made, replaced, options)
 
 
 def ensure_dataset(
@@ -170,7 +144,7 @@ def ensure_dataset(
     group = dataset_group_arn.rsplit("/", 1)[1]
     target = dataset_group_arn.replace(":dataset-group/", ":dataset/") + f"/{dataset_type}"
     name = name or f"{group}-{dataset_type.lower()}"
-    found, replaced = _existing(personalize, "dataset", target, options)
+    found, replaced = existing(personalize, "dataset", target, options)
     if found is not None and found.get("schemaArn") != schema_arn:
         detail = f"schema {found.get('schemaArn', '').rsplit('/', 1)[-1]} -> {schema_arn.rsplit('/', 1)[-1]}"
         if options.plan:
@@ -196,47 +170,7 @@ def ensure_dataset(
         )["datasetArn"],
         options,
     )
-    return _with_replaced(made, replaced, options)
-
-
-def file_digest(path: str | Path) -> str:
-    """The SHA-256 of a file, hex: the identity of the data an import job carries."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def upload(
-    path: str | Path,
-    bucket: str,
-    key: str,
-    *,
-    kms_key_arn: str | None = None,
-    session: boto3.Session | None = None,
-    plan: bool = False,
-) -> tuple[str, bool]:
-    """Upload ``path`` to ``s3://bucket/key`` with SSE-KMS; skipped when the same bytes are there already.
-
-    Returns the S3 URI and whether it was uploaded (with ``plan``: whether it would be; nothing is sent).
-    """
-    s3 = client("s3", session)
-    digest = file_digest(path)
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-        if head.get("Metadata", {}).get("sha256") == digest:
-            return f"s3://{bucket}/{key}", False
-    except s3.exceptions.ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
-            raise
-    if plan:
-        return f"s3://{bucket}/{key}", True
-    extra: dict[str, Any] = {"Metadata": {"sha256": digest}}
-    if kms_key_arn:
-        extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_arn)
-    s3.upload_file(str(path), bucket, key, ExtraArgs=extra)
-    return f"s3://{bucket}/{key}", True
+    return with_replaced(made, replaced, options)
 
 
 def ensure_import_job(
@@ -273,7 +207,7 @@ def ensure_import_job(
         )["datasetImportJobArn"],
         options,
     )
-    return _with_replaced(made, replaced, options)
+    return with_replaced(made, replaced, options)
 
 
 def ensure_solution(
@@ -291,7 +225,7 @@ def ensure_solution(
     personalize = _personalize(session)
     target = arn("solution", name, session=session)
     wanted = {k: str(v) for k, v in (hyperparameters or {}).items()}
-    found, replaced = _existing(personalize, "solution", target, options)
+    found, replaced = existing(personalize, "solution", target, options)
     if found is not None:
         have = (found.get("solutionConfig") or {}).get("algorithmHyperParameters") or {}
         changes = []
@@ -303,7 +237,7 @@ def ensure_solution(
             changes.append(f"eventType {found.get('eventType')} -> {event_type}")
         changes += [f"{k} {have.get(k)} -> {v}" for k, v in wanted.items() if have.get(k) != v]
         if changes:
-            return _conflict(
+            return conflict(
                 options,
                 "solution",
                 name,
@@ -321,18 +255,7 @@ def ensure_solution(
     made = create(
         personalize, "solution", name, target, lambda: personalize.create_solution(**kwargs)["solutionArn"], options
     )
-    return _with_replaced(made, replaced, options)
-
-
-def _versions(personalize: Any, solution_arn: str) -> list[dict[str, Any]]:
-    """Every version of the solution, newest first (all pages); none when the solution does not exist yet."""
-    versions: list[dict[str, Any]] = []
-    try:
-        for page in personalize.get_paginator("list_solution_versions").paginate(solutionArn=solution_arn):
-            versions.extend(page["solutionVersions"])
-    except personalize.exceptions.ResourceNotFoundException:
-        return []
-    return sorted(versions, key=lambda v: v["creationDateTime"], reverse=True)
+    return with_replaced(made, replaced, options)
 
 
 def ensure_solution_version(
@@ -349,7 +272,7 @@ def ensure_solution_version(
     options = options or Options()
     personalize = _personalize(session)
     name = solution_arn.rsplit("/", 1)[1]
-    versions = _versions(personalize, solution_arn)
+    versions = versions_of(personalize, solution_arn)
     running = next((v for v in versions if v["status"] in IN_PROGRESS), None)
     if running is not None:
         target = running["solutionVersionArn"]
@@ -378,7 +301,7 @@ def ensure_solution_version(
         f"trainingMode {training_mode}",
     )
     failed = [failure(v, v["solutionVersionArn"]) for v in newer_failed[:1]]
-    return _with_replaced(made, failed, options)
+    return with_replaced(made, failed, options)
 
 
 def solution_metrics(solution_version_arn: str, *, session: boto3.Session | None = None) -> dict[str, float]:
@@ -408,7 +331,7 @@ def ensure_campaign(
     options = options or Options()
     personalize = _personalize(session)
     target = arn("campaign", name, session=session)
-    found, replaced = _existing(personalize, "campaign", target, options)
+    found, replaced = existing(personalize, "campaign", target, options)
     config = dict(campaign_config or {})
     request: dict[str, Any] = {"solutionVersionArn": solution_version_arn, "minProvisionedTPS": min_provisioned_tps}
     if config:
@@ -422,7 +345,7 @@ def ensure_campaign(
             lambda: personalize.create_campaign(name=name, **request)["campaignArn"],
             options,
         )
-        return _with_replaced(made, replaced, options)
+        return with_replaced(made, replaced, options)
     deployed = found.get("solutionVersionArn")
     same_config = (found.get("campaignConfig") or {}).get("itemExplorationConfig") == config.get(
         "itemExplorationConfig"
@@ -463,7 +386,7 @@ def ensure_event_tracker(
     replaced: list[tuple[str, str, str]] = []
     if trackers:
         target = trackers[0]["eventTrackerArn"]
-        found, replaced = _existing(personalize, "event_tracker", target, options)
+        found, replaced = existing(personalize, "event_tracker", target, options)
         if found is not None:
             detail = "exists already" if found["name"] == name else f"the group's tracker is {found['name']}"
             return adopt(personalize, "event_tracker", found["name"], target, found, options, detail)
@@ -477,7 +400,7 @@ def ensure_event_tracker(
         return ensure_event_tracker(dataset_group_arn, name, session=session, options=options)
     if not made.description and not options.plan:
         made.description = personalize.describe_event_tracker(eventTrackerArn=made.arn)["eventTracker"]
-    return _with_replaced(made, replaced, options)
+    return with_replaced(made, replaced, options)
 
 
 def ensure_filter(
@@ -492,10 +415,10 @@ def ensure_filter(
     options = options or Options()
     personalize = _personalize(session)
     target = arn("filter", name, session=session)
-    found, replaced = _existing(personalize, "filter", target, options)
+    found, replaced = existing(personalize, "filter", target, options)
     if found is not None:
         if found.get("filterExpression") != expression:
-            return _conflict(
+            return conflict(
                 options,
                 "filter",
                 name,
@@ -515,7 +438,7 @@ def ensure_filter(
         ],
         options,
     )
-    return _with_replaced(made, replaced, options)
+    return with_replaced(made, replaced, options)
 
 
 def ensure_batch_inference_job(
@@ -561,7 +484,7 @@ def ensure_batch_inference_job(
         lambda: personalize.create_batch_inference_job(**request)["batchInferenceJobArn"],
         options,
     )
-    return _with_replaced(made, replaced, options)
+    return with_replaced(made, replaced, options)
 
 
 #: A stand-in for "newer than anything" in plan mode, where data that would be imported has no time yet.
