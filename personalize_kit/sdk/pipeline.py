@@ -340,9 +340,19 @@ def run_batch(
     location = job.description.get("jobOutput", {}).get("s3DataDestination", {}).get("path", output)
     bucket, _, prefix = location.removeprefix("s3://").partition("/")
     key = f"{prefix}{source.name}.out"
-    body = client("s3", backend.session).get_object(Bucket=bucket, Key=key)["Body"].read()
     target = download or source.with_name(source.name + ".out")
-    target.write_bytes(body)
+    s3 = client("s3", backend.session)
+    try:
+        target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        # an adopted job's results may be gone (the local backend's S3 lives only in the process that ran it)
+        if job.action != "adopted" or not target.is_file():
+            from personalize_kit.exceptions import MissingResourceError
+
+            raise MissingResourceError(
+                f"the results of batch inference job {job.name} are not at s3://{bucket}/{key} and not in {target}; "
+                "run the job again on a changed input, or clean up the dataset group"
+            ) from None
     job.detail = (job.detail + "; " if job.detail else "") + f"results in {target}"
     job.description = {**job.description, "resultsUri": f"s3://{bucket}/{key}", "resultsFile": str(target)}
     return job
