@@ -268,9 +268,18 @@ def ensure_solution_version(
 ) -> Outcome:
     """Train a solution version unless one is running (it is waited for) or an ACTIVE one is newer than the
     data (``data_updated``: when the newest import finished), which is adopted. Failed versions are reported
-    and trained again."""
+    and trained again; a training a racing run started first (``ResourceInUseException``) is adopted."""
     options = options or Options()
     personalize = _personalize(session)
+    try:
+        return _train_or_adopt(personalize, solution_arn, data_updated, training_mode, options)
+    except personalize.exceptions.ResourceInUseException:
+        return _train_or_adopt(personalize, solution_arn, data_updated, training_mode, options)
+
+
+def _train_or_adopt(
+    personalize: Any, solution_arn: str, data_updated: datetime | None, training_mode: str, options: Options
+) -> Outcome:
     name = solution_arn.rsplit("/", 1)[1]
     versions = versions_of(personalize, solution_arn)
     running = next((v for v in versions if v["status"] in IN_PROGRESS), None)
@@ -284,11 +293,8 @@ def ensure_solution_version(
     if active is not None and (data_updated is None or active["creationDateTime"] >= data_updated):
         target = active["solutionVersionArn"]
         return outcome(options, "solution_version", name, target, "adopted", "trained on the current data", active)
-    newer_failed = [
-        v
-        for v in versions
-        if v["status"] in FAILED and (active is None or v["creationDateTime"] > active["creationDateTime"])
-    ]
+    newest = active["creationDateTime"] if active is not None else None
+    failed = [v for v in versions if v["status"] in FAILED and (newest is None or v["creationDateTime"] > newest)]
     made = create(
         personalize,
         "solution_version",
@@ -300,8 +306,7 @@ def ensure_solution_version(
         options,
         f"trainingMode {training_mode}",
     )
-    failed = [failure(v, v["solutionVersionArn"]) for v in newer_failed[:1]]
-    return with_replaced(made, failed, options)
+    return with_replaced(made, [failure(v, v["solutionVersionArn"]) for v in failed[:1]], options)
 
 
 def solution_metrics(solution_version_arn: str, *, session: boto3.Session | None = None) -> dict[str, float]:
