@@ -60,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
                     "created": [
                         {"kind": o.kind, "name": o.name, "arn": o.arn, "action": o.action} for o in result.created
                     ],
+                    "replaced": [
+                        {"arn": arn, "status": status, "failureReason": reason}
+                        for arn, status, reason in result.replaced
+                    ],
                     "solutions": [
                         {
                             "name": s.solution.name,
@@ -87,6 +91,8 @@ def summary(result) -> str:  # noqa: ANN001 - PipelineResult, imported lazily
         if changed
         else "nothing changed: every resource was already in place"
     ]
+    for arn, status, reason in result.replaced:
+        lines.append(f"replaced {arn} ({status}: {reason})")
     if result.solutions:
         metrics = sorted({m for s in result.solutions for m in s.metrics})
         header = ["metric", *[s.solution.name for s in result.solutions]]

@@ -3,8 +3,10 @@ solutions -> solution versions -> metrics -> campaigns -> event tracker -> filte
 
 Every step creates or adopts by name, so a second run with nothing changed creates nothing, and a run
 killed at any point finishes when started again, without duplicates: import jobs are named after the
-digest of their data, a running training is waited for rather than started again, and a campaign moves
-to a new solution version only when that version's metrics are not worse (unless forced).
+digest of their data, a running training is waited for rather than started again, a resource left
+``CREATE FAILED`` is replaced and reported (``PipelineResult.replaced``), a resource a racing run made first
+is adopted, and a campaign moves to a new solution version only when that version's metrics are not worse
+(unless forced). :func:`plan` is this same pipeline in plan mode (``Options(plan=True)``).
 
 >>> from personalize_kit.sdk import load_project, make_backend, run_pipeline
 >>> project = load_project(None)                                         # doctest: +SKIP
