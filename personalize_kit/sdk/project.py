@@ -301,6 +301,10 @@ def parse_project(raw: Any) -> Project:
             raise ProjectFileError(f"batch_inference[{i}].solution must name one of the solutions: {', '.join(names)}")
         if not batch.input:
             raise ProjectFileError(f"batch_inference[{i}].input must be a JSON Lines file of users or items")
+        if not 1 <= batch.num_results <= 500:
+            raise ProjectFileError(
+                f"batch_inference[{i}].num_results must be between 1 and 500, not {batch.num_results}"
+            )
         project.batch_inference.append(batch)
     schemas = _Reader(root.get("schemas", dict, {}), "schemas")
     project.schemas = {kind: name for kind in ("interactions", "items", "users") if (name := schemas.name(kind))}
@@ -346,6 +350,11 @@ def _solution(raw: Any, path: str) -> SolutionConfig:
         c.done()
         if solution.campaign.min_provisioned_tps < 1:
             raise ProjectFileError(f"{path}.campaign.min_provisioned_tps must be at least 1")
+        cut_off = solution.campaign.exploration_item_age_cut_off
+        if cut_off is not None and cut_off < 1:
+            raise ProjectFileError(
+                f"{path}.campaign.exploration_item_age_cut_off must be at least 1 day, not {cut_off}"
+            )
         weight = solution.campaign.exploration_weight
         if weight is not None and not 0 <= weight <= 1:
             raise ProjectFileError(f"{path}.campaign.exploration_weight must be in [0, 1], not {weight}")
