@@ -103,3 +103,22 @@ class MissingResourceError(PersonalizeKitError, LookupError):
 
 class StateError(PersonalizeKitError):
     """The mirror's state directory cannot be used (not a directory, unreadable, a foreign database)."""
+
+
+def shorten(value: object, limit: int = 80) -> str:
+    """``value`` as text for a message, cut to about ``limit`` characters with its full length said.
+
+    >>> shorten("u" * 10_000, 20)
+    'uuuuuuuu... (10,000 characters)'
+    """
+    if not isinstance(value, str):  # a bounded repr: a huge structure (a YAML alias bomb) is never expanded
+        import reprlib
+
+        short = reprlib.Repr()
+        short.maxlevel, short.maxlist, short.maxdict, short.maxstring, short.maxother = 3, 4, 4, limit, limit
+        text = short.repr(value)
+        return text if len(text) <= limit else f"{text[: max(limit - 4, 8)]} ..."
+    text = value
+    if len(text) <= limit:
+        return text
+    return f"{text[: max(limit - 12, 8)]}... ({len(text):,} characters)"

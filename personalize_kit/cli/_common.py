@@ -3,12 +3,98 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 RECIPE_CHOICES = ("user-personalization", "sims", "personalized-ranking", "popularity-count")
+#: The longest user or item ID the service takes.
+MAX_ID_LENGTH = 256
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    from personalize_kit.exceptions import shorten
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{shorten(text, 40)!r} is not a whole number; give one of at least 1"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; give a whole number of at least 1")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above 0 (``nan``, ``inf`` and negatives are refused)."""
+    from personalize_kit.exceptions import shorten
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{shorten(text, 40)!r} is not a number of seconds, e.g. 3600") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{shorten(text, 40)} is not allowed; give a number of seconds above 0")
+    return value
+
+
+def finite_number(text: str) -> float:
+    """An argparse type: a finite number (``nan`` and ``inf`` are refused)."""
+    from personalize_kit.exceptions import shorten
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{shorten(text, 40)!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not allowed; give a finite number")
+    return value
+
+
+def identifier(text: str) -> str:
+    """An argparse type: a user or item ID of 1-256 characters, as the service takes them."""
+    from personalize_kit.exceptions import shorten
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an ID cannot be empty")
+    if len(text) > MAX_ID_LENGTH:
+        raise argparse.ArgumentTypeError(
+            f"{shorten(text, 40)!r} is too long; IDs are at most {MAX_ID_LENGTH} characters"
+        )
+    return text
+
+
+def check_state_dir(flag: str | None) -> None:
+    """The local backend's state directory must be a directory (or not exist yet): check it before the mirror
+    opens it, naming where it came from (``--state-dir`` or ``$PERSONALIZE_KIT_HOME``)."""
+    from personalize_kit.exceptions import shorten
+    from personalize_kit.local.state import STATE_DIR_ENV, resolve_state_dir
+
+    path = resolve_state_dir(flag)
+    source = (
+        "--state-dir"
+        if flag is not None
+        else (f"${STATE_DIR_ENV}" if os.environ.get(STATE_DIR_ENV) else "the default state directory")
+    )
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                what = "is" if candidate == path else f"is inside {shorten(str(candidate), 100)}, which is"
+                raise ValueError(
+                    f"{source} {shorten(str(path), 200)} {what} a file, not a directory; give a directory "
+                    "(it is created when missing)"
+                )
+            if not os.access(candidate, os.W_OK | os.X_OK):
+                raise ValueError(
+                    f"{source} {shorten(str(path), 200)}: {shorten(str(candidate), 100)} is not writable; "
+                    "give a directory you can write to"
+                )
+            break
 
 
 def add_backend_args(p: argparse.ArgumentParser) -> None:
@@ -45,7 +131,10 @@ def load(args: argparse.Namespace) -> tuple[Any, Any]:
         if name:
             raw["name"] = name
         project = parse_project(raw)
-    return project, make_backend(args.backend, project, state_dir=getattr(args, "state_dir", None))
+    state_dir = getattr(args, "state_dir", None)
+    if args.backend == "local":
+        check_state_dir(state_dir)
+    return project, make_backend(args.backend, project, state_dir=state_dir)
 
 
 def _as_raw(project: Any) -> dict:

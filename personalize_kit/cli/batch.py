@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-from personalize_kit.cli._common import Progress, add_backend_args, load, say
+from personalize_kit.cli._common import Progress, add_backend_args, load, positive_seconds, say
 
 EXAMPLE = """\
 examples:
@@ -45,7 +44,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
     p.add_argument("--num", type=int, default=25, help="results per line (1-500)")
     p.add_argument("--filter", default=None, help="name of a filter of the dataset group to apply")
     add_backend_args(p)
-    p.add_argument("--timeout", type=float, default=6 * 3600.0, help="seconds to wait for the job")
+    p.add_argument("--timeout", type=positive_seconds, default=6 * 3600.0, help="seconds to wait for the job")
     return p
 
 
@@ -93,9 +92,8 @@ def _split(uri: str) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from personalize_kit.cli.recommend import filter_args, require
-    from personalize_kit.sdk._clients import client
-    from personalize_kit.sdk.pipeline import BATCH_OUTPUT_PREFIX
-    from personalize_kit.sdk.resources import Options, ensure_batch_inference_job, file_digest, upload
+    from personalize_kit.sdk.pipeline import run_batch
+    from personalize_kit.sdk.resources import Options
 
     example = "batch --solution movielens-user-personalization --input users.jsonl"
     solution = require(args.solution, "--solution NAME", "the solution to run the job on", example)
@@ -107,41 +105,25 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--output {args.output}: give an S3 location, e.g. s3://my-bucket/batch-output/run1/")
     project, backend = load(args)
     version_arn = newest_active_version(project.name, solution, backend.session)
-    job_name = f"{solution[:38]}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{file_digest(source)[:8]}"
-    uri, _ = upload(
-        source,
-        backend.bucket,
-        backend.s3_key(project, f"batch/{job_name}/{source.name}"),
-        kms_key_arn=backend.kms_key_arn,
-        session=backend.session,
-    )
-    # the stack's role reads under the data prefix and writes only under the batch output prefix
-    default_output = f"{BATCH_OUTPUT_PREFIX}{project.name}/{job_name}/"
-    output = args.output or f"s3://{backend.bucket}/{default_output}"
-    output = output.rstrip("/") + "/"
     filter_arn = filter_args(args, project.name, backend.session).get("filterArn")
-    say(f"uploaded  {uri} ({records} record(s), SSE-KMS)")
-    say(f"running   batch inference job {job_name} on version {version_arn.rsplit('/', 1)[-1]}")
-    ensure_batch_inference_job(
-        job_name,
-        version_arn,
-        uri,
-        output,
-        backend.role_arn,
+    say(f"batch inference on version {version_arn.rsplit('/', 1)[-1]} of {solution}: {records} record(s)")
+    job = run_batch(
+        project,
+        backend,
+        source,
+        version_arn=version_arn,
+        solution=solution,
         num_results=args.num,
-        kms_key_arn=backend.kms_key_arn,
+        output_uri=args.output,
+        download=Path(args.download) if args.download else None,
         filter_arn=filter_arn,
-        session=backend.session,
         options=Options(timeout=args.timeout, progress=Progress()),
     )
-    bucket, prefix = _split(output)
-    result_key = f"{prefix}{source.name}.out"
-    body = client("s3", backend.session).get_object(Bucket=bucket, Key=result_key)["Body"].read()
-    target = Path(args.download) if args.download else source.with_name(source.name + ".out")
-    target.write_bytes(body)
-    lines = [json.loads(line) for line in body.decode("utf-8").splitlines() if line.strip()]
+    say(f"{job.action:>8}  batch inference job {job.name}")
+    target = Path(job.description["resultsFile"])
+    lines = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines() if line.strip()]
     failed = [line for line in lines if line.get("error")]
-    print(f"{len(lines)} result(s), {len(failed)} error(s): s3://{bucket}/{result_key} -> {target}")
+    print(f"{len(lines)} result(s), {len(failed)} error(s): {job.description['resultsUri']} -> {target}")
     for line in lines[:3]:
         query = line["input"].get("userId") or line["input"].get("itemId")
         items = (line.get("output") or {}).get("recommendedItems") or []

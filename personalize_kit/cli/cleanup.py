@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from personalize_kit.cli._common import add_backend_args, load, say, table
+from personalize_kit.cli._common import add_backend_args, load, positive_seconds, say, table
 
 EXAMPLE = """\
 examples:
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
     )
     add_backend_args(p)
     p.add_argument("--yes", action="store_true", help="delete for real (default: list what would be deleted)")
-    p.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for any one deletion")
+    p.add_argument("--timeout", type=positive_seconds, default=3600.0, help="seconds to wait for any one deletion")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     return p
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from personalize_kit.cli._common import add_backend_args, load, say
+from personalize_kit.cli._common import add_backend_args, finite_number, identifier, load, say
 from personalize_kit.cli.recommend import require
 
 EXAMPLE = """\
@@ -33,10 +33,10 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    put.add_argument("--user", default=None, metavar="ID", help="the user (required)")
-    put.add_argument("--item", default=None, metavar="ID", help="the item (required)")
+    put.add_argument("--user", type=identifier, default=None, metavar="ID", help="the user (required)")
+    put.add_argument("--item", type=identifier, default=None, metavar="ID", help="the item (required)")
     put.add_argument("--type", default="watch", help="the event type (the project's event mapping writes watch)")
-    put.add_argument("--value", type=float, default=None, help="the event value, e.g. a rating")
+    put.add_argument("--value", type=finite_number, default=None, help="the event value, e.g. a rating")
     put.add_argument("--session-id", default=None, help="the session (default: the user ID)")
     add_backend_args(put)
     return p

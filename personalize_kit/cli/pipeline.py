@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from personalize_kit.cli._common import RECIPE_CHOICES, Progress, add_backend_args, load, say, table
+from personalize_kit.cli._common import RECIPE_CHOICES, Progress, add_backend_args, load, positive_seconds, say, table
 
 EXAMPLE = """\
 examples:
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
     p.add_argument("--source", default=None, help="data: a MovieLens folder, 'synthetic' or 'default'")
     add_backend_args(p)
     p.add_argument("--force", action="store_true", help="deploy new solution versions even if their metrics are worse")
-    p.add_argument("--timeout", type=float, default=3 * 3600.0, help="seconds to wait for any one resource")
+    p.add_argument("--timeout", type=positive_seconds, default=3 * 3600.0, help="seconds to wait for any one resource")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     return p
 
@@ -59,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "created": [
                         {"kind": o.kind, "name": o.name, "arn": o.arn, "action": o.action} for o in result.created
+                    ],
+                    "replaced": [
+                        {"arn": arn, "status": status, "failureReason": reason}
+                        for arn, status, reason in result.replaced
                     ],
                     "solutions": [
                         {
@@ -87,6 +91,8 @@ def summary(result) -> str:  # noqa: ANN001 - PipelineResult, imported lazily
         if changed
         else "nothing changed: every resource was already in place"
     ]
+    for arn, status, reason in result.replaced:
+        lines.append(f"replaced {arn} ({status}: {reason})")
     if result.solutions:
         metrics = sorted({m for s in result.solutions for m in s.metrics})
         header = ["metric", *[s.solution.name for s in result.solutions]]

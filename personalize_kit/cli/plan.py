@@ -17,8 +17,9 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
     p = sub.add_parser(
         "plan",
         help="show what a pipeline run would create, update or leave",
-        description="Prepare the data locally (to know what would be imported) and compare the project with "
-        "what exists, using Describe calls only: nothing is created.",
+        description="Run the pipeline in plan mode: the data is prepared locally (to know what would be "
+        "imported), and every step answers what it would do (create, adopt, update, replace a failed resource, "
+        "keep, or conflict) from Describe and List calls only: nothing is created. Exits 1 on a conflict.",
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
@@ -35,4 +36,4 @@ def run(args: argparse.Namespace) -> int:
     project, backend = load(args)
     rows = plan(project, backend, say=say)
     print(table(rows, ["resource", "name", "a pipeline run would"]))
-    return 1 if any(v.startswith("CONFLICT") for _, _, v in rows) else 0
+    return 1 if any(v.startswith("conflict") for _, _, v in rows) else 0

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from personalize_kit.cli._common import positive_int
+
 EXAMPLE = """\
 examples:
   python -m personalize_kit prepare --out out
@@ -32,7 +34,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
         "else synthetic)",
     )
     p.add_argument("--out", default="out", help="output folder")
-    p.add_argument("--interactions", type=int, default=None, help="synthetic: number of interactions")
+    p.add_argument("--interactions", type=positive_int, default=None, help="synthetic: number of interactions")
     p.add_argument("--seed", type=int, default=0, help="synthetic: random seed")
     p.add_argument(
         "--event-mapping",
@@ -45,7 +47,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
         action="store_true",
         help="also write LAST_WATCHED_MOVIE and LAST_RATING into interaction.csv",
     )
-    p.add_argument("--chunk-rows", type=int, default=1_000_000, help="rows per streamed chunk")
+    p.add_argument("--chunk-rows", type=positive_int, default=1_000_000, help="rows per streamed chunk")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     return p
 

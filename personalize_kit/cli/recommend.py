@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from personalize_kit.cli._common import add_backend_args, load, say, table
+from personalize_kit.cli._common import add_backend_args, identifier, load, say, table
 
 EXAMPLE = """\
 examples:
@@ -118,7 +118,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument("--user", default=None, metavar="ID", help="the user to recommend items to (required)")
+    p.add_argument("--user", type=identifier, default=None, metavar="ID", help="the user (required)")
     add_runtime_args(p)
     return p
 

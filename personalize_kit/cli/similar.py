@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from personalize_kit.cli._common import identifier
 from personalize_kit.cli.recommend import add_runtime_args, get_recommendations, require
 
 EXAMPLE = """\
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument("--item", default=None, metavar="ID", help="the item to find related items for (required)")
+    p.add_argument("--item", type=identifier, default=None, metavar="ID", help="the item (required)")
     add_runtime_args(p)
     return p
 

@@ -19,8 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from personalize_kit.data.source import RATINGS_SCHEMA, RawDataset
-from personalize_kit.exceptions import DataSourceError
+from personalize_kit.data.source import RATINGS_SCHEMA, RawDataset, SourceProblem
+from personalize_kit.exceptions import DataSourceError, shorten
 
 __all__ = ["ML_1M_OCCUPATIONS", "detect_layout", "find_local_movielens", "load_movielens"]
 
@@ -205,7 +205,7 @@ def _stream(spec: _RatingsFile, chunk_rows: int) -> Iterator[pa.Table]:
     except pa.ArrowInvalid as exc:
         raise _bad_ratings(spec, rows_read, str(exc)) from None
     except OSError as exc:
-        raise DataSourceError(f"Cannot read {spec.path}: {exc}") from None
+        raise unreadable(spec.path, exc) from None
     with reader:
         while True:
             try:
@@ -295,9 +295,22 @@ def _split_csv(text: str) -> list[str]:
     return next(csv.reader([text]), [])
 
 
+def unreadable(path: Path, exc: OSError) -> DataSourceError:
+    """One line for a source file that cannot be read: which, why, and what to do."""
+    what = (
+        "it is a directory: give a folder holding the release's files"
+        if isinstance(exc, IsADirectoryError)
+        else ("give your user read access to it (chmod/chown), or point --source at another folder")
+    )
+    return DataSourceError(f"cannot read {path}: {exc.strerror or exc}; {what}")
+
+
 def _csv_ratings(path: Path) -> _RatingsFile:
-    with open(path, "rb") as fh:
-        first = fh.readline()
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline()
+    except OSError as exc:
+        raise unreadable(path, exc) from None
     header_text, problem = _decode_line(first.rstrip(b"\r\n"))
     if header_text is None:
         raise DataSourceError(f"{path}, line 1: {problem}. Save the file as UTF-8 and run again.")
@@ -380,7 +393,7 @@ def _read_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DataSourceError(f"Cannot read {path}: {exc}") from None
+        raise unreadable(path, exc) from None
     if encoding == "utf-8-or-latin-1":
         try:
             text = data.decode("utf-8")
@@ -413,23 +426,27 @@ def _int_field(path: Path, number: int, value: str, name: str) -> int:
         ) from None
 
 
-def _release_date(path: Path, number: int, value: str) -> int | None:
-    if not value:
-        return None
+def _release_date(value: str) -> int | None:
+    """Epoch seconds of a date like ``01-Jan-1995``; ``None`` when empty or not such a date."""
     match = _RELEASE_DATE.fullmatch(value.strip())
     month = _MONTHS.get(match.group(2).lower()) if match else None
     if match is None or month is None:
-        raise DataSourceError(
-            f"{path}, line {number}: release date {value!r} is not a date like '01-Jan-1995'. "
-            "Fix it or leave the field empty."
-        )
-    day, year = int(match.group(1)), int(match.group(3))
+        return None
     try:
-        return int(datetime(year, month, day, tzinfo=UTC).timestamp())
+        return int(datetime(int(match.group(3)), month, int(match.group(1)), tzinfo=UTC).timestamp())
     except ValueError:
-        raise DataSourceError(
-            f"{path}, line {number}: release date {value!r} is not a valid date. Fix it or leave it empty."
-        ) from None
+        return None
+
+
+def _bad_dates(path: Path, lines: list[int], first: str) -> SourceProblem:
+    return SourceProblem(
+        str(path),
+        "release-date-malformed",
+        "release date",
+        f"the release date is not a date like '01-Jan-1995' (first: {shorten(first, 40)!r}); those items get the "
+        "date of their first interaction, as items released before 1970 do. Fix the dates to use them.",
+        tuple(lines),
+    )
 
 
 def _items_frame(ids: list[str], titles: list[str], genres: list[str], created: list[int | None]) -> pd.DataFrame:
@@ -479,8 +496,10 @@ def _read_100k_genres(path: Path) -> list[str]:
     return [name for _, name in sorted(indexed)]
 
 
-def _read_100k_items(path: Path, genre_names: list[str]) -> pd.DataFrame:
+def _read_100k_items(path: Path, genre_names: list[str], problems: list[SourceProblem]) -> pd.DataFrame:
     ids, titles, genres, created = [], [], [], []
+    bad_dates: list[int] = []
+    first_bad = ""
     count = 5 + len(genre_names)
     what = f"movie id|title|release date|video release date|IMDb URL|{len(genre_names)} genre flags"
     for number, line in _read_lines(path, "latin-1"):
@@ -494,7 +513,13 @@ def _read_100k_items(path: Path, genre_names: list[str]) -> pd.DataFrame:
         ids.append(fields[0])
         titles.append(fields[1])
         genres.append("|".join(g for g, f in zip(genre_names, flags, strict=True) if f == "1"))
-        created.append(_release_date(path, number, fields[2]))
+        date = _release_date(fields[2]) if fields[2].strip() else None
+        if date is None and fields[2].strip():
+            first_bad = first_bad or fields[2]
+            bad_dates.append(number)
+        created.append(date)
+    if bad_dates:
+        problems.append(_bad_dates(path, bad_dates, first_bad))
     return _items_frame(ids, titles, genres, created)
 
 
@@ -520,7 +545,10 @@ def _read_100k_count(path: Path) -> int | None:
 
 def _load_100k(root: Path, chunk_rows: int) -> RawDataset:
     ratings, items_path, users_path = root / "u.data", root / "u.item", root / "u.user"
-    items = _read_100k_items(items_path, _read_100k_genres(root / "u.genre")) if items_path.is_file() else None
+    problems: list[SourceProblem] = []
+    items = (
+        _read_100k_items(items_path, _read_100k_genres(root / "u.genre"), problems) if items_path.is_file() else None
+    )
     users = _read_100k_users(users_path) if users_path.is_file() else None
     spec = _100k_ratings(ratings)
     return RawDataset(
@@ -531,6 +559,7 @@ def _load_100k(root: Path, chunk_rows: int) -> RawDataset:
         n_ratings=_read_100k_count(root / "u.info"),
         origin=f"ml-100k at {root}",
         files=_files(ratings, items_path, users_path),
+        problems=problems,
     )
 
 
@@ -588,7 +617,7 @@ def _read_csv_items(path: Path) -> pd.DataFrame:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DataSourceError(f"Cannot read {path}: {exc}") from None
+        raise unreadable(path, exc) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -42,6 +42,7 @@ from personalize_kit.data.report import FileCounts, Report
 from personalize_kit.data.rules import (
     RowIssue,
     check_categorical,
+    check_finite,
     check_id,
     check_minimums,
     check_timestamp,
@@ -205,6 +206,7 @@ class _Interactions:
             *check_id(chunk["user_id"], "USER_ID"),
             *check_id(chunk["item_id"], "ITEM_ID"),
             *check_timestamp(chunk["timestamp"], "TIMESTAMP", now=self.now),
+            *check_finite(chunk["rating"], "rating", "fix or remove that row of the source"),
         ]
         _report_issues(self.report, self.source, issues, lines, "warning")
         events = self.mapping.apply(chunk["rating"])
@@ -463,6 +465,8 @@ def prepare(
     schemas: dict[str, Path] = {}
     rejected: dict[str, dict[str, int]] = {}
 
+    for problem in raw.problems:
+        report.add_rows("warning", problem.file, problem.code, problem.field, problem.message, problem.lines)
     interactions = _Interactions(raw, out, mapping, realtime_features, now, report)
     bar = None
     if progress:

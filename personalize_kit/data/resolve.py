@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from personalize_kit.data.source import RawDataset
-from personalize_kit.exceptions import DataSourceError, DownloadError
+from personalize_kit.exceptions import DataSourceError, DownloadError, shorten
 
 DEFAULT_RELEASE = "ml-latest-small"
 #: Interactions in the synthetic stand-in for the default data (about the size of ml-latest-small).
@@ -42,6 +42,10 @@ def open_source(
     >>> raw = open_source("synthetic", interactions=5_000, seed=7)   # doctest: +SKIP
     """
     notice = notice or (lambda message: print(message, file=sys.stderr))
+    if interactions is not None and (isinstance(interactions, bool) or interactions < 1):
+        raise DataSourceError(f"interactions must be a whole number of at least 1, not {interactions!r}")
+    if chunk_rows < 1:
+        raise DataSourceError(f"chunk_rows must be a whole number of at least 1, not {chunk_rows!r}")
     if source is None or str(source) == "default":
         return _default(interactions, seed, chunk_rows, notice)
     if str(source) == "synthetic":
@@ -49,7 +53,8 @@ def open_source(
     path = Path(source).expanduser()
     if not path.exists():
         raise DataSourceError(
-            f"source {str(source)!r} does not exist; pass --source DIR with a MovieLens folder, or --source synthetic"
+            f"source {shorten(str(source))!r} does not exist; pass --source DIR with a MovieLens folder, "
+            "or --source synthetic"
         )
     from personalize_kit.data.movielens import load_movielens
 

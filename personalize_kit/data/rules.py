@@ -127,6 +127,21 @@ def check_categorical(values: pa.Array | pa.ChunkedArray, field: str) -> list[Ro
     return out
 
 
+def check_finite(values: pa.Array | pa.ChunkedArray, field: str, what: str = "") -> list[RowIssue]:
+    """A number that is present must be finite: NaN and infinity are refused (a float column's text ``nan``,
+    ``inf`` and ``-inf`` parse, but mean nothing to a model)."""
+    out: list[RowIssue] = []
+    present = ~_mask(pc.is_null(values))
+    _issue(
+        out,
+        "not-finite",
+        field,
+        present & ~_mask(pc.is_finite(values)),
+        f"{field} is not a finite number (NaN or infinity); {what or 'fix or remove the value'}.",
+    )
+    return out
+
+
 def check_timestamp(
     values: pa.Array | pa.ChunkedArray, field: str, *, now: int | None = None, future_severity: str = "error"
 ) -> list[RowIssue]:

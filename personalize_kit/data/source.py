@@ -29,6 +29,18 @@ ITEM_COLUMNS = ("item_id", "title", "genres", "creation_timestamp")
 USER_COLUMNS = ("user_id", "age", "gender", "occupation", "location")
 
 
+@dataclass(frozen=True)
+class SourceProblem:
+    """Something in the source that was worked around rather than refused (e.g. a malformed optional date):
+    reported as a warning on ``lines`` of ``file``, with the count."""
+
+    file: str
+    code: str
+    field: str | None
+    message: str
+    lines: tuple[int, ...]
+
+
 @dataclass
 class RawDataset:
     """Raw recommender data before it is put into Amazon Personalize's format.
@@ -45,6 +57,7 @@ class RawDataset:
       so that problems can be reported against the user's own files.
     - ``first_line``: the physical line number of the first data row of each file in ``files`` (2 for a file
       with a header row, the default 1 otherwise), so that a row's position maps to its line.
+    - ``problems``: what the loader worked around (:class:`SourceProblem`), reported by ``prepare`` as warnings.
     """
 
     name: str
@@ -55,3 +68,4 @@ class RawDataset:
     origin: str = ""
     files: dict[str, str] = field(default_factory=dict)
     first_line: dict[str, int] = field(default_factory=dict)
+    problems: list[SourceProblem] = field(default_factory=list)

@@ -28,6 +28,7 @@ from personalize_kit.data.report import Problem, Report
 from personalize_kit.data.rules import (
     RowIssue,
     check_categorical,
+    check_finite,
     check_id,
     check_minimums,
     check_reserved,
@@ -229,6 +230,8 @@ def _row_rules(
             issues += check_categorical(values, name)
         elif name == "EVENT_TYPE":
             issues += check_reserved(values, name)
+        elif spec.type in ("float", "double"):
+            issues += check_finite(values, name)
     # a missing value is already reported against the schema's nullability
     return [i for i in issues if i.code != "timestamp-missing"]
 
@@ -404,6 +407,19 @@ def _duplicates(dataset_type: str, file: str, stats: _Stats, report: Report) -> 
         )
 
 
+def _unusable(path: Path) -> tuple[str, str, str] | None:
+    """(file, code, message) when ``path`` exists but cannot be read as a file: a directory, or no permission."""
+    if path.is_dir():
+        return str(path), "not-a-file", f"{path.name} is a directory; it must be a file: remove or rename it."
+    if path.exists():
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            return str(path), "unreadable", f"cannot read {path.name} ({exc.strerror}); give your user access to it."
+    return None
+
+
 def validate_directory(directory: str | Path, *, now: int | None = None, progress: bool = False) -> Report:
     """Validate a prepared directory: each CSV against its schema in ``schemas/``, then the cross-file rules.
 
@@ -413,17 +429,21 @@ def validate_directory(directory: str | Path, *, now: int | None = None, progres
     directory = Path(directory)
     report = Report()
     if not directory.is_dir():
-        report.add(
-            "error",
-            str(directory),
-            "no-directory",
-            "the directory does not exist; run `python -m personalize_kit prepare --out DIR` first.",
+        what = (
+            "is a file, not a folder: give the folder `prepare` wrote (the one holding interaction.csv and schemas/)"
+            if directory.exists()
+            else "does not exist; run `python -m personalize_kit prepare --out DIR` first"
         )
+        report.add("error", str(directory), "no-directory", f"{directory} {what}.")
         return report
     ids: dict[str, dict[str, set[str]]] = {}
     for kind in DATASET_TYPES:
         csv_path = directory / CSV_NAMES[kind]
         schema_path = directory / "schemas" / SCHEMA_NAMES[kind]
+        unusable = _unusable(csv_path) or _unusable(schema_path)
+        if unusable is not None:
+            report.add("error", *unusable)
+            continue
         if not csv_path.exists():
             if kind == "INTERACTIONS":
                 report.add(

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from personalize_kit.kinds import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, IN_PROGRESS
-from personalize_kit.local import runtime, store
+from personalize_kit.local import access, runtime, store
 from personalize_kit.local._moto import internal_client
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InvalidInputException, ServiceError
@@ -33,6 +33,17 @@ def _split(path: str) -> tuple[str, str]:
 
 def _s3(backend: PersonalizeBackend) -> Any:
     return internal_client("s3", backend.region)
+
+
+def _check_access(backend: PersonalizeBackend, job: dict[str, Any], arn: str, paths: dict[str, dict]) -> None:
+    """The job's role may read its input and write its output (and use their keys), or the job fails."""
+    try:
+        for purpose, location in paths.items():
+            access.check_s3_access(job["roleArn"], purpose, location["path"], backend.region, source_arn=arn)
+            if location.get("kmsKeyArn"):
+                access.check_kms_key(location["kmsKeyArn"], job["roleArn"], backend.region, purpose=purpose)
+    except InvalidInputException as exc:
+        raise _JobFailed(exc.message) from exc
 
 
 def _finish(backend: PersonalizeBackend, arn: str, status: str, reason: str | None = None) -> None:
@@ -82,6 +93,8 @@ def run_batch_inference_job(backend: PersonalizeBackend, arn: str) -> None:
     job = resources.find(arn, "batch_inference_job").attrs
     _finish(backend, arn, IN_PROGRESS)
     try:
+        paths = {"read": job["jobInput"]["s3DataSource"], "write": job["jobOutput"]["s3DataDestination"]}
+        _check_access(backend, job, arn, paths)
         s3 = _s3(backend)
         in_bucket, in_key = _split(job["jobInput"]["s3DataSource"]["path"])
         out_bucket, out_prefix = _split(job["jobOutput"]["s3DataDestination"]["path"])
@@ -118,6 +131,7 @@ def run_export_job(backend: PersonalizeBackend, arn: str) -> None:
     group = dataset["datasetGroupArn"].split("/")[1]
     _finish(backend, arn, CREATE_IN_PROGRESS)
     try:
+        _check_access(backend, job, arn, {"write": job["jobOutput"]["s3DataDestination"]})
         bucket, prefix = _split(job["jobOutput"]["s3DataDestination"]["path"])
         parts = []
         if job["ingestionMode"] in ("BULK", "ALL") or dataset["datasetType"] != "INTERACTIONS":

@@ -14,8 +14,9 @@ from typing import Any
 import pandas as pd
 
 from personalize_kit.kinds import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
-from personalize_kit.local import store
+from personalize_kit.local import access, store
 from personalize_kit.local.backend import PersonalizeBackend
+from personalize_kit.local.exceptions import InvalidInputException
 
 #: How many problems a failureReason names.
 PROBLEMS_IN_REASON = 3
@@ -108,6 +109,11 @@ def run_import_job(backend: PersonalizeBackend, job_arn: str) -> None:
     group = dataset["datasetGroupArn"].split("/")[1]
     _set_status(backend, job_arn, CREATE_IN_PROGRESS)
     try:
+        if job.get("roleArn"):
+            try:
+                access.check_s3_access(job["roleArn"], "read", location, backend.region, source_arn=job_arn)
+            except InvalidInputException as exc:
+                raise _ImportFailed(exc.message) from exc
         objects = _fetch(location, backend.region)
         frames = []
         problems: list[str] = []

@@ -28,6 +28,20 @@ from personalize_kit.local.resources import now
 from personalize_kit.local.state import StateDir
 
 logger = logging.getLogger(__name__)
+#: The mirror's log in its state directory: tracebacks of internal failures (a client sees one line).
+LOG_FILE = "mirror.log"
+_logs: set[Path] = set()
+
+
+def _log_to(root: Path) -> None:
+    """Send this module's log (once per state directory) to ``<state dir>/mirror.log``."""
+    path = root / LOG_FILE
+    if path in _logs:
+        return
+    handler = logging.FileHandler(path, delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    _logs.add(path)
 
 #: Service model names the mirror answers, and their operations.
 SERVICES: dict[str, dict[str, Any]] = {
@@ -91,6 +105,7 @@ class Mirror:
             recipe_options=dict(recipe_options or {}),
         )
         self.caches = Caches()
+        _log_to(self.state.root)
 
     @property
     def state_dir(self) -> Path:
@@ -122,7 +137,7 @@ class Mirror:
             logger.exception("%s %s failed (reference %s)", service, operation, reference)
             raise InternalFailure(
                 f"The local mirror failed on {operation}: {type(exc).__name__}: {str(exc)[:200]} "
-                f"(reference {reference} in the mirror's log)"
+                f"(reference {reference} in the mirror's log, {self.state.root / LOG_FILE})"
             ) from exc
 
     def answer(self, model: Any, request_dict: dict[str, Any], region: str) -> tuple[AWSResponse, dict[str, Any]]:

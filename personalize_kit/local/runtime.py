@@ -8,13 +8,14 @@ users and interactions as they are now.
 from __future__ import annotations
 
 import uuid
+import zipfile
 from typing import Any
 
 import pandas as pd
 
 from personalize_kit.local import filtering, store, training
 from personalize_kit.local.backend import PersonalizeBackend
-from personalize_kit.local.exceptions import InvalidInputException
+from personalize_kit.local.exceptions import InternalFailure, InvalidInputException
 from personalize_kit.local.resources import Resource, Resources
 from personalize_kit.recipes import RECIPES, Ranked, Recipe
 
@@ -33,11 +34,18 @@ RECENT_EVENTS = 100
 def model_for(backend: PersonalizeBackend, version_arn: str, recipe_arn: str) -> Recipe:
     """The trained model of a version, loaded once per process and reloaded when its files change."""
     directory = training.model_dir(backend, version_arn)
-    stamp = (directory / "model.npz").stat().st_mtime_ns
-    cached = backend.caches.models.get(version_arn)
-    if cached is None or cached[0] != stamp:
-        cached = (stamp, training.load_model(backend, version_arn, recipe_arn))
-        backend.caches.models[version_arn] = cached
+    try:
+        stamp = (directory / "model.npz").stat().st_mtime_ns
+        cached = backend.caches.models.get(version_arn)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, training.load_model(backend, version_arn, recipe_arn))
+            backend.caches.models[version_arn] = cached
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # a full disk, a killed copy, a hand edit
+        raise InternalFailure(
+            f"a trained model in {backend.state.root} is damaged or truncated ({type(exc).__name__}: "
+            f"{str(exc)[:120]}): solution version {version_arn}; delete what was trained (its solution, or with "
+            "the CLI `python -m personalize_kit cleanup --yes`) and train again (`python -m personalize_kit pipeline`)"
+        ) from exc
     return cached[1]
 
 

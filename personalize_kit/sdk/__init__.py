@@ -10,7 +10,7 @@ from personalize_kit.sdk._wait import wait
 from personalize_kit.sdk.backend import Backend, aws_backend, local_backend, make_backend
 from personalize_kit.sdk.cleanup import cleanup, plan_cleanup
 from personalize_kit.sdk.evaluate import evaluate_campaign, send_inputs
-from personalize_kit.sdk.pipeline import PipelineResult, plan, prepare_data, run_pipeline
+from personalize_kit.sdk.pipeline import PipelineResult, plan, prepare_data, run_batch, run_pipeline
 from personalize_kit.sdk.project import Project, load_project, parse_project, recipe_name
 from personalize_kit.sdk.resources import (
     Options,
@@ -65,6 +65,7 @@ __all__ = [
     "prepare_data",
     "recipe_name",
     "resource_tree",
+    "run_batch",
     "run_pipeline",
     "send_inputs",
     "solution_metrics",

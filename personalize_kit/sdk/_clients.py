@@ -6,6 +6,7 @@ all, with exponential backoff and jitter), not by loops of our own.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import boto3
@@ -19,14 +20,40 @@ CONFIG = Config(
 )
 
 
+#: Clients and the caller's identity, built once per session and dropped with it (a backend holds one session).
+_BUILT: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def _built(session: Any) -> dict[Any, Any]:
+    try:
+        return _BUILT.setdefault(session, {})
+    except TypeError:  # a session that cannot be weakly referenced: no reuse
+        return {}
+
+
 def client(service: str, session: boto3.Session | None = None, **kwargs: Any) -> Any:
-    """A boto3 client for ``service`` from ``session`` (default: a new ``boto3.Session()``)."""
-    return (session or boto3.Session()).client(service, config=CONFIG, **kwargs)
+    """A boto3 client for ``service`` from ``session`` (default: a new ``boto3.Session()``), built once per
+    session and service (with no extra ``kwargs``) and reused after that."""
+    if session is None or kwargs:
+        return (session or boto3.Session()).client(service, config=CONFIG, **kwargs)
+    built = _built(session)
+    if service not in built:
+        built[service] = session.client(service, config=CONFIG)
+    return built[service]
 
 
 def account_and_region(session: boto3.Session | None = None) -> tuple[str, str, str]:
-    """The (partition, account id, region) the session acts in, for building ARNs."""
-    sts = client("sts", session)
-    identity = sts.get_caller_identity()
-    arn = identity["Arn"]
-    return arn.split(":")[1], identity["Account"], sts.meta.region_name
+    """The (partition, account id, region) the session acts in, for building ARNs; asked of STS once per
+    session."""
+    built = _built(session) if session is not None else {}
+    if "identity" not in built:
+        sts = client("sts", session)
+        identity = sts.get_caller_identity()
+        built["identity"] = (identity["Arn"].split(":")[1], identity["Account"], sts.meta.region_name)
+    return built["identity"]
+
+
+def forget(session: Any) -> None:
+    """Drop the clients built for ``session``, e.g. after registering event handlers on it (a client copies
+    the session's handlers when it is built)."""
+    _BUILT.pop(session, None)

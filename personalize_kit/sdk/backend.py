@@ -15,16 +15,10 @@ from typing import Any
 
 import boto3
 
-from personalize_kit.sdk._clients import client
+from personalize_kit.sdk import policies
+from personalize_kit.sdk._clients import account_and_region, client
 from personalize_kit.sdk.project import Project
 from personalize_kit.sdk.stack import stack_resources
-
-TRUST_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "personalize.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
 
 
 @dataclass
@@ -42,40 +36,85 @@ class Backend:
 
 
 def local_backend(project: Project, state_dir: str | Path | None = None) -> Backend:
-    """The mirror's session, with a KMS key, an encrypted bucket and the Personalize role made in moto."""
+    """The mirror's session, with the KMS key, the encrypted bucket and the Personalize role made in moto as
+    the CDK stack makes them (trust, role policy, bucket policy and key policy: see :mod:`.policies`), so the
+    mirror's access checks judge the zero-config path as they would judge a deployed stack."""
     from personalize_kit.local import mirror_session
     from personalize_kit.local.state import resolve_state_dir
 
     session = mirror_session(state_dir)
+    _, account, region = account_and_region(session)
     bucket = f"{project.name.lower().replace('_', '-')}-data"
-    s3, kms, iam = client("s3", session), client("kms", session), client("iam", session)
+    key_arn = _local_key(project, session, account, region)
+    _local_bucket(bucket, key_arn, project.aws.prefix, session, account, region)
+    role_arn = grant_personalize(
+        session, bucket, role_name=f"{project.name}-personalize", data_prefix=project.aws.prefix, key_arn=key_arn
+    )
+    return Backend("local", session, bucket, role_arn, key_arn, project.aws.prefix, resolve_state_dir(state_dir))
+
+
+def grant_personalize(
+    session: Any,
+    bucket: str,
+    *,
+    role_name: str = "PersonalizeS3",
+    data_prefix: str = "",
+    output_prefixes: tuple[str, ...] = policies.OUTPUT_PREFIXES,
+    key_arn: str | None = None,
+) -> str:
+    """Let Personalize use ``bucket`` as the CDK stack does: the role it assumes (trust and role policy) and the
+    bucket's policy; return the role's ARN. For the offline mirror, whose access checks judge them as AWS would
+    (in moto; a test's own bucket: ``grant_personalize(boto3.Session(), "my-bucket", output_prefixes=("",))``).
+    """
+    _, account, region = account_and_region(session)
+    iam = client("iam", session)
+    trust = json.dumps(policies.trust_policy(account, region))
+    try:
+        role_arn = str(iam.get_role(RoleName=role_name)["Role"]["Arn"])
+        iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust)
+    except iam.exceptions.NoSuchEntityException:
+        role_arn = str(iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust)["Role"]["Arn"])
+    iam.put_role_policy(
+        RoleName=role_name,
+        PolicyName=policies.POLICY_NAME,
+        PolicyDocument=json.dumps(policies.role_policy(bucket, key_arn, data_prefix, output_prefixes)),
+    )
+    policy = policies.bucket_policy(bucket, account, region, data_prefix, output_prefixes)
+    client("s3", session).put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    return role_arn
+
+
+def _local_key(project: Project, session: Any, account: str, region: str) -> str:
+    kms = client("kms", session)
     alias = f"alias/{project.name}"
     try:
-        key_arn = kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+        return kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
     except kms.exceptions.NotFoundException:
-        key_arn = kms.create_key(Description=f"personalize_kit {project.name}")["KeyMetadata"]["Arn"]
+        key_arn = kms.create_key(
+            Description=f"personalize_kit {project.name}", Policy=json.dumps(policies.key_policy(account, region))
+        )["KeyMetadata"]["Arn"]
         kms.create_alias(AliasName=alias, TargetKeyId=key_arn)
+        return key_arn
+
+
+def _local_bucket(bucket: str, key_arn: str, prefix: str, session: Any, account: str, region: str) -> None:
+    s3 = client("s3", session)
     try:
         s3.head_bucket(Bucket=bucket)
+        return
     except s3.exceptions.ClientError:
         s3.create_bucket(Bucket=bucket)
-        s3.put_bucket_encryption(
-            Bucket=bucket,
-            ServerSideEncryptionConfiguration={
-                "Rules": [
-                    {
-                        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
-                        "BucketKeyEnabled": True,
-                    }
-                ]
-            },
-        )
-    role_name = f"{project.name}-personalize"
-    try:
-        role_arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
-        role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY))["Role"]["Arn"]
-    return Backend("local", session, bucket, role_arn, key_arn, project.aws.prefix, resolve_state_dir(state_dir))
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
 
 
 def aws_backend(project: Project, session: boto3.Session | None = None) -> Backend:

@@ -3,8 +3,10 @@ solutions -> solution versions -> metrics -> campaigns -> event tracker -> filte
 
 Every step creates or adopts by name, so a second run with nothing changed creates nothing, and a run
 killed at any point finishes when started again, without duplicates: import jobs are named after the
-digest of their data, a running training is waited for rather than started again, and a campaign moves
-to a new solution version only when that version's metrics are not worse (unless forced).
+digest of their data, a running training is waited for rather than started again, a resource left
+``CREATE FAILED`` is replaced and reported (``PipelineResult.replaced``), a resource a racing run made first
+is adopted, and a campaign moves to a new solution version only when that version's metrics are not worse
+(unless forced). :func:`plan` is this same pipeline in plan mode (``Options(plan=True)``).
 
 >>> from personalize_kit.sdk import load_project, make_backend, run_pipeline
 >>> project = load_project(None)                                         # doctest: +SKIP
@@ -16,6 +18,7 @@ to a new solution version only when that version's metrics are not worse (unless
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +30,7 @@ from personalize_kit.data.schemas import CSV_NAMES, SCHEMA_NAMES, load_schema
 from personalize_kit.sdk import resources as r
 from personalize_kit.sdk._clients import client
 from personalize_kit.sdk.backend import Backend
+from personalize_kit.sdk.policies import BATCH_OUTPUT_PREFIX
 from personalize_kit.sdk.project import Project, SolutionConfig
 
 RECIPE_ARN = "arn:aws:personalize:::recipe/{}"
@@ -50,11 +54,19 @@ class PipelineResult:
     solutions: list[SolutionRun] = field(default_factory=list)
     event_tracker: r.Outcome | None = None
     rows_written: dict[str, int] = field(default_factory=dict)
+    options: r.Options = field(default_factory=r.Options, repr=False)
+    force: bool = False
+    say: Say | None = field(default=None, repr=False)
 
     @property
     def created(self) -> list[r.Outcome]:
         """What this run created or changed; empty when the run found everything in place."""
-        return [o for o in self.outcomes if o.action in ("created", "updated")]
+        return [o for o in self.outcomes if o.action in ("created", "updated", "replaced")]
+
+    @property
+    def replaced(self) -> list[tuple[str, str, str]]:
+        """The failed resources this run replaced: ``(arn, status, failureReason)``."""
+        return [failed for o in self.outcomes for failed in o.replaced]
 
 
 def _log(say: Say | None, outcome: r.Outcome) -> r.Outcome:
@@ -130,6 +142,87 @@ def _samples(backend: Backend, run: SolutionRun, interactions: Path) -> list[tup
     return out
 
 
+def _import_data(
+    project: Project, backend: Backend, prepared: Any, group: r.Outcome, result: PipelineResult, log: Callable
+) -> datetime | None:
+    """Schemas, datasets, uploads and import jobs; returns when the newest import finished (plan mode: a time
+    after everything when data would be imported)."""
+    options, out = result.options, Path(project.data.out)
+    data_updated: datetime | None = None
+    for kind in ("INTERACTIONS", "ITEMS", "USERS"):
+        if kind not in prepared.files:
+            continue
+        csv_path = out / CSV_NAMES[kind]
+        schema = load_schema(out / "schemas" / SCHEMA_NAMES[kind])
+        name = project.schema_name(kind)
+        schema_arn = log(r.ensure_schema(name, schema, session=backend.session, options=options)).arn
+        dataset = log(r.ensure_dataset(group.arn, kind, schema_arn, session=backend.session, options=options))
+        key = backend.s3_key(project, csv_path.name)
+        uri, uploaded = r.upload(
+            csv_path, backend.bucket, key, kms_key_arn=backend.kms_key_arn, session=backend.session, plan=options.plan
+        )
+        if uploaded and not options.plan and result.say is not None:
+            result.say(f"uploaded  {uri} (SSE-KMS)")
+        job_name = f"{project.name}-{kind.lower()}-{r.file_digest(csv_path)[:16]}"
+        job = log(
+            r.ensure_import_job(
+                dataset.arn, uri, backend.role_arn, name=job_name, session=backend.session, options=options
+            )
+        )
+        finished = r.PLANNED_NOW if job.action in ("create", "replace") else job.description.get("lastUpdatedDateTime")
+        if finished is not None and (data_updated is None or finished > data_updated):
+            data_updated = finished
+    return data_updated
+
+
+def _solution(
+    project: Project,
+    backend: Backend,
+    config: SolutionConfig,
+    group: r.Outcome,
+    data_updated: datetime | None,
+    result: PipelineResult,
+    log: Callable,
+) -> SolutionRun:
+    """The solution, its version (trained when the data is newer), its metrics and its campaign."""
+    options, session = result.options, backend.session
+    solution = log(
+        r.ensure_solution(
+            group.arn,
+            project.solution_name(config),
+            RECIPE_ARN.format(config.recipe),
+            hyperparameters=config.hyperparameters,
+            event_type=config.event_type,
+            session=session,
+            options=options,
+        )
+    )
+    version = log(
+        r.ensure_solution_version(
+            solution.arn,
+            data_updated=data_updated,
+            training_mode=config.training_mode,
+            session=session,
+            options=options,
+        )
+    )
+    metrics = {} if options.plan else r.solution_metrics(version.arn, session=session)
+    run = SolutionRun(config, solution, version, metrics)
+    if config.campaign is not None:
+        run.campaign = log(
+            r.ensure_campaign(
+                project.campaign_name(config),
+                version.arn,
+                min_provisioned_tps=config.campaign.min_provisioned_tps,
+                campaign_config=config.campaign.campaign_config(),
+                force=result.force,
+                session=session,
+                options=options,
+            )
+        )
+    return run
+
+
 def run_pipeline(
     project: Project,
     backend: Backend,
@@ -139,243 +232,142 @@ def run_pipeline(
     options: r.Options | None = None,
     samples: bool = True,
 ) -> PipelineResult:
-    """Run the whole lifecycle for ``project`` on ``backend``; see the module docstring for the steps."""
+    """Run the whole lifecycle for ``project`` on ``backend``; see the module docstring for the steps.
+
+    With ``options=Options(plan=True)`` nothing is created, uploaded or trained: each step answers what it
+    would do (``result.outcomes``; see :func:`plan`)."""
     options = options or r.Options()
-    session = backend.session
-    result = PipelineResult(project)
-    add = result.outcomes.append
+    result = PipelineResult(project, options=options, force=force, say=say)
     prepared = prepare_data(project, say=say)
     result.rows_written = {name: c.written for name, c in prepared.report.counts.items()}
-    out = Path(project.data.out)
 
-    group = _log(
-        say,
+    def log(outcome: r.Outcome) -> r.Outcome:
+        result.outcomes.append(outcome)
+        return outcome if options.plan else _log(say, outcome)
+
+    group = log(
         r.ensure_dataset_group(
             project.name,
             role_arn=backend.role_arn,
             kms_key_arn=backend.kms_key_arn,
             tags=project.tags,
-            session=session,
+            session=backend.session,
             options=options,
-        ),
+        )
     )
-    add(group)
-    data_updated: datetime | None = None
-    for kind in ("INTERACTIONS", "ITEMS", "USERS"):
-        csv_path = out / CSV_NAMES[kind]
-        if kind not in prepared.files:
-            continue
-        schema = load_schema(out / "schemas" / SCHEMA_NAMES[kind])
-        add(_log(say, r.ensure_schema(project.schema_name(kind), schema, session=session)))
-        dataset = _log(
-            say, r.ensure_dataset(group.arn, kind, result.outcomes[-1].arn, session=session, options=options)
-        )
-        add(dataset)
-        digest = r.file_digest(csv_path)
-        uri, uploaded = r.upload(
-            csv_path,
-            backend.bucket,
-            backend.s3_key(project, csv_path.name),
-            kms_key_arn=backend.kms_key_arn,
-            session=session,
-        )
-        if say is not None and uploaded:
-            say(f"uploaded  {uri} (SSE-KMS)")
-        job = _log(
-            say,
-            r.ensure_import_job(
-                dataset.arn,
-                uri,
-                backend.role_arn,
-                name=f"{project.name}-{kind.lower()}-{digest[:16]}",
-                session=session,
-                options=options,
-            ),
-        )
-        add(job)
-        finished = job.description.get("lastUpdatedDateTime")
-        if finished is not None and (data_updated is None or finished > data_updated):
-            data_updated = finished
-
+    data_updated = _import_data(project, backend, prepared, group, result, log)
     for config in project.solutions:
-        name = project.solution_name(config)
-        solution = _log(
-            say,
-            r.ensure_solution(
-                group.arn,
-                name,
-                RECIPE_ARN.format(config.recipe),
-                hyperparameters=config.hyperparameters,
-                event_type=config.event_type,
-                session=session,
-                options=options,
-            ),
-        )
-        add(solution)
-        version = _log(
-            say,
-            r.ensure_solution_version(
-                solution.arn,
-                data_updated=data_updated,
-                training_mode=config.training_mode,
-                session=session,
-                options=options,
-            ),
-        )
-        add(version)
-        run = SolutionRun(config, solution, version, r.solution_metrics(version.arn, session=session))
-        if config.campaign is not None:
-            campaign = _log(
-                say,
-                r.ensure_campaign(
-                    project.campaign_name(config),
-                    version.arn,
-                    min_provisioned_tps=config.campaign.min_provisioned_tps,
-                    campaign_config=config.campaign.campaign_config(),
-                    force=force,
-                    session=session,
-                    options=options,
-                ),
-            )
-            add(campaign)
-            run.campaign = campaign
-        result.solutions.append(run)
-
-    result.event_tracker = _log(
-        say, r.ensure_event_tracker(group.arn, project.tracker_name, session=session, options=options)
+        result.solutions.append(_solution(project, backend, config, group, data_updated, result, log))
+    result.event_tracker = log(
+        r.ensure_event_tracker(group.arn, project.tracker_name, session=backend.session, options=options)
     )
-    add(result.event_tracker)
     for flt in project.filters:
-        add(_log(say, r.ensure_filter(group.arn, flt.name, flt.expression, session=session, options=options)))
+        log(r.ensure_filter(group.arn, flt.name, flt.expression, session=backend.session, options=options))
     for batch in project.batch_inference:
         run = next(r for r in result.solutions if r.solution.name == batch.solution)
-        add(_log(say, run_batch(project, backend, batch, run.version.arn, options=options)))
-    if samples:
+        log(
+            run_batch(
+                project,
+                backend,
+                Path(batch.input),
+                version_arn=run.version.arn,
+                solution=batch.solution,
+                num_results=batch.num_results,
+                download=Path(batch.output) if batch.output else None,
+                options=options,
+            )
+        )
+    if samples and not options.plan:
         for run in result.solutions:
             if run.campaign is not None:
-                run.samples = _samples(backend, run, out / CSV_NAMES["INTERACTIONS"])
+                run.samples = _samples(backend, run, Path(project.data.out) / CSV_NAMES["INTERACTIONS"])
     return result
 
 
-#: Where batch inference writes: the prefix the CDK stack lets Personalize write to.
-BATCH_OUTPUT_PREFIX = "batch-output/"
+def batch_job_name(solution: str, version_arn: str, source: Path, num_results: int, filter_arn: str | None) -> str:
+    """The batch job's name: the solution, the version and a digest of the input and the request, so the same
+    request on the same version runs once (``pipeline`` and ``batch`` name it alike)."""
+    digest = r.file_digest(source)
+    if num_results != 25 or filter_arn:
+        digest = hashlib.sha256(f"{digest}|{num_results}|{filter_arn or ''}".encode()).hexdigest()
+    version = version_arn.rsplit("/", 1)[1][:8] if version_arn else "new"
+    return f"{solution[:36]}-{version}-{digest[:12]}"
 
 
 def run_batch(
-    project: Project, backend: Backend, batch: Any, version_arn: str, *, options: r.Options | None = None
+    project: Project,
+    backend: Backend,
+    source: Path,
+    *,
+    version_arn: str,
+    solution: str,
+    num_results: int = 25,
+    output_uri: str | None = None,
+    download: Path | None = None,
+    filter_arn: str | None = None,
+    options: r.Options | None = None,
 ) -> r.Outcome:
-    """Batch inference for one ``batch_inference`` entry: upload the input under the data prefix, run the job
-    on the version (once per version and input), and download ``<input>.out`` to ``batch.output``."""
-    source = Path(batch.input)
+    """Batch inference, the one step ``pipeline`` (``batch_inference:`` entries) and ``batch`` share: upload
+    the input under the data prefix, run the job on the version once per input and request (a failed one is
+    run again), and download ``<input>.out`` to ``download`` (default: beside the input)."""
+    options = options or r.Options()
     if not source.is_file():
         from personalize_kit.exceptions import ProjectFileError
 
-        raise ProjectFileError(f"batch_inference input {source} does not exist; write one JSON object a line")
-    digest = r.file_digest(source)
-    name = f"{batch.solution[:36]}-{version_arn.rsplit('/', 1)[1][:8]}-{digest[:12]}"
+        raise ProjectFileError(f"batch input {source} does not exist; write one JSON object a line")
+    name = batch_job_name(solution, version_arn, source, num_results, filter_arn)
     uri, _ = r.upload(
         source,
         backend.bucket,
-        backend.s3_key(project, f"batch/{digest[:16]}/{source.name}"),
+        backend.s3_key(project, f"batch/{r.file_digest(source)[:16]}/{source.name}"),
         kms_key_arn=backend.kms_key_arn,
         session=backend.session,
+        plan=options.plan,
     )
-    output = f"s3://{backend.bucket}/{BATCH_OUTPUT_PREFIX}{project.name}/{name}/"
+    output = output_uri or f"s3://{backend.bucket}/{BATCH_OUTPUT_PREFIX}{project.name}/{name}/"
     job = r.ensure_batch_inference_job(
         name,
         version_arn,
         uri,
         output,
         backend.role_arn,
-        num_results=batch.num_results,
+        num_results=num_results,
         kms_key_arn=backend.kms_key_arn,
+        filter_arn=filter_arn,
         session=backend.session,
         options=options,
     )
+    if options.plan:
+        return job
     location = job.description.get("jobOutput", {}).get("s3DataDestination", {}).get("path", output)
     bucket, _, prefix = location.removeprefix("s3://").partition("/")
-    body = client("s3", backend.session).get_object(Bucket=bucket, Key=f"{prefix}{source.name}.out")["Body"].read()
-    target = Path(batch.output) if batch.output else source.with_name(source.name + ".out")
-    target.write_bytes(body)
+    key = f"{prefix}{source.name}.out"
+    target = download or source.with_name(source.name + ".out")
+    s3 = client("s3", backend.session)
+    try:
+        target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        # an adopted job's results may be gone (the local backend's S3 lives only in the process that ran it)
+        if job.action != "adopted" or not target.is_file():
+            from personalize_kit.exceptions import MissingResourceError
+
+            raise MissingResourceError(
+                f"the results of batch inference job {job.name} are not at s3://{bucket}/{key} and not in {target}; "
+                "run the job again on a changed input, or clean up the dataset group"
+            ) from None
     job.detail = (job.detail + "; " if job.detail else "") + f"results in {target}"
+    job.description = {**job.description, "resultsUri": f"s3://{bucket}/{key}", "resultsFile": str(target)}
     return job
 
 
 def plan(project: Project, backend: Backend, *, say: Say | None = None) -> list[tuple[str, str, str]]:
-    """What :func:`run_pipeline` would do, as ``(kind, name, verdict)`` rows, from Describe calls only.
+    """What :func:`run_pipeline` would do, as ``(kind, name, verdict)`` rows: the pipeline itself, run in plan
+    mode (Describe and List calls only; the data is prepared locally to know its digest).
 
-    The data is prepared locally (to know its digest); nothing is created in the account.
+    A verdict is ``create``, ``adopt``, ``update``, ``replace`` (a failed resource made again), ``keep`` or
+    ``conflict``, followed by the reason where there is one.
     """
-    personalize = client("personalize", backend.session)
-    prepared = prepare_data(project, say=say)
-    out = Path(project.data.out)
-    rows: list[tuple[str, str, str]] = []
-
-    def exists(kind: str, name: str, operation: str, param: str, key: str) -> dict | None:
-        return r._describe(personalize, operation, param, r.arn(kind, name, session=backend.session), key)
-
-    group = exists("dataset-group", project.name, "describe_dataset_group", "datasetGroupArn", "datasetGroup")
-    rows.append(("dataset group", project.name, "exists" if group else "create"))
-    new_data = False
-    for kind in ("INTERACTIONS", "ITEMS", "USERS"):
-        if kind not in prepared.files:
-            continue
-        schema_name = project.schema_name(kind)
-        found = exists("schema", schema_name, "describe_schema", "schemaArn", "schema")
-        wanted = load_schema(out / "schemas" / SCHEMA_NAMES[kind])
-        import json
-
-        verdict = (
-            "create"
-            if found is None
-            else (
-                "exists"
-                if json.loads(found["schema"]) == wanted
-                else "CONFLICT: the schema changed; schemas are immutable: name a new one under schemas:"
-            )
-        )
-        rows.append(("schema", schema_name, verdict))
-        dataset_arn = r.arn("dataset", f"{project.name}/{kind}", session=backend.session)
-        dataset = r._describe(personalize, "describe_dataset", "datasetArn", dataset_arn, "dataset")
-        rows.append(("dataset", f"{project.name}/{kind}", "exists" if dataset else "create"))
-        job = f"{project.name}-{kind.lower()}-{r.file_digest(out / CSV_NAMES[kind])[:16]}"
-        found_job = exists(
-            "dataset-import-job", job, "describe_dataset_import_job", "datasetImportJobArn", "datasetImportJob"
-        )
-        rows.append(("import job", job, "exists (same data)" if found_job else "create (new data)"))
-        new_data = new_data or found_job is None
-    for config in project.solutions:
-        name = project.solution_name(config)
-        solution = exists("solution", name, "describe_solution", "solutionArn", "solution")
-        rows.append(("solution", name, "exists" if solution else "create"))
-        trained = False
-        if solution:
-            versions = personalize.list_solution_versions(solutionArn=solution["solutionArn"])["solutionVersions"]
-            trained = any(v["status"] == "ACTIVE" for v in versions)
-        rows.append(("solution version", name, "train" if new_data or not trained else "keep (trained on this data)"))
-        if config.campaign is not None:
-            campaign_name = project.campaign_name(config)
-            campaign = exists("campaign", campaign_name, "describe_campaign", "campaignArn", "campaign")
-            verdict = (
-                "create"
-                if not campaign
-                else ("update if the new version is not worse" if new_data or not trained else "keep")
-            )
-            rows.append(("campaign", campaign_name, verdict))
-    trackers = (
-        personalize.list_event_trackers(datasetGroupArn=group["datasetGroupArn"])["eventTrackers"] if group else []
-    )
-    rows.append(("event tracker", project.tracker_name, "exists" if trackers else "create"))
-    for flt in project.filters:
-        found = exists("filter", flt.name, "describe_filter", "filterArn", "filter")
-        verdict = (
-            "create"
-            if not found
-            else (
-                "exists"
-                if found["filterExpression"] == flt.expression
-                else "CONFLICT: the expression changed; filters are immutable"
-            )
-        )
-        rows.append(("filter", flt.name, verdict))
-    return rows
+    result = run_pipeline(project, backend, say=say, options=r.Options(plan=True), samples=False)
+    return [
+        (o.kind.replace("_", " "), o.name, o.action + (f": {o.detail}" if o.detail else "")) for o in result.outcomes
+    ]

@@ -27,12 +27,13 @@ AWS call; an error names the key (``solutions[1].recipe``) and what to write ins
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from personalize_kit.exceptions import ProjectFileError
+from personalize_kit.exceptions import ProjectFileError, shorten
 
 NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,62}$")
 
@@ -63,7 +64,7 @@ def recipe_name(value: str) -> str:
     name = RECIPE_ALIASES.get(name, name)
     if name not in SERVICE_RECIPES:
         raise ValueError(
-            f"unknown recipe {value!r}; use one of {', '.join(RECIPE_ALIASES)} (or a service name such as "
+            f"unknown recipe {shorten(repr(value))}; use one of {', '.join(RECIPE_ALIASES)} (or a service name such as "
             "aws-user-personalization-v2)"
         )
     return name
@@ -183,15 +184,17 @@ class _Reader:
             value = float(value)
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             wanted = " or ".join(k.__name__ for k in kinds).replace("str", "text").replace("dict", "mapping")
-            raise ProjectFileError(f"{self.key(name)} must be {wanted}, not {value!r}")
+            raise ProjectFileError(f"{self.key(name)} must be {wanted}, not {shorten(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ProjectFileError(f"{self.key(name)} must be a finite number, not {value}")
         return value
 
     def name(self, field_name: str, default: str | None = None) -> str | None:
         value = self.get(field_name, str, default)
         if value is not None and not NAME.match(value):
             raise ProjectFileError(
-                f"{self.key(field_name)}: {value!r} is not a valid Personalize name (1-63 letters, digits, - or _, "
-                "starting with a letter or digit)"
+                f"{self.key(field_name)}: {shorten(repr(value))} is not a valid Personalize name (1-63 letters, "
+                "digits, - or _, starting with a letter or digit)"
             )
         return value
 
@@ -203,7 +206,7 @@ class _Reader:
             hints = []
             for key in unknown:
                 close = difflib.get_close_matches(key, sorted(self.seen), n=1)
-                hints.append(f"{self.key(key)}" + (f" (did you mean {close[0]}?)" if close else ""))
+                hints.append(shorten(self.key(str(key)), 60) + (f" (did you mean {close[0]}?)" if close else ""))
             raise ProjectFileError(f"unknown key(s): {', '.join(hints)}; allowed here: {', '.join(sorted(self.seen))}")
 
 
@@ -211,7 +214,9 @@ def _strings(reader: _Reader, name: str) -> dict[str, str]:
     values = reader.get(name, dict, {})
     for key, value in values.items():
         if not isinstance(value, (str, int, float, bool)):
-            raise ProjectFileError(f"{reader.key(name)}.{key} must be a plain value, not {value!r}")
+            raise ProjectFileError(f"{reader.key(name)}.{key} must be a plain value, not {shorten(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ProjectFileError(f"{reader.key(name)}.{key} must be a finite number, not {value}")
     return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()}
 
 
@@ -234,7 +239,9 @@ def parse_project(raw: Any) -> Project:
     if project.data.interactions is not None and project.data.interactions < 1:
         raise ProjectFileError("data.interactions must be a positive number of interactions")
     if project.data.event_value not in ("rating", "none"):
-        raise ProjectFileError(f"data.event_value must be 'rating' or 'none', not {project.data.event_value!r}")
+        raise ProjectFileError(
+            f"data.event_value must be 'rating' or 'none', not {shorten(repr(project.data.event_value))}"
+        )
     from personalize_kit.data.events import EventMapping
 
     try:
@@ -294,6 +301,10 @@ def parse_project(raw: Any) -> Project:
             raise ProjectFileError(f"batch_inference[{i}].solution must name one of the solutions: {', '.join(names)}")
         if not batch.input:
             raise ProjectFileError(f"batch_inference[{i}].input must be a JSON Lines file of users or items")
+        if not 1 <= batch.num_results <= 500:
+            raise ProjectFileError(
+                f"batch_inference[{i}].num_results must be between 1 and 500, not {batch.num_results}"
+            )
         project.batch_inference.append(batch)
     schemas = _Reader(root.get("schemas", dict, {}), "schemas")
     project.schemas = {kind: name for kind in ("interactions", "items", "users") if (name := schemas.name(kind))}
@@ -322,7 +333,9 @@ def _solution(raw: Any, path: str) -> SolutionConfig:
         event_type=reader.get("event_type", str),
     )
     if solution.training_mode not in ("FULL", "UPDATE"):
-        raise ProjectFileError(f"{path}.training_mode must be FULL or UPDATE, not {solution.training_mode!r}")
+        raise ProjectFileError(
+            f"{path}.training_mode must be FULL or UPDATE, not {shorten(repr(solution.training_mode))}"
+        )
     campaign = reader.get("campaign", (dict, bool), {})
     if campaign is False:
         solution.campaign = None
@@ -337,6 +350,11 @@ def _solution(raw: Any, path: str) -> SolutionConfig:
         c.done()
         if solution.campaign.min_provisioned_tps < 1:
             raise ProjectFileError(f"{path}.campaign.min_provisioned_tps must be at least 1")
+        cut_off = solution.campaign.exploration_item_age_cut_off
+        if cut_off is not None and cut_off < 1:
+            raise ProjectFileError(
+                f"{path}.campaign.exploration_item_age_cut_off must be at least 1 day, not {cut_off}"
+            )
         weight = solution.campaign.exploration_weight
         if weight is not None and not 0 <= weight <= 1:
             raise ProjectFileError(f"{path}.campaign.exploration_weight must be in [0, 1], not {weight}")
@@ -344,27 +362,79 @@ def _solution(raw: Any, path: str) -> SolutionConfig:
     return solution
 
 
+#: Most aliases a YAML project file may use: enough for any real file, far too few for an alias bomb.
+MAX_YAML_ALIASES = 30
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ProjectFileError(f"key {shorten(key, 60)!r} appears twice in one mapping; keep one of them")
+        seen[key] = value
+    return seen
+
+
+def _yaml_load(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys and alias bombs (more than :data:`MAX_YAML_ALIASES`)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        aliases = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                Loader.aliases += 1
+                if Loader.aliases > MAX_YAML_ALIASES:
+                    mark = self.peek_event().start_mark
+                    raise ProjectFileError(
+                        f"more than {MAX_YAML_ALIASES} YAML aliases (*name), at line {mark.line + 1}; "
+                        "write the values out instead of repeating anchors"
+                    )
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: list[Any] = []
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise ProjectFileError(
+                        f"key {shorten(str(key), 60)!r} appears twice in one mapping (again at line "
+                        f"{key_node.start_mark.line + 1}); keep one of them"
+                    )
+                seen.append(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_project(path: str | Path | None) -> Project:
     """Read a project file (``.yaml``/``.yml``/``.json``); ``None`` gives the zero-config project."""
     if path is None:
         return parse_project(None)
     path = Path(path)
+    if path.is_dir():
+        raise ProjectFileError(f"project file {path} is a directory; give the path of a YAML or JSON file")
     if not path.is_file():
         raise ProjectFileError(f"project file {path} does not exist; write one (see README) or leave --project out")
-    text = path.read_text(encoding="utf-8")
     try:
-        if path.suffix == ".json":
-            raw = json.loads(text)
-        else:
-            import yaml
-
-            raw = yaml.safe_load(text)
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProjectFileError(
+            f"cannot read project file {path}: {exc.strerror}; give your user access to it or use another file"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ProjectFileError(f"project file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    try:
+        raw = json.loads(text, object_pairs_hook=_no_duplicates) if path.suffix == ".json" else _yaml_load(text)
+    except ProjectFileError as exc:
+        raise ProjectFileError(f"{path}: {exc}") from None
     except (json.JSONDecodeError, Exception) as exc:  # yaml.YAMLError has no common import-free base here
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ProjectFileError(
             f"{path} is not valid {path.suffix.lstrip('.').upper() or 'YAML'}{where}: "
-            f"{getattr(exc, 'problem', None) or exc}"
+            f"{shorten(str(getattr(exc, 'problem', None) or exc), 200)}"
         ) from None
     try:
         return parse_project(raw)

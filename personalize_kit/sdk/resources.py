@@ -15,47 +15,38 @@ that name exists with settings Personalize cannot change in place.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 
-from personalize_kit.exceptions import ResourceConflictError, ResourceFailedError
+from personalize_kit.exceptions import ResourceConflictError
 from personalize_kit.kinds import CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPING, FAILED
 from personalize_kit.sdk._clients import account_and_region, client
-from personalize_kit.sdk._wait import Progress, wait
+from personalize_kit.sdk._ensure import (
+    Options,
+    Outcome,
+    adopt,
+    conflict,
+    create,
+    current_attempt,
+    describe,
+    existing,
+    failure,
+    outcome,
+    settle,
+    versions_of,
+    with_replaced,
+)
+from personalize_kit.sdk._s3 import file_digest, upload  # noqa: F401 - part of this module's interface
 
 #: Statuses of a solution version still training.
 IN_PROGRESS = (CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING)
 
 #: Campaign metrics compared before a new solution version replaces the deployed one.
 COMPARED_METRICS = ("normalized_discounted_cumulative_gain_at_10", "mean_reciprocal_rank_at_25")
-
-
-@dataclass
-class Outcome:
-    """What a step did: ``created``, ``adopted`` (existed already), ``updated`` or ``kept`` (left as it was)."""
-
-    kind: str
-    name: str
-    arn: str
-    action: str
-    detail: str = ""
-    description: dict[str, Any] = field(default_factory=dict, repr=False)
-
-
-@dataclass
-class Options:
-    """Waiting behaviour shared by the steps."""
-
-    wait: bool = True
-    timeout: float = 3 * 3600.0
-    progress: Progress | None = None
 
 
 def _personalize(session: boto3.Session | None) -> Any:
@@ -68,46 +59,38 @@ def arn(kind: str, name: str, *, session: boto3.Session | None = None) -> str:
     return f"arn:{partition}:personalize:{region}:{account}:{kind}/{name}"
 
 
-def _describe(personalize: Any, operation: str, param: str, value: str, key: str) -> dict[str, Any] | None:
-    try:
-        return getattr(personalize, operation)(**{param: value})[key]
-    except personalize.exceptions.ResourceNotFoundException:
-        return None
-
-
-def _settle(personalize: Any, kind: str, target: str, options: Options) -> dict[str, Any]:
-    return wait(personalize, kind, target, timeout=options.timeout, progress=options.progress) if options.wait else {}
-
-
-def _adopt(
-    personalize: Any, kind: str, name: str, target: str, found: dict, options: Options, detail: str = ""
-) -> Outcome:
-    status = found.get("status", "ACTIVE")
-    if status in FAILED:
-        raise ResourceFailedError(target, status, found.get("failureReason"))
-    body = _settle(personalize, kind, target, options) if status != "ACTIVE" else found
-    return Outcome(kind, name, target, "adopted", detail or "exists already", body or found)
-
-
 def ensure_schema(
-    name: str, schema: Mapping[str, Any], *, domain: str | None = None, session: boto3.Session | None = None
+    name: str,
+    schema: Mapping[str, Any],
+    *,
+    domain: str | None = None,
+    session: boto3.Session | None = None,
+    options: Options | None = None,
 ) -> Outcome:
     """Create the schema, or adopt an identical one; a different schema of that name is a conflict."""
+    options = options or Options()
     personalize = _personalize(session)
     target = arn("schema", name, session=session)
-    found = _describe(personalize, "describe_schema", "schemaArn", target, "schema")
+    found = describe(personalize, "schema", target)
     if found is not None:
         if json.loads(found["schema"]) != dict(schema):
-            raise ResourceConflictError(
+            return conflict(
+                options,
+                "schema",
+                name,
+                target,
                 f"schema {name} exists with other fields; schemas are immutable: give the new schema another name "
-                f"under `schemas:` in the project file (e.g. {name}-v2), or clean up the dataset group first"
+                f"under `schemas:` in the project file (e.g. {name}-v2), or clean up the dataset group first",
+                found,
             )
-        return Outcome("schema", name, target, "adopted", "identical schema exists", found)
+        return outcome(options, "schema", name, target, "adopted", "identical schema exists", found)
     kwargs: dict[str, Any] = {"name": name, "schema": json.dumps(schema)}
     if domain:
         kwargs["domain"] = domain
-    created = personalize.create_schema(**kwargs)["schemaArn"]
-    return Outcome("schema", name, created, "created")
+    no_wait = Options(wait=False, timeout=options.timeout, plan=options.plan)
+    return create(
+        personalize, "schema", name, target, lambda: personalize.create_schema(**kwargs)["schemaArn"], no_wait
+    )
 
 
 def ensure_dataset_group(
@@ -123,21 +106,26 @@ def ensure_dataset_group(
     options = options or Options()
     personalize = _personalize(session)
     target = arn("dataset-group", name, session=session)
-    found = _describe(personalize, "describe_dataset_group", "datasetGroupArn", target, "datasetGroup")
+    found, replaced = existing(personalize, "dataset_group", target, options)
     if found is not None:
         detail = "exists already"
         if kms_key_arn and found.get("kmsKeyArn") not in (None, kms_key_arn):
             detail = f"exists already, encrypted with {found.get('kmsKeyArn')} (the key cannot change)"
-        return _adopt(personalize, "dataset_group", name, target, found, options, detail)
+        return adopt(personalize, "dataset_group", name, target, found, options, detail)
     kwargs: dict[str, Any] = {"name": name}
     if kms_key_arn:
         kwargs.update(kmsKeyArn=kms_key_arn, roleArn=role_arn)
     if tags:
         kwargs["tags"] = [{"tagKey": k, "tagValue": v} for k, v in tags.items()]
-    created = personalize.create_dataset_group(**kwargs)["datasetGroupArn"]
-    return Outcome(
-        "dataset_group", name, created, "created", "", _settle(personalize, "dataset_group", created, options)
+    made = create(
+        personalize,
+        "dataset_group",
+        name,
+        target,
+        lambda: personalize.create_dataset_group(**kwargs)["datasetGroupArn"],
+        options,
     )
+    return with_replaced(made, replaced, options)
 
 
 def ensure_dataset(
@@ -149,69 +137,40 @@ def ensure_dataset(
     session: boto3.Session | None = None,
     options: Options | None = None,
 ) -> Outcome:
-    """Create the group's dataset of ``dataset_type`` (INTERACTIONS, ITEMS, USERS), or adopt it."""
+    """Create the group's dataset of ``dataset_type`` (INTERACTIONS, ITEMS, USERS), or adopt it; a dataset on
+    another schema moves to this one (UpdateDataset) where the service finds the two compatible."""
     options = options or Options()
     personalize = _personalize(session)
     group = dataset_group_arn.rsplit("/", 1)[1]
     target = dataset_group_arn.replace(":dataset-group/", ":dataset/") + f"/{dataset_type}"
     name = name or f"{group}-{dataset_type.lower()}"
-    found = _describe(personalize, "describe_dataset", "datasetArn", target, "dataset")
+    found, replaced = existing(personalize, "dataset", target, options)
+    if found is not None and found.get("schemaArn") != schema_arn:
+        detail = f"schema {found.get('schemaArn', '').rsplit('/', 1)[-1]} -> {schema_arn.rsplit('/', 1)[-1]}"
+        if options.plan:
+            return Outcome("dataset", name, target, "update", detail + " (if the service finds them compatible)", found)
+        try:
+            personalize.update_dataset(datasetArn=target, schemaArn=schema_arn)
+        except personalize.exceptions.InvalidInputException as exc:
+            raise ResourceConflictError(
+                f"the {dataset_type} dataset of {group} uses schema {found.get('schemaArn')} and cannot move to "
+                f"{schema_arn} ({exc.response['Error']['Message']}); clean up the dataset group "
+                "(`python -m personalize_kit cleanup`) or use another dataset group name"
+            ) from None
+        return Outcome("dataset", name, target, "updated", detail, settle(personalize, "dataset", target, options))
     if found is not None:
-        if found.get("schemaArn") != schema_arn:
-            # a dataset may move to another schema (UpdateDataset) when the service finds it compatible
-            try:
-                personalize.update_dataset(datasetArn=target, schemaArn=schema_arn)
-            except personalize.exceptions.InvalidInputException as exc:
-                raise ResourceConflictError(
-                    f"the {dataset_type} dataset of {group} uses schema {found.get('schemaArn')} and cannot move to "
-                    f"{schema_arn} ({exc.response['Error']['Message']}); clean up the dataset group "
-                    "(`python -m personalize_kit cleanup`) or use another dataset group name"
-                ) from None
-            body = _settle(personalize, "dataset", target, options)
-            detail = f"schema {found.get('schemaArn', '').rsplit('/', 1)[-1]} -> {schema_arn.rsplit('/', 1)[-1]}"
-            return Outcome("dataset", name, target, "updated", detail, body)
-        return _adopt(personalize, "dataset", name, target, found, options)
-    created = personalize.create_dataset(
-        name=name, schemaArn=schema_arn, datasetGroupArn=dataset_group_arn, datasetType=dataset_type
-    )["datasetArn"]
-    return Outcome("dataset", name, created, "created", "", _settle(personalize, "dataset", created, options))
-
-
-def file_digest(path: str | Path) -> str:
-    """The SHA-256 of a file, hex: the identity of the data an import job carries."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def upload(
-    path: str | Path,
-    bucket: str,
-    key: str,
-    *,
-    kms_key_arn: str | None = None,
-    session: boto3.Session | None = None,
-) -> tuple[str, bool]:
-    """Upload ``path`` to ``s3://bucket/key`` with SSE-KMS; skipped when the same bytes are there already.
-
-    Returns the S3 URI and whether it was uploaded.
-    """
-    s3 = client("s3", session)
-    digest = file_digest(path)
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-        if head.get("Metadata", {}).get("sha256") == digest:
-            return f"s3://{bucket}/{key}", False
-    except s3.exceptions.ClientError as exc:
-        if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
-            raise
-    extra: dict[str, Any] = {"Metadata": {"sha256": digest}}
-    if kms_key_arn:
-        extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_arn)
-    s3.upload_file(str(path), bucket, key, ExtraArgs=extra)
-    return f"s3://{bucket}/{key}", True
+        return adopt(personalize, "dataset", name, target, found, options)
+    made = create(
+        personalize,
+        "dataset",
+        name,
+        target,
+        lambda: personalize.create_dataset(
+            name=name, schemaArn=schema_arn, datasetGroupArn=dataset_group_arn, datasetType=dataset_type
+        )["datasetArn"],
+        options,
+    )
+    return with_replaced(made, replaced, options)
 
 
 def ensure_import_job(
@@ -225,22 +184,30 @@ def ensure_import_job(
     options: Options | None = None,
 ) -> Outcome:
     """Import ``s3_uri`` into the dataset under job ``name`` (name it after the data's digest to re-import
-    only when the data changed); an existing job of that name is adopted, and waited for if running."""
+    only when the data changed); an existing job of that name is adopted, and waited for if running. A failed
+    job is replaced by the next attempt (``NAME-2`` ...): job names are unique and jobs cannot be deleted."""
     options = options or Options()
     personalize = _personalize(session)
-    target = arn("dataset-import-job", name, session=session)
-    found = _describe(personalize, "describe_dataset_import_job", "datasetImportJobArn", target, "datasetImportJob")
+    job, target, found, replaced = current_attempt(
+        personalize, "dataset_import_job", name, lambda n: arn("dataset-import-job", n, session=session)
+    )
     if found is not None:
-        return _adopt(personalize, "dataset_import_job", name, target, found, options, "same data imported already")
-    created = personalize.create_dataset_import_job(
-        jobName=name,
-        datasetArn=dataset_arn,
-        dataSource={"dataLocation": s3_uri},
-        roleArn=role_arn,
-        importMode=import_mode,
-    )["datasetImportJobArn"]
-    body = _settle(personalize, "dataset_import_job", created, options)
-    return Outcome("dataset_import_job", name, created, "created", "", body)
+        return adopt(personalize, "dataset_import_job", job, target, found, options, "same data imported already")
+    made = create(
+        personalize,
+        "dataset_import_job",
+        job,
+        target,
+        lambda: personalize.create_dataset_import_job(
+            jobName=job,
+            datasetArn=dataset_arn,
+            dataSource={"dataLocation": s3_uri},
+            roleArn=role_arn,
+            importMode=import_mode,
+        )["datasetImportJobArn"],
+        options,
+    )
+    return with_replaced(made, replaced, options)
 
 
 def ensure_solution(
@@ -258,7 +225,7 @@ def ensure_solution(
     personalize = _personalize(session)
     target = arn("solution", name, session=session)
     wanted = {k: str(v) for k, v in (hyperparameters or {}).items()}
-    found = _describe(personalize, "describe_solution", "solutionArn", target, "solution")
+    found, replaced = existing(personalize, "solution", target, options)
     if found is not None:
         have = (found.get("solutionConfig") or {}).get("algorithmHyperParameters") or {}
         changes = []
@@ -270,18 +237,25 @@ def ensure_solution(
             changes.append(f"eventType {found.get('eventType')} -> {event_type}")
         changes += [f"{k} {have.get(k)} -> {v}" for k, v in wanted.items() if have.get(k) != v]
         if changes:
-            raise ResourceConflictError(
+            return conflict(
+                options,
+                "solution",
+                name,
+                target,
                 f"solution {name} exists with other settings ({'; '.join(changes)}); solutions cannot change "
-                f"recipe or hyperparameters: give the new solution another name (e.g. {name}-v2)"
+                f"recipe or hyperparameters: give the new solution another name (e.g. {name}-v2)",
+                found,
             )
-        return _adopt(personalize, "solution", name, target, found, options)
+        return adopt(personalize, "solution", name, target, found, options)
     kwargs: dict[str, Any] = {"name": name, "datasetGroupArn": dataset_group_arn, "recipeArn": recipe_arn}
     if wanted:
         kwargs["solutionConfig"] = {"algorithmHyperParameters": wanted}
     if event_type:
         kwargs["eventType"] = event_type
-    created = personalize.create_solution(**kwargs)["solutionArn"]
-    return Outcome("solution", name, created, "created", "", _settle(personalize, "solution", created, options))
+    made = create(
+        personalize, "solution", name, target, lambda: personalize.create_solution(**kwargs)["solutionArn"], options
+    )
+    return with_replaced(made, replaced, options)
 
 
 def ensure_solution_version(
@@ -293,28 +267,46 @@ def ensure_solution_version(
     options: Options | None = None,
 ) -> Outcome:
     """Train a solution version unless one is running (it is waited for) or an ACTIVE one is newer than the
-    data (``data_updated``: when the newest import finished), which is adopted."""
+    data (``data_updated``: when the newest import finished), which is adopted. Failed versions are reported
+    and trained again; a training a racing run started first (``ResourceInUseException``) is adopted."""
     options = options or Options()
     personalize = _personalize(session)
+    try:
+        return _train_or_adopt(personalize, solution_arn, data_updated, training_mode, options)
+    except personalize.exceptions.ResourceInUseException:
+        return _train_or_adopt(personalize, solution_arn, data_updated, training_mode, options)
+
+
+def _train_or_adopt(
+    personalize: Any, solution_arn: str, data_updated: datetime | None, training_mode: str, options: Options
+) -> Outcome:
     name = solution_arn.rsplit("/", 1)[1]
-    versions = []
-    for page in personalize.get_paginator("list_solution_versions").paginate(solutionArn=solution_arn):
-        versions.extend(page["solutionVersions"])
-    versions.sort(key=lambda v: v["creationDateTime"], reverse=True)
+    versions = versions_of(personalize, solution_arn)
     running = next((v for v in versions if v["status"] in IN_PROGRESS), None)
     if running is not None:
-        body = _settle(personalize, "solution_version", running["solutionVersionArn"], options)
-        return Outcome("solution_version", name, running["solutionVersionArn"], "adopted", "training was running", body)
+        target = running["solutionVersionArn"]
+        if options.plan:
+            return Outcome("solution_version", name, target, "adopt", "training is running", running)
+        body = settle(personalize, "solution_version", target, options)
+        return Outcome("solution_version", name, target, "adopted", "training was running", body)
     active = next((v for v in versions if v["status"] == "ACTIVE"), None)
     if active is not None and (data_updated is None or active["creationDateTime"] >= data_updated):
-        return Outcome(
-            "solution_version", name, active["solutionVersionArn"], "adopted", "trained on the current data", active
-        )
-    created = personalize.create_solution_version(solutionArn=solution_arn, trainingMode=training_mode)[
-        "solutionVersionArn"
-    ]
-    body = _settle(personalize, "solution_version", created, options)
-    return Outcome("solution_version", name, created, "created", f"trainingMode {training_mode}", body)
+        target = active["solutionVersionArn"]
+        return outcome(options, "solution_version", name, target, "adopted", "trained on the current data", active)
+    newest = active["creationDateTime"] if active is not None else None
+    failed = [v for v in versions if v["status"] in FAILED and (newest is None or v["creationDateTime"] > newest)]
+    made = create(
+        personalize,
+        "solution_version",
+        name,
+        None,
+        lambda: personalize.create_solution_version(solutionArn=solution_arn, trainingMode=training_mode)[
+            "solutionVersionArn"
+        ],
+        options,
+        f"trainingMode {training_mode}",
+    )
+    return with_replaced(made, [failure(v, v["solutionVersionArn"]) for v in failed[:1]], options)
 
 
 def solution_metrics(solution_version_arn: str, *, session: boto3.Session | None = None) -> dict[str, float]:
@@ -339,54 +331,47 @@ def ensure_campaign(
     options: Options | None = None,
 ) -> Outcome:
     """Deploy ``solution_version_arn`` as campaign ``name``: create it, or update the deployed campaign to
-    the new version only if the new version's metrics are not worse (``force`` deploys regardless)."""
+    the new version only if the new version's metrics are not worse (``force`` deploys regardless). In plan
+    mode an empty ``solution_version_arn`` stands for a version still to be trained."""
     options = options or Options()
     personalize = _personalize(session)
     target = arn("campaign", name, session=session)
-    found = _describe(personalize, "describe_campaign", "campaignArn", target, "campaign")
+    found, replaced = existing(personalize, "campaign", target, options)
     config = dict(campaign_config or {})
+    request: dict[str, Any] = {"solutionVersionArn": solution_version_arn, "minProvisionedTPS": min_provisioned_tps}
+    if config:
+        request["campaignConfig"] = config
     if found is None:
-        kwargs: dict[str, Any] = {
-            "name": name,
-            "solutionVersionArn": solution_version_arn,
-            "minProvisionedTPS": min_provisioned_tps,
-        }
-        if config:
-            kwargs["campaignConfig"] = config
-        created = personalize.create_campaign(**kwargs)["campaignArn"]
-        return Outcome("campaign", name, created, "created", "", _settle(personalize, "campaign", created, options))
-    if found.get("status") in FAILED:
-        raise ResourceFailedError(target, found["status"], found.get("failureReason"))
+        made = create(
+            personalize,
+            "campaign",
+            name,
+            target,
+            lambda: personalize.create_campaign(name=name, **request)["campaignArn"],
+            options,
+        )
+        return with_replaced(made, replaced, options)
     deployed = found.get("solutionVersionArn")
     same_config = (found.get("campaignConfig") or {}).get("itemExplorationConfig") == config.get(
         "itemExplorationConfig"
     ) and found.get("minProvisionedTPS") == min_provisioned_tps
     if deployed == solution_version_arn and (same_config or not config):
-        return _adopt(personalize, "campaign", name, target, found, options, "serves this version already")
+        return adopt(personalize, "campaign", name, target, found, options, "serves this version already")
     detail = "settings changed"
     if deployed != solution_version_arn:
+        if not solution_version_arn:  # plan mode: the version is yet to be trained
+            return Outcome("campaign", name, target, "update", "to the new version if its metrics are not worse", found)
         better, why = _not_worse(
             solution_metrics(solution_version_arn, session=session), solution_metrics(deployed, session=session)
         )
         if not better and not force:
-            return Outcome(
-                "campaign",
-                name,
-                target,
-                "kept",
-                f"the new version is worse ({why}); the deployed one stays (force to deploy)",
-                found,
-            )
+            why = f"the new version is worse ({why}); the deployed one stays (force to deploy)"
+            return outcome(options, "campaign", name, target, "kept", why, found)
         detail = "new solution version" + ("" if better else f" deployed by force ({why})")
-    kwargs = {
-        "campaignArn": target,
-        "solutionVersionArn": solution_version_arn,
-        "minProvisionedTPS": min_provisioned_tps,
-    }
-    if config:
-        kwargs["campaignConfig"] = config
-    personalize.update_campaign(**kwargs)
-    return Outcome("campaign", name, target, "updated", detail, _settle(personalize, "campaign", target, options))
+    if options.plan:
+        return Outcome("campaign", name, target, "update", detail, found)
+    personalize.update_campaign(campaignArn=target, **request)
+    return Outcome("campaign", name, target, "updated", detail, settle(personalize, "campaign", target, options))
 
 
 def ensure_event_tracker(
@@ -399,16 +384,28 @@ def ensure_event_tracker(
     """Create the dataset group's event tracker, or adopt its existing one (a group has at most one)."""
     options = options or Options()
     personalize = _personalize(session)
-    trackers = personalize.list_event_trackers(datasetGroupArn=dataset_group_arn)["eventTrackers"]
+    try:
+        trackers = personalize.list_event_trackers(datasetGroupArn=dataset_group_arn)["eventTrackers"]
+    except personalize.exceptions.ResourceNotFoundException:  # plan mode: the group is yet to be made
+        trackers = []
+    replaced: list[tuple[str, str, str]] = []
     if trackers:
-        found = personalize.describe_event_tracker(eventTrackerArn=trackers[0]["eventTrackerArn"])["eventTracker"]
-        detail = "exists already" if found["name"] == name else f"the group's tracker is {found['name']}"
-        return _adopt(personalize, "event_tracker", found["name"], found["eventTrackerArn"], found, options, detail)
-    created = personalize.create_event_tracker(name=name, datasetGroupArn=dataset_group_arn)["eventTrackerArn"]
-    body = _settle(personalize, "event_tracker", created, options)
-    if not body:
-        body = personalize.describe_event_tracker(eventTrackerArn=created)["eventTracker"]
-    return Outcome("event_tracker", name, created, "created", "", body)
+        target = trackers[0]["eventTrackerArn"]
+        found, replaced = existing(personalize, "event_tracker", target, options)
+        if found is not None:
+            detail = "exists already" if found["name"] == name else f"the group's tracker is {found['name']}"
+            return adopt(personalize, "event_tracker", found["name"], target, found, options, detail)
+
+    def make() -> str:
+        return personalize.create_event_tracker(name=name, datasetGroupArn=dataset_group_arn)["eventTrackerArn"]
+
+    try:
+        made = create(personalize, "event_tracker", name, None, make, options)
+    except personalize.exceptions.ResourceAlreadyExistsException:  # a racing run made the group's one tracker
+        return ensure_event_tracker(dataset_group_arn, name, session=session, options=options)
+    if not made.description and not options.plan:
+        made.description = personalize.describe_event_tracker(eventTrackerArn=made.arn)["eventTracker"]
+    return with_replaced(made, replaced, options)
 
 
 def ensure_filter(
@@ -423,18 +420,30 @@ def ensure_filter(
     options = options or Options()
     personalize = _personalize(session)
     target = arn("filter", name, session=session)
-    found = _describe(personalize, "describe_filter", "filterArn", target, "filter")
+    found, replaced = existing(personalize, "filter", target, options)
     if found is not None:
         if found.get("filterExpression") != expression:
-            raise ResourceConflictError(
+            return conflict(
+                options,
+                "filter",
+                name,
+                target,
                 f"filter {name} exists with the expression {found.get('filterExpression')!r}; filters are "
-                f"immutable: give the new expression another name (e.g. {name}-v2)"
+                f"immutable: give the new expression another name (e.g. {name}-v2)",
+                found,
             )
-        return _adopt(personalize, "filter", name, target, found, options)
-    created = personalize.create_filter(name=name, datasetGroupArn=dataset_group_arn, filterExpression=expression)[
-        "filterArn"
-    ]
-    return Outcome("filter", name, created, "created", "", _settle(personalize, "filter", created, options))
+        return adopt(personalize, "filter", name, target, found, options)
+    made = create(
+        personalize,
+        "filter",
+        name,
+        target,
+        lambda: personalize.create_filter(name=name, datasetGroupArn=dataset_group_arn, filterExpression=expression)[
+            "filterArn"
+        ],
+        options,
+    )
+    return with_replaced(made, replaced, options)
 
 
 def ensure_batch_inference_job(
@@ -451,24 +460,37 @@ def ensure_batch_inference_job(
     options: Options | None = None,
 ) -> Outcome:
     """Run batch inference over the JSON Lines at ``input_uri`` into ``output_uri`` (``<input>.out`` there),
-    or adopt the job of that name (name it after the version and the input's digest to run it once)."""
+    or adopt the job of that name (name it after the version and the input's digest to run it once). A failed
+    job is replaced by the next attempt (``NAME-2`` ...), writing under its own output prefix."""
     options = options or Options()
     personalize = _personalize(session)
-    target = arn("batch-inference-job", name, session=session)
-    found = _describe(personalize, "describe_batch_inference_job", "batchInferenceJobArn", target, "batchInferenceJob")
+    job, target, found, replaced = current_attempt(
+        personalize, "batch_inference_job", name, lambda n: arn("batch-inference-job", n, session=session)
+    )
     if found is not None:
-        return _adopt(personalize, "batch_inference_job", name, target, found, options, "ran on this input already")
+        return adopt(personalize, "batch_inference_job", job, target, found, options, "ran on this input already")
     key = {"kmsKeyArn": kms_key_arn} if kms_key_arn else {}
+    output = output_uri.rstrip("/") + "/" + (f"{job}/" if job != name else "")
     request: dict[str, Any] = {
-        "jobName": name,
+        "jobName": job,
         "solutionVersionArn": solution_version_arn,
         "numResults": num_results,
         "jobInput": {"s3DataSource": {"path": input_uri, **key}},
-        "jobOutput": {"s3DataDestination": {"path": output_uri.rstrip("/") + "/", **key}},
+        "jobOutput": {"s3DataDestination": {"path": output, **key}},
         "roleArn": role_arn,
     }
     if filter_arn:
         request["filterArn"] = filter_arn
-    created = personalize.create_batch_inference_job(**request)["batchInferenceJobArn"]
-    body = _settle(personalize, "batch_inference_job", created, options)
-    return Outcome("batch_inference_job", name, created, "created", "", body)
+    made = create(
+        personalize,
+        "batch_inference_job",
+        job,
+        target,
+        lambda: personalize.create_batch_inference_job(**request)["batchInferenceJobArn"],
+        options,
+    )
+    return with_replaced(made, replaced, options)
+
+
+#: A stand-in for "newer than anything" in plan mode, where data that would be imported has no time yet.
+PLANNED_NOW = datetime.max.replace(tzinfo=UTC)

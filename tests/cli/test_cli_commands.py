@@ -388,6 +388,10 @@ def test_batch_uploads_runs_and_downloads_the_results(deployed):
     assert job["jobOutput"]["s3DataDestination"]["path"].startswith("s3://clitest-data/batch-output/")
     assert job["jobInput"]["s3DataSource"]["kmsKeyArn"].startswith("arn:aws:kms:")
     assert job["roleArn"].endswith(f":role/{GROUP}-personalize") and job["numResults"] == 4
+    # the same request on the same version runs once: the job is named after both, as the pipeline's are
+    again = deployed.ok("batch", "--solution", POPULAR, "--input", "users.jsonl", "--num", "4")
+    assert again.stdout.splitlines()[0] == result.stdout.splitlines()[0]
+    assert len(json.loads(deployed.ok("status", "--json").stdout)["batchInferenceJobs"]) == 1
 
 
 # ----------------------------------------------------------------------------- bad input

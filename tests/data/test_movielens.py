@@ -256,12 +256,6 @@ def test_100k_bad_ratings(ml_100k_dir: Path, file: str, content: bytes, message:
         ),
         (
             "u.item",
-            f"1|A|01-Jan-1995||url|{_flags()}\n2|B|1995-01-01||url|{_flags()}\n",
-            "line 2: release date '1995-01-01' is not a date like '01-Jan-1995'. "
-            "Fix it or leave the field empty.",
-        ),
-        (
-            "u.item",
             f"1|A|01-Jan-1995||url|{_flags().replace('0', 'x', 1)}\n",
             "line 1: the genre flags must be 0 or 1, found "
             f"'{_flags().replace('0', 'x', 1)}'. Fix that line and run again.",
@@ -278,6 +272,22 @@ def test_100k_bad_items_and_users(ml_100k_dir: Path, file: str, content: str, me
     with pytest.raises(DataSourceError) as info:
         load_movielens(ml_100k_dir)
     assert str(info.value) == f"{ml_100k_dir / file}, {message}"
+
+
+def test_100k_a_malformed_release_date_falls_back_with_a_warning(ml_100k_dir: Path) -> None:
+    """The release date is optional metadata: a bad one is counted and reported, never fatal."""
+    (ml_100k_dir / "u.item").write_text(
+        f"1|A|01-Jan-1995||url|{_flags()}\n2|B|1995-01-01||url|{_flags()}\n3|C|31-Feb-1995||url|{_flags()}\n"
+        f"4|D|||url|{_flags()}\n",
+        encoding="latin-1",
+    )
+    dataset = load_movielens(ml_100k_dir)
+    assert dataset.items["creation_timestamp"].tolist()[0] == 788918400
+    assert dataset.items["creation_timestamp"].isna().tolist() == [False, True, True, True]
+    [problem] = dataset.problems
+    assert (problem.file, problem.code) == (str(ml_100k_dir / "u.item"), "release-date-malformed")
+    assert problem.lines == (2, 3)
+    assert problem.message.startswith("the release date is not a date like '01-Jan-1995' (first: '1995-01-01')")
 
 
 def test_100k_items_need_u_genre(ml_100k_dir: Path) -> None:

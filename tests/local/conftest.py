@@ -98,10 +98,18 @@ def events(mirror: Any) -> Any:
     return boto3.client("personalize-events", region_name="us-east-1")
 
 
+def make_bucket(client: Any, bucket: str = BUCKET) -> None:
+    """The data bucket, with the role Personalize assumes (``ROLE_ARN``) allowed to use all of it."""
+    from personalize_kit.sdk.backend import grant_personalize
+
+    client.create_bucket(Bucket=bucket)
+    grant_personalize(boto3.Session(region_name="us-east-1"), bucket, output_prefixes=("",))
+
+
 @pytest.fixture
 def s3(mirror: Any) -> Any:
     client = boto3.client("s3", region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
+    make_bucket(client)
     client.put_object(Bucket=BUCKET, Key="interactions.csv", Body=interactions_csv().encode())
     client.put_object(Bucket=BUCKET, Key="items.csv", Body=items_csv().encode())
     return client

@@ -90,14 +90,30 @@ def test_enum_and_arn_patterns(personalize: Any) -> None:
 
 
 def test_dataset_group_with_kms_and_role(personalize: Any) -> None:
-    role = f"arn:aws:iam::{ACCOUNT}:role/personalize"
-    key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    import boto3
+
+    from personalize_kit.sdk import policies
+
+    iam = boto3.client("iam", region_name="us-east-1")
+    trust = json.dumps(policies.trust_policy(ACCOUNT, "us-east-1"))
+    role = iam.create_role(RoleName="personalize", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    kms = boto3.client("kms", region_name="us-east-1")
+    key = kms.create_key(Policy=json.dumps(policies.key_policy(ACCOUNT, "us-east-1")))["KeyMetadata"]["Arn"]
     arn = personalize.create_dataset_group(name="secure", roleArn=role, kmsKeyArn=key)["datasetGroupArn"]
     group = personalize.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"]
     assert (group["roleArn"], group["kmsKeyArn"], group["status"]) == (role, key, "ACTIVE")
+    assert arn.split(":")[4] == boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"]
     with pytest.raises(ClientError) as exc:
         personalize.create_dataset_group(name="no-role", kmsKeyArn=key)
     assert _error(exc) == ("InvalidInputException", "A roleArn is required when a kmsKeyArn is specified.")
+    # a key whose policy lets neither Personalize nor the role use it is refused, as the service does
+    closed = kms.create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": []}))["KeyMetadata"]["Arn"]
+    with pytest.raises(ClientError) as exc:
+        personalize.create_dataset_group(name="closed", roleArn=role, kmsKeyArn=closed)
+    assert (
+        _error(exc)[0] == "InvalidInputException"
+        and f"is not allowed kms:Decrypt on KMS key {closed}" in _error(exc)[1]
+    )
 
 
 def test_unknown_arn_is_resource_not_found(personalize: Any) -> None:
@@ -328,19 +344,3 @@ def test_update_solution(personalize: Any) -> None:
         )
     assert _error(exc)[0] == "InvalidInputException"
     assert "schedulingExpression" in _error(exc)[1]
-
-
-def test_iam_kms_and_sts_are_answered_by_moto(mirror: Any, personalize: Any) -> None:
-    import boto3
-
-    iam = boto3.client("iam", region_name="us-east-1")
-    role = iam.create_role(RoleName="personalize", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"}))
-    key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
-    account = boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"]
-    assert account == ACCOUNT
-    arn = personalize.create_dataset_group(name="encrypted", roleArn=role["Role"]["Arn"], kmsKeyArn=key)[
-        "datasetGroupArn"
-    ]
-    assert arn.split(":")[4] == account
-    group = personalize.describe_dataset_group(datasetGroupArn=arn)["datasetGroup"]
-    assert (group["roleArn"], group["kmsKeyArn"]) == (role["Role"]["Arn"], key)

@@ -33,10 +33,11 @@ ENV = {
 }
 SETUP = """
 import boto3, sys
-from conftest import BUCKET, interactions_csv, items_csv, make_group, import_data, train, wait_for, TERMINAL
+from conftest import BUCKET, interactions_csv, items_csv, make_bucket, make_group, import_data, train, wait_for
+from conftest import TERMINAL
 def setup(name="shop"):
     s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket=BUCKET)
+    make_bucket(s3)
     s3.put_object(Bucket=BUCKET, Key="interactions.csv", Body=interactions_csv().encode())
     s3.put_object(Bucket=BUCKET, Key="items.csv", Body=items_csv().encode())
     personalize = boto3.client("personalize", region_name="us-east-1")

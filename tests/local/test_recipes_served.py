@@ -172,7 +172,7 @@ def test_popularity_recipe_save_and_load_round_trip(tmp_path: Any) -> None:
 def test_user_personalization_end_to_end(state_dir: Any) -> None:
     """A (quickly) trained User-Personalization model: scores, real-time events, exploration, UPDATE."""
     import boto3
-    from conftest import interactions_csv, items_csv
+    from conftest import interactions_csv, items_csv, make_bucket
 
     from personalize_kit.local import mock_personalize
 
@@ -183,7 +183,7 @@ def test_user_personalization_end_to_end(state_dir: Any) -> None:
         runtime = boto3.client("personalize-runtime", region_name="us-east-1")
         events = boto3.client("personalize-events", region_name="us-east-1")
         s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
+        make_bucket(s3)
         s3.put_object(Bucket=BUCKET, Key="interactions.csv", Body=interactions_csv().encode())
         s3.put_object(Bucket=BUCKET, Key="items.csv", Body=items_csv().encode())
         arns = make_group(personalize)

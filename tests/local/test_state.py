@@ -131,6 +131,9 @@ def test_a_failure_inside_the_mirror_is_a_modelled_error_not_a_python_exception(
     assert error["Code"] == "InternalFailure"
     assert "ListSchemas: ValueError: Length of values (50)" in error["Message"] and "mirror's log" in error["Message"]
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    log = (tmp_path / "mirror.log").read_text()  # the traceback is in the mirror's log, under the reference
+    reference = error["Message"].split("(reference ")[1].split()[0]
+    assert reference in log and "Traceback" in log and "raise ValueError" in log
 
 
 def _plan(state: StateDir, sql: str, args: tuple) -> str:

@@ -141,8 +141,9 @@ def test_stop_solution_version_creation(state_dir: Path) -> None:
     with mock_personalize(state_dir, training_seconds=30):
         personalize = boto3.client("personalize", region_name="us-east-1")
         s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
-        from conftest import interactions_csv, items_csv
+        from conftest import interactions_csv, items_csv, make_bucket
+
+        make_bucket(s3)
 
         s3.put_object(Bucket=BUCKET, Key="interactions.csv", Body=interactions_csv().encode())
         s3.put_object(Bucket=BUCKET, Key="items.csv", Body=items_csv().encode())
@@ -194,14 +195,14 @@ def test_solution_version_shape(personalize: Any, s3: Any, state_dir: Path) -> N
 
 
 def test_a_training_without_heartbeat_is_failed_and_stays_failed(state_dir: Path) -> None:
-    from conftest import interactions_csv, items_csv
+    from conftest import interactions_csv, items_csv, make_bucket
 
     from personalize_kit.local.lifecycle import KILLED_REASON, STALE_SECONDS
 
     with mock_personalize(state_dir, training_seconds=30):
         personalize = boto3.client("personalize", region_name="us-east-1")
         s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
+        make_bucket(s3)
         s3.put_object(Bucket=BUCKET, Key="interactions.csv", Body=interactions_csv().encode())
         s3.put_object(Bucket=BUCKET, Key="items.csv", Body=items_csv().encode())
         arns = make_group(personalize)

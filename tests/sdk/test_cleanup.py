@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from personalize_kit.sdk import make_backend, parse_project, run_pipeline
+from personalize_kit.sdk import _clients, make_backend, parse_project, run_pipeline
 from personalize_kit.sdk._clients import client
 from personalize_kit.sdk.cleanup import cleanup, plan_cleanup
 
@@ -91,6 +91,7 @@ class SlowDeletes:
         self.describes: list[tuple[str, str]] = []
         self.pending: dict[str, list[str]] = {}
         session.events.register("before-call.personalize", self)
+        _clients.forget(session)  # clients built before this handler was registered do not have it
 
     def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
         body = json.loads(params.get("body") or b"{}")

@@ -22,6 +22,7 @@ from personalize_kit.sdk import (
     evaluate_campaign,
     send_inputs,
 )
+from personalize_kit.sdk.backend import grant_personalize
 
 POPULARITY = "arn:aws:personalize:::recipe/aws-popularity-count"
 
@@ -46,12 +47,11 @@ def test_campaign_metrics_match_the_model_on_the_same_split(tmp_path):
     session = mirror_session(tmp_path / "state")
     session.client("s3").create_bucket(Bucket="eval")
     session.client("s3").upload_file(str(path), "eval", "interactions.csv")
+    role = grant_personalize(session, "eval", role_name="r")
     group = ensure_dataset_group("eval", session=session)
     schema = ensure_schema("eval-interactions", interactions_schema(), session=session)
     dataset = ensure_dataset(group.arn, "INTERACTIONS", schema.arn, session=session)
-    ensure_import_job(
-        dataset.arn, "s3://eval/interactions.csv", "arn:aws:iam::123456789012:role/r", name="eval-1", session=session
-    )
+    ensure_import_job(dataset.arn, "s3://eval/interactions.csv", role, name="eval-1", session=session)
     solution = ensure_solution(group.arn, "eval-popularity", POPULARITY, session=session)
     version = ensure_solution_version(solution.arn, session=session)
     campaign = ensure_campaign("eval-popularity", version.arn, session=session)

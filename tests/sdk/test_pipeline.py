@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 from personalize_kit.exceptions import ResourceConflictError
-from personalize_kit.sdk import make_backend, parse_project, plan, run_pipeline
+from personalize_kit.sdk import _clients, make_backend, parse_project, plan, run_pipeline
 from personalize_kit.sdk._clients import client
 
 FILTER = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("watch")'
@@ -67,8 +67,33 @@ def test_first_run_creates_everything_and_second_run_nothing(env):
     assert second.created == []
     assert {o.action for o in second.outcomes} == {"adopted"}
     assert second.solutions[0].version.arn == run_.version.arn
-    assert plan(parse_project(raw), backend)[-1] == ("filter", "unwatched", "exists")
-    assert all(not v.startswith(("create", "train")) for _, _, v in plan(parse_project(raw), backend))
+    rows = plan(parse_project(raw), backend)
+    assert rows[-1] == ("filter", "unwatched", "adopt: exists already")
+    assert {v.split(":")[0] for _, _, v in rows} == {"adopt"}
+    assert [(kind, name) for kind, name, _ in rows] == [(o.kind.replace("_", " "), o.name) for o in second.outcomes]
+
+
+def test_clients_are_built_once_per_backend_and_the_account_asked_once(env):
+    raw = project_raw(env)
+    run(env, raw)
+    project = parse_project(raw)
+    backend = make_backend("local", project, state_dir=env / "state")
+    _clients.forget(backend.session)
+    built: list[str] = []
+    real = backend.session.client
+
+    def counting(service, *args, **kwargs):
+        built.append(service)
+        return real(service, *args, **kwargs)
+
+    backend.session.client = counting
+    identity = []
+    sts = _clients.client("sts", backend.session)
+    sts.meta.events.register("before-call.sts.GetCallerIdentity", lambda **_: identity.append(1))
+    result = run_pipeline(project, backend)
+    assert result.created == []
+    assert sorted(built) == sorted(set(built)) and "personalize" in built
+    assert identity == [1]
 
 
 def test_new_data_imports_and_retrains_and_updates_the_campaign_if_not_worse(env):

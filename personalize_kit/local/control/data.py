@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from personalize_kit.kinds import ACTIVE, CREATE_PENDING
-from personalize_kit.local import batch, imports, store
+from personalize_kit.local import access, batch, imports, store
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.control._base import (
     Create,
@@ -67,6 +67,20 @@ def delete_schema(backend: PersonalizeBackend, params: dict) -> dict:
 def _group_checked(backend: PersonalizeBackend, params: dict[str, Any]) -> None:
     if params.get("kmsKeyArn") and not params.get("roleArn"):
         raise InvalidInputException("A roleArn is required when a kmsKeyArn is specified.")
+    if params.get("kmsKeyArn"):
+        arn = backend.arn("dataset_group", params["name"])
+        access.check_role(params["roleArn"], backend.region, source_arn=arn)
+        access.check_kms_key(params["kmsKeyArn"], params["roleArn"], backend.region)
+
+
+def _role_checked(kind: str) -> Any:
+    """The request's role exists and trusts Personalize (the S3 paths are checked when the job runs)."""
+
+    def check(backend: PersonalizeBackend, params: dict[str, Any]) -> None:
+        if params.get("roleArn"):
+            access.check_role(params["roleArn"], backend.region, source_arn=backend.arn(kind, params["jobName"]))
+
+    return check
 
 
 _DATASET_GROUP = Create(
@@ -217,6 +231,7 @@ _IMPORT_JOB = Create(
     "dataset_import_job",
     arn=lambda backend, params: backend.arn("dataset_import_job", params["jobName"]),
     parent_param="datasetArn",
+    prepare=_role_checked("dataset_import_job"),
     attrs=_import_attrs,
     status=CREATE_PENDING,
     after=imports.run_import_job,
@@ -225,6 +240,7 @@ _EXPORT_JOB = Create(
     "dataset_export_job",
     arn=lambda backend, params: backend.arn("dataset_export_job", params["jobName"]),
     parent_param="datasetArn",
+    prepare=_role_checked("dataset_export_job"),
     attrs=lambda resources, params, dataset: {
         "jobName": params["jobName"],
         "datasetArn": params["datasetArn"],

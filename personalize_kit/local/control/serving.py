@@ -8,7 +8,7 @@ from typing import Any
 
 from personalize_kit.filters import FilterSyntaxError, parse_filter
 from personalize_kit.kinds import ACTIVE, CREATE_FAILED, PENDING
-from personalize_kit.local import batch, imports
+from personalize_kit.local import access, batch, imports
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.control._base import Create, create, list_of, operation, register_reads
 from personalize_kit.local.exceptions import (
@@ -225,6 +225,8 @@ def _batch_prepared(backend: PersonalizeBackend, params: dict[str, Any]) -> None
         raise InvalidInputException(f"numResults must be at most {MAX_NUM_RESULTS}: {num_results}.")
     if params.get("batchInferenceJobMode", "BATCH_INFERENCE") != "BATCH_INFERENCE":
         raise InvalidInputException("batchInferenceJobMode THEME_GENERATION is not supported by the local mirror.")
+    job_arn = backend.arn("batch_inference_job", params["jobName"])
+    access.check_role(params["roleArn"], backend.region, source_arn=job_arn)
 
 
 def _batch_attrs(resources: Resources, params: dict[str, Any], version: Resource | None) -> dict[str, Any]:
