@@ -612,14 +612,14 @@ def record(events: Any, tracking_id: str, users: list[str], total: int, items: l
     rng = random.Random(kw.get("seed", 5))
     started = time.perf_counter()
     sent = calls = 0
-    watched: dict[str, set[str]] = {}
+    watched: dict[str, list[str]] = {}  # each user's watched items, oldest first
     while sent < total and (budget is None or time.perf_counter() - started < budget):
         user = users[calls % len(users)]
         event_list = []
         for k in range(min(batch, total - sent)):
             item, kind = rng.choice(items), EVENT_TYPES[(sent + k) % 2]
             if kind == "watch":
-                watched.setdefault(user, set()).add(item)
+                watched.setdefault(user, []).append(item)
             event_list.append({"eventType": kind, "itemId": item, "sentAt": start_ts + sent + k})
         events.put_events(trackingId=tracking_id, userId=user, sessionId=f"s-{user}", eventList=event_list)
         sent += len(event_list)
