@@ -776,21 +776,30 @@ def verdicts(results: dict[str, Any]) -> dict[str, bool]:
 
 
 def markdown(results: dict[str, Any]) -> str:
+    """The results as Markdown; with a ``before`` run inside, each table gets a before and an after column."""
+    before = results.get("before") or {}
+    head, rule = ("| before | after |", "|---|---|") if before else ("| result |", "|---|")
     lines = [
         "# Mirror core benchmark: concurrency, event scale, crashes",
         "",
         f"`python scripts/bench_mirror.py {results['command']}` on {results['machine']}, {results['date']}. "
         "Every call goes through the real boto3 client inside `mock_personalize`; events are counted through a "
         "dataset export job (`ingestionMode=PUT`) read back from S3, as a user would.",
-        "",
-        "| check | result |",
-        "|---|---|",
     ]
-    lines += [f"| {name} | {'PASS' if ok else 'FAIL'} |" for name, ok in results["verdicts"].items()]
+    if before:
+        lines += ["", f"Before: `{before['command']}` on {before['date']}, the storage before issue 11."]
+    lines += ["", f"| check {head}", f"|---{rule}"]
+    for name, ok in results["verdicts"].items():
+        was = before.get("verdicts", {}).get(name)
+        was_cell = "" if was is None else ("PASS" if was else "FAIL")
+        lines.append(f"| {name} | " + (f"{was_cell} | " if before else "") + f"{'PASS' if ok else 'FAIL'} |")
     for section in ("concurrency", "scale", "crash"):
         if section in results:
-            lines += ["", f"## {section}", "", "| measure | value |", "|---|---|"]
-            lines += [f"| {key} | {_cell(value)} |" for key, value in _flat(results[section])]
+            lines += ["", f"## {section}", "", f"| measure {head}", f"|---{rule}"]
+            old = dict(_flat(before.get(section) or {}))
+            for key, value in _flat(results[section]):
+                was_cell = f"{_cell(old[key]) if key in old else ''} | " if before else ""
+                lines.append(f"| {key} | {was_cell}{_cell(value)} |")
     if results.get("notes"):
         lines += ["", *results["notes"]]
     return "\n".join(lines) + "\n"
@@ -834,6 +843,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--work", type=Path, help="keep the state directories here (default: a temporary one)")
     parser.add_argument("--out", default="mirror", help="name of the results files in scripts/results/")
+    parser.add_argument("--merge", action="store_true", help="keep the other scenarios of the existing results")
+    parser.add_argument("--before", type=Path, help="results JSON of an earlier run, shown beside these")
+    parser.add_argument("--note", action="append", default=[], help="a line added under the tables")
     return parser
 
 
@@ -855,10 +867,30 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             results[scenario] = _run(scenario, args, work / scenario)
             print(f"{scenario}: done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    results = _combine(results, args)
     results["verdicts"] = verdicts(results)
     write_results(results, args.out)
     print(markdown(results))
     return 0 if all(results["verdicts"].values()) else 1
+
+
+def _combine(results: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Add the scenarios of the existing results (``--merge``), the earlier run (``--before``) and notes."""
+    existing = RESULTS / f"{args.out}.json"
+    if args.merge and existing.exists():
+        previous = json.loads(existing.read_text())
+        for section in ("concurrency", "scale", "crash"):
+            if section not in results and section in previous:
+                results[section] = previous[section]
+        results["command"] = f"{previous['command']}; {results['command']}"
+        results.setdefault("before", previous.get("before"))
+        results["notes"] = previous.get("notes", [])
+    if args.before:
+        before = json.loads(args.before.read_text())
+        before.pop("before", None)
+        results["before"] = before
+    results["notes"] = [*results.get("notes", []), *args.note]
+    return results
 
 
 def _run(scenario: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
