@@ -411,6 +411,8 @@ def worker_main(config_path: str) -> None:
             reader.calls = 0
         print("ready", flush=True)
         sys.stdin.readline()
+        if config.get("switch_interval"):  # the tests switch threads more often to bring races out
+            sys.setswitchinterval(config["switch_interval"])
         started = time.monotonic()
         deadline = started + config["seconds"] if config.get("calls") is None else None
         threads = [threading.Thread(target=_loop, args=(w.send, deadline, config.get("calls"))) for w in writers]
@@ -444,6 +446,7 @@ def run_concurrency(
     seconds: float = 20.0,
     calls: int | None = None,
     batch: int = 10,
+    switch_interval: float | None = None,
 ) -> dict[str, Any]:
     """Run the workers together on one state directory, then count what was stored through an export."""
     work.mkdir(parents=True, exist_ok=True)
@@ -461,6 +464,7 @@ def run_concurrency(
             "seconds": seconds,
             "calls": calls,
             "batch": batch,
+            "switch_interval": switch_interval,
             "ack_dir": str(ack_dir),
             "out": str(work / f"worker{index}.json"),
         }

@@ -60,11 +60,14 @@ def test_threads_of_one_process_lose_nothing(state_dir: Path, tmp_path: Path) ->
 @pytest.mark.slow
 def test_processes_with_writer_and_reader_threads_on_one_state_directory(state_dir: Path, tmp_path: Path) -> None:
     deployment = bench.deploy(state_dir)  # Popularity-Count and a quickly trained User-Personalization
-    result = bench.run_concurrency(deployment, tmp_path / "work", processes=2, writers=2, readers=2, calls=25)
+    calls = 60
+    result = bench.run_concurrency(
+        deployment, tmp_path / "work", processes=2, writers=2, readers=2, calls=calls, switch_interval=1e-5
+    )
     assert result["errors"] == {}
     assert (result["put_failed"], result["get_failed"]) == (0, 0)
-    assert (result["put_calls"], result["get_calls"]) == (2 * 2 * 25, 2 * 2 * 25)
-    assert result["acked"] == result["stored"] == result["stored_distinct"] == 2 * 2 * 25 * 10
+    assert (result["put_calls"], result["get_calls"]) == (2 * 2 * calls, 2 * 2 * calls)
+    assert result["acked"] == result["stored"] == result["stored_distinct"] == 2 * 2 * calls * 10
     assert (result["missing"], result["duplicates"], result["torn_or_unknown"]) == (0, 0, 0)
 
 
