@@ -448,45 +448,24 @@ def run_concurrency(
     batch: int = 10,
     switch_interval: float | None = None,
 ) -> dict[str, Any]:
-    """Run the workers together on one state directory, then count what was stored through an export."""
+    """Run the workers together on one state directory, then count what was stored through an export.
+
+    Each worker runs ``writers`` + ``readers`` threads for ``seconds``, or ``calls`` calls each when given.
+    """
     work.mkdir(parents=True, exist_ok=True)
-    ack_dir = work / "acks"
-    ack_dir.mkdir(exist_ok=True)
+    (work / "acks").mkdir(exist_ok=True)
     deployment_path = deployment.save(work / "deployment.json")
-    children = []
+    shared = {"deployment": str(deployment_path), "processes": processes, "writers": writers, "readers": readers}
+    shared |= {"seconds": seconds, "calls": calls, "batch": batch, "switch_interval": switch_interval}
+    configs = []
     for index in range(processes):
-        config = {
-            "deployment": str(deployment_path),
-            "index": index,
-            "processes": processes,
-            "writers": writers,
-            "readers": readers,
-            "seconds": seconds,
-            "calls": calls,
-            "batch": batch,
-            "switch_interval": switch_interval,
-            "ack_dir": str(ack_dir),
-            "out": str(work / f"worker{index}.json"),
-        }
-        (work / f"worker{index}.config.json").write_text(json.dumps(config))
-        children.append(_spawn(["_worker", str(work / f"worker{index}.config.json")], work / f"worker{index}.err"))
-    for child in children:
-        line = child.stdout.readline()
-        if line.strip() != "ready":
-            child.kill()
-            raise RuntimeError(f"a worker did not start: {_tail(work / f'worker{children.index(child)}.err')}")
-    for child in children:
-        child.stdin.write("go\n")
-        child.stdin.flush()
-    for child in children:
-        child.communicate(timeout=(seconds or 0) + 900)
-        if child.returncode != 0:
-            raise RuntimeError(
-                f"a worker failed ({child.returncode}): {_tail(work / f'worker{children.index(child)}.err')}"
-            )
+        configs.append(work / f"worker{index}.config.json")
+        config = {**shared, "index": index, "ack_dir": str(work / "acks"), "out": str(work / f"worker{index}.json")}
+        configs[-1].write_text(json.dumps(config))
+    _run_workers(configs, timeout=(seconds or 0) + 900)
     outs = [json.loads((work / f"worker{i}.json").read_text()) for i in range(processes)]
     rows = count_in_fresh_process(deployment_path, work / "stored.json")
-    acked = read_acks(sorted(ack_dir.iterdir()))
+    acked = read_acks(sorted((work / "acks").iterdir()))
     latencies = [x for out in outs for x in out["latencies"]]
     elapsed = max(out["elapsed"] for out in outs)
     errors: Counter[str] = sum((Counter(out["errors"]) for out in outs), Counter())
@@ -507,6 +486,28 @@ def run_concurrency(
         "p99_ms": percentile(latencies, 99),
         **audit(rows, acked, batch, deployment.items),
     }
+
+
+def _run_workers(configs: list[Path], timeout: float) -> None:
+    """Start one worker per config, wait until all are ready, say go to all, and wait for them to end."""
+    errs = [config.with_suffix(".err") for config in configs]
+    children = [_spawn(["_worker", str(config)], err) for config, err in zip(configs, errs, strict=True)]
+    try:
+        for child, err in zip(children, errs, strict=True):
+            if child.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"a worker did not start: {_tail(err)}")
+        for child in children:
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        for child, err in zip(children, errs, strict=True):
+            child.communicate(timeout=timeout)
+            if child.returncode != 0:
+                raise RuntimeError(f"a worker failed ({child.returncode}): {_tail(err)}")
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
 
 
 def _spawn(args: list[str], stderr: Path) -> subprocess.Popen:
