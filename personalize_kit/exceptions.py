@@ -99,3 +99,7 @@ class StackOutputsError(PersonalizeKitError):
 class MissingResourceError(PersonalizeKitError, LookupError):
     """A resource a command needs does not exist (dataset group, campaign, solution, filter, event tracker);
     the message names the ones that do and how to create the missing one."""
+
+
+class StateError(PersonalizeKitError):
+    """The mirror's state directory cannot be used (not a directory, unreadable, a foreign database)."""

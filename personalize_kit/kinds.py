@@ -167,7 +167,7 @@ _ENTRIES = (
         quota=Quota(5, "dataset_group"),
         update_member="latestCampaignUpdate",
     ),
-    Kind("event_tracker", "eventTracker", "event-tracker", "dataset_group", _RESOURCE, quota=Quota(1, "dataset_group")),
+    Kind("event_tracker", "eventTracker", "event-tracker", "dataset_group", _RESOURCE),
     Kind("filter", "filter", "filter", "dataset_group", _RESOURCE, plural="Filters", quota=Quota(30, "dataset_group")),
     Kind(
         "batch_inference_job",

@@ -7,14 +7,20 @@ resources, imported data and trained models in a state directory (argument, else
 
 Where things live:
 
-- ``_hooks``: the botocore wiring (``before-call`` for Personalize, ``before-send`` to moto);
-- ``state``: the state directory, atomic writes, the cross-process lock; ``store``: dataset rows and events;
-- ``models``: resources keyed by ARN, paging, settling of pending and abandoned resources;
-- ``control``: the control-plane operations; ``imports``: dataset import jobs; ``training``: solution
-  versions; ``batch``: batch inference and export jobs; ``runtime`` and ``events``: the other two services;
-- ``filtering``: filters over the mirror's data (the expression language is in ``filters``);
+- ``mirror``: :class:`Mirror`, the one entry point answering an operation (``Mirror.call``);
+- ``_hooks``: the botocore wiring, installed when a mirror starts; ``_moto``: moto's part (a leaf);
+- ``state``: the state directory and atomic writes; ``db``: the SQLite database (resources, events);
+  ``migrate``: the move from the previous layout; ``store``: dataset rows, events and records;
+- ``resources``: typed resource records and paging; ``backend``: what an operation works with;
+  ``lifecycle``: resources in flight that move on by themselves (due, or abandoned by a dead process);
+- ``control/``: the control plane by resource family, on one declarative create path; ``imports``:
+  dataset import jobs; ``training``: solution versions; ``batch``: batch inference and export jobs;
+  ``runtime`` and ``events``: the other two services; ``filtering``: filters over the mirror's data
+  (the expression language is :mod:`personalize_kit.filters`);
 - ``_shapes``: the service-side checks and response shapes taken from the botocore models;
   ``exceptions``: the service's errors.
+
+The kinds of resource (ARN types, parents, statuses, quotas) are :mod:`personalize_kit.kinds`.
 
 >>> import boto3
 >>> with mock_personalize("/tmp/doctest-mirror-init"):
@@ -31,7 +37,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from personalize_kit.local import _hooks
-from personalize_kit.local._hooks import Mirror
+from personalize_kit.local._moto import FAKE_CREDENTIALS, moto_before_send
+from personalize_kit.local.mirror import Mirror
 from personalize_kit.local.state import STATE_DIR_ENV, resolve_state_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,8 +48,8 @@ class mock_personalize:  # noqa: N801 - named like moto's mock_aws, which it wra
     """Context manager and decorator answering Personalize from a local state directory.
 
     ``training_seconds``, ``create_seconds`` and ``recipe_options`` are described in
-    :class:`~personalize_kit.local._hooks.Mirror`. Clients must be created after this module is imported
-    (as with moto): a client made earlier does not carry the mirror's handlers.
+    :class:`~personalize_kit.local.mirror.Mirror`. Clients must be created after the mirror starts (as
+    with moto): a client made earlier does not carry the mirror's handlers.
 
     >>> @mock_personalize("/tmp/doctest-mirror-deco")
     ... def count_schemas():
@@ -73,8 +80,7 @@ class mock_personalize:  # noqa: N801 - named like moto's mock_aws, which it wra
         self.mirror = Mirror(self._state_dir, **self._options())
         self._moto = mock_aws()
         self._moto.start()
-        _hooks._moto_stubber()
-        _install_on_default_session()
+        _install()
         _hooks.ACTIVE.append(self.mirror)
         return self.mirror
 
@@ -107,11 +113,10 @@ class mock_personalize:  # noqa: N801 - named like moto's mock_aws, which it wra
         return wrapper  # type: ignore[return-value]
 
 
-def _install_on_default_session() -> None:
+def _install() -> None:
     import boto3
 
-    if boto3.DEFAULT_SESSION is not None:
-        _hooks.install(boto3.DEFAULT_SESSION._session)
+    _hooks.install(boto3.DEFAULT_SESSION._session if boto3.DEFAULT_SESSION is not None else None)
 
 
 def mirror_session(
@@ -136,9 +141,9 @@ def mirror_session(
     mirror = Mirror(
         state_dir, training_seconds=training_seconds, create_seconds=create_seconds, recipe_options=recipe_options
     )
-    session = boto3.Session(region_name=region_name, **_hooks.FAKE_CREDENTIALS)
+    session = boto3.Session(region_name=region_name, **FAKE_CREDENTIALS)
     session.events.register_first("before-call", mirror.before_call)
-    session.events.register_first("before-send", _hooks.moto_before_send)
+    session.events.register_first("before-send", moto_before_send)
     return session
 
 

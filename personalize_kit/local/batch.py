@@ -11,9 +11,12 @@ from typing import Any
 
 import pandas as pd
 
+from personalize_kit.kinds import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, IN_PROGRESS
 from personalize_kit.local import runtime, store
+from personalize_kit.local._moto import internal_client
+from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InvalidInputException, ServiceError
-from personalize_kit.local.models import PersonalizeBackend
+from personalize_kit.local.resources import Resources
 from personalize_kit.recipes import RECIPES
 
 
@@ -29,26 +32,24 @@ def _split(path: str) -> tuple[str, str]:
 
 
 def _s3(backend: PersonalizeBackend) -> Any:
-    from personalize_kit.local._hooks import internal_client
-
     return internal_client("s3", backend.region)
 
 
 def _finish(backend: PersonalizeBackend, arn: str, status: str, reason: str | None = None) -> None:
-    with backend.transaction() as state:
-        record = state["resources"].get(arn)
-        if record is not None:
-            backend.update(record, status=status, failureReason=reason)
+    with backend.transaction() as resources:
+        found = resources.get(arn)
+        if found is not None:
+            found.update(status=status, failureReason=reason)
 
 
-def _answer(backend: PersonalizeBackend, state: dict, job: dict[str, Any], query: dict[str, Any]) -> dict[str, Any]:
+def _answer(backend: PersonalizeBackend, resources: Resources, job: dict[str, Any], query: dict[str, Any]) -> dict:
     version_arn = job["solutionVersionArn"]
-    recipe = RECIPES[state["resources"][version_arn]["attrs"]["recipeArn"]]
+    version = resources.find(version_arn, "solution_version").attrs
+    recipe = RECIPES[version["recipeArn"]]
     user_id = query.get("userId")
     if recipe.recipe_type == "PERSONALIZED_RANKING":
         if not user_id or not isinstance(query.get("itemList"), list):
             raise InvalidInputException("an input line of a Personalized-Ranking job needs userId and itemList")
-        version = state["resources"][version_arn]["attrs"]
         group = version["datasetGroupArn"].split("/")[1]
         model = runtime.model_for(backend, version_arn, version["recipeArn"])
         ranked = model.rank(
@@ -60,7 +61,7 @@ def _answer(backend: PersonalizeBackend, state: dict, job: dict[str, Any], query
             raise InvalidInputException(f"an input line of a {recipe.name} job needs {key}")
         ranked = runtime.recommend(
             backend,
-            state,
+            resources,
             version_arn,
             user_id=user_id,
             item_id=query.get("itemId"),
@@ -77,9 +78,9 @@ def _answer(backend: PersonalizeBackend, state: dict, job: dict[str, Any], query
 
 def run_batch_inference_job(backend: PersonalizeBackend, arn: str) -> None:
     """Read the job's JSON Lines input, write ``<input file>.out`` under the output path, set the status."""
-    state = backend.state()
-    job = state["resources"][arn]["attrs"]
-    _finish(backend, arn, "IN PROGRESS")
+    resources = backend.read()
+    job = resources.find(arn, "batch_inference_job").attrs
+    _finish(backend, arn, IN_PROGRESS)
     try:
         s3 = _s3(backend)
         in_bucket, in_key = _split(job["jobInput"]["s3DataSource"]["path"])
@@ -97,40 +98,40 @@ def run_batch_inference_job(backend: PersonalizeBackend, arn: str) -> None:
             except json.JSONDecodeError as exc:
                 raise _JobFailed(f"line {number} of s3://{in_bucket}/{in_key} is not valid JSON: {exc}") from exc
             try:
-                output, error = _answer(backend, state, job, query), None
+                output, error = _answer(backend, resources, job, query), None
             except ServiceError as exc:
                 output, error = None, exc.message
             lines.append(json.dumps({"input": query, "output": output, "error": error}))
         out_key = (out_prefix.rstrip("/") + "/" if out_prefix else "") + in_key.rsplit("/", 1)[-1] + ".out"
         s3.put_object(Bucket=out_bucket, Key=out_key, Body=("\n".join(lines) + "\n").encode())
     except _JobFailed as exc:
-        _finish(backend, arn, "CREATE FAILED", str(exc))
+        _finish(backend, arn, CREATE_FAILED, str(exc))
         return
-    _finish(backend, arn, "ACTIVE")
+    _finish(backend, arn, ACTIVE)
 
 
 def run_export_job(backend: PersonalizeBackend, arn: str) -> None:
     """Write the dataset's rows (BULK: imported, PUT: recorded with the events API, ALL: both) as CSV."""
-    state = backend.state()
-    job = state["resources"][arn]["attrs"]
-    dataset = state["resources"][job["datasetArn"]]["attrs"]
+    resources = backend.read()
+    job = resources.find(arn, "dataset_export_job").attrs
+    dataset = resources.find(job["datasetArn"], "dataset").attrs
     group = dataset["datasetGroupArn"].split("/")[1]
-    _finish(backend, arn, "CREATE IN_PROGRESS")
+    _finish(backend, arn, CREATE_IN_PROGRESS)
     try:
         bucket, prefix = _split(job["jobOutput"]["s3DataDestination"]["path"])
         parts = []
         if job["ingestionMode"] in ("BULK", "ALL") or dataset["datasetType"] != "INTERACTIONS":
-            imported = store.read_dataset(backend.store, group, dataset["datasetType"])
+            imported = store.read_dataset(backend, group, dataset["datasetType"])
             if imported is not None:
                 parts.append(imported)
         if job["ingestionMode"] in ("PUT", "ALL") and dataset["datasetType"] == "INTERACTIONS":
-            events = store.read_events(backend.store, group)
+            events = store.read_events(backend.state, group)
             if not events.empty:
                 parts.append(events[list(store.INTERACTION_COLUMNS)].dropna(axis=1, how="all"))
         frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         key = (prefix.rstrip("/") + "/" if prefix else "") + f"{job['jobName']}_{dataset['datasetType']}_0.csv"
         _s3(backend).put_object(Bucket=bucket, Key=key, Body=frame.to_csv(index=False).encode())
     except _JobFailed as exc:
-        _finish(backend, arn, "CREATE FAILED", str(exc))
+        _finish(backend, arn, CREATE_FAILED, str(exc))
         return
-    _finish(backend, arn, "ACTIVE")
+    _finish(backend, arn, ACTIVE)

@@ -8,13 +8,12 @@ PutUsers add or replace rows of the Items and Users datasets.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
-import pandas as pd
-
 from personalize_kit.local import imports, store
+from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InvalidInputException
-from personalize_kit.local.models import Operation, PersonalizeBackend
 
 MAX_RECORDS = 10
 
@@ -32,11 +31,10 @@ def _batch_size(name: str, records: list) -> None:
 
 def put_events(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str, Any]:
     _batch_size("eventList", params["eventList"])
-    state = backend.state()
-    trackers = [r for r in backend.records(state, "event_tracker") if r["attrs"]["trackingId"] == params["trackingId"]]
+    trackers = backend.read().all("event_tracker", trackingId=params["trackingId"])
     if not trackers:
         raise InvalidInputException(f"trackingId {params['trackingId']} does not belong to any event tracker.")
-    group = trackers[0]["attrs"]["datasetGroupArn"].split("/")[1]
+    group = trackers[0].attrs["datasetGroupArn"].split("/")[1]
     user = params.get("userId") or params["sessionId"]
     rows = []
     for event in params["eventList"]:
@@ -59,7 +57,7 @@ def put_events(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str,
                 "PROPERTIES": event.get("properties"),
             }
         )
-    store.append_events(backend.store, group, rows)
+    store.append_events(backend.state, group, rows)
     return {}
 
 
@@ -68,14 +66,14 @@ def _put_records(
 ) -> dict[str, Any]:
     records = params[key]
     _batch_size(key, records)
-    state = backend.state()
-    dataset = backend.find(state, params["datasetArn"], "dataset", status=404)["attrs"]
+    resources = backend.read()
+    dataset = resources.find(params["datasetArn"], "dataset", status=404).attrs
     if dataset["datasetType"] != dataset_type:
         raise InvalidInputException(
             f"{params['datasetArn']} is a {dataset['datasetType']} dataset: Put{key.title()} needs a "
             f"{dataset_type} dataset."
         )
-    schema = json.loads(backend.find(state, dataset["schemaArn"], "schema")["attrs"]["schema"])
+    schema = json.loads(resources.find(dataset["schemaArn"], "schema").attrs["schema"])
     fields = imports.schema_fields(schema)
     by_camel = {_camel(name): name for name, _ in fields}
     id_column = "ITEM_ID" if dataset_type == "ITEMS" else "USER_ID"
@@ -95,26 +93,31 @@ def _put_records(
                 )
             row[column] = value
         rows.append(row)
-    new = pd.DataFrame(rows)
     dtypes = dict(fields)
-    for column in new.columns:
-        if dtypes.get(column) in ("Int64", "Float64"):
-            try:
-                new[column] = pd.to_numeric(new[column]).astype(dtypes[column])
-            except (ValueError, TypeError) as exc:
-                raise InvalidInputException(
-                    f"Property {_camel(column)} must be a number for the schema's {column} field: {exc}."
-                ) from exc
-        elif dtypes.get(column) == "string":
-            new[column] = new[column].astype("string")
-    group = dataset["datasetGroupArn"].split("/")[1]
-    with backend.store.lock():
-        old = store.read_dataset(backend.store, group, dataset_type)
-        if old is not None:
-            new = new.reindex(columns=list(old.columns))
-            new = new.astype({c: old[c].dtype for c in old.columns}, errors="ignore")
-        store.write_dataset(backend.store, group, dataset_type, store.merge_rows(old, new, dataset_type))
+    for row in rows:
+        for column, value in row.items():
+            if dtypes.get(column) in ("Int64", "Float64") and value is not None:
+                row[column] = _number(value, column, dtypes[column])
+            elif dtypes.get(column) == "string" and value is not None:
+                row[column] = str(value)
+    store.append_records(backend.state, dataset["datasetGroupArn"].split("/")[1], dataset_type, rows)
     return {}
+
+
+def _number(value: Any, column: str, dtype: str) -> float | int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputException(
+            f"Property {_camel(column)} must be a number for the schema's {column} field: {value!r}."
+        ) from exc
+    if not math.isfinite(number):
+        raise InvalidInputException(f"Property {_camel(column)} must be a finite number: {value!r}.")
+    if dtype == "Int64":
+        if number != int(number):
+            raise InvalidInputException(f"Property {_camel(column)} must be a whole number: {value!r}.")
+        return int(number)
+    return number
 
 
 def put_items(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str, Any]:
@@ -125,4 +128,4 @@ def put_users(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str, 
     return _put_records(backend, params, "USERS", "users", "userId")
 
 
-OPERATIONS: dict[str, Operation] = {"PutEvents": put_events, "PutItems": put_items, "PutUsers": put_users}
+OPERATIONS: dict[str, Any] = {"PutEvents": put_events, "PutItems": put_items, "PutUsers": put_users}

@@ -54,3 +54,10 @@ class TooManyTagsException(ServiceError):
 
 class InvalidNextTokenException(ServiceError):
     code = "InvalidNextTokenException"
+
+
+class InternalFailure(ServiceError):
+    """The mirror itself failed (a bug, or its files): a short reason; the traceback is in its log."""
+
+    code = "InternalFailure"
+    status = 500

@@ -1,63 +1,36 @@
-"""Filters as the mirror applies them: parse at CreateFilter, evaluate over candidates at serving time.
+"""Filters as the mirror applies them: evaluated over the candidates of each request.
 
-The expression language lives in :mod:`personalize_kit.local.filters`; this module connects it to the
-mirror's data (items, users, interactions including recorded events) and to the service's errors.
+The expression language is :mod:`personalize_kit.filters`; this module feeds it the mirror's data as it
+is now: the Items and Users datasets (loaded once per process while unchanged, so each filter's binding
+to the catalogue is reused) and the current user's interactions, imported and recorded (index reads).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from personalize_kit.exceptions import FilterSyntaxError, InvalidFilterValuesError
+from personalize_kit.filters import FilterExpression, FilterSyntaxError, InvalidFilterValuesError, parse_filter
 from personalize_kit.local import store
+from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InvalidInputException
-from personalize_kit.local.models import PersonalizeBackend
+from personalize_kit.local.resources import Resource
+
+_local = threading.local()
 
 
-def _parse(expression: str) -> Any:
-    from personalize_kit.local.filters import parse_filter
-
-    return parse_filter(expression)
-
-
-#: Dataset names of filter expressions -> dataset types.
-_DATASET_TYPES = {
-    "items": "ITEMS",
-    "interactions": "INTERACTIONS",
-    "currentuser": "USERS",
-    "users": "USERS",
-    "currentitem": "ITEMS",
-}
-
-
-def check_expression(expression: str, fields: dict[str, set[str]] | None = None) -> None:
-    """Raise :class:`InvalidInputException` for a malformed expression or a field no schema declares.
-
-    ``fields`` maps each dataset type of the dataset group (``ITEMS`` ...) to its schema's field names.
-    """
-    try:
-        parsed = _parse(expression)
-    except FilterSyntaxError as exc:
-        raise InvalidInputException(f"Invalid filter expression: {exc}") from exc
-    if fields is None:
-        return
-    for dataset, field in sorted(parsed.fields):
-        dataset_type = _DATASET_TYPES.get(dataset.lower())
-        if dataset_type is None:
-            continue
-        if dataset_type not in fields:
-            raise InvalidInputException(
-                f"Invalid filter expression: it uses {dataset}.{field} but the dataset group has no "
-                f"{dataset_type} dataset."
-            )
-        if field not in fields[dataset_type]:
-            raise InvalidInputException(
-                f"Invalid filter expression: {dataset}.{field} is not a field of the {dataset_type} dataset's "
-                f"schema ({', '.join(sorted(fields[dataset_type]))})."
-            )
+def _parsed(expression: str) -> FilterExpression:
+    """The parsed filter, one per thread (a parsed filter caches its binding to the catalogue, which is not
+    thread-safe)."""
+    cache = _local.__dict__.setdefault("parsed", {})
+    if expression not in cache:
+        if len(cache) > 256:
+            cache.clear()
+        cache[expression] = parse_filter(expression)
+    return cache[expression]
 
 
 def _frame(frame: pd.DataFrame | None, id_column: str) -> pd.DataFrame:
@@ -66,9 +39,12 @@ def _frame(frame: pd.DataFrame | None, id_column: str) -> pd.DataFrame:
     return frame
 
 
+_EMPTY: dict[str, pd.DataFrame] = {}
+
+
 def mask(
     backend: PersonalizeBackend,
-    filter_record: dict[str, Any],
+    filter_record: Resource,
     candidates: list[str],
     *,
     user_id: str | None,
@@ -76,21 +52,24 @@ def mask(
     item_id: str | None = None,
 ) -> np.ndarray:
     """Which ``candidates`` the filter keeps for ``user_id`` (``numpy`` bool array)."""
-    attrs = filter_record["attrs"]
+    attrs = filter_record.attrs
     group = attrs["datasetGroupArn"].split("/")[1]
-    expression = _parse(attrs["filterExpression"])
+    expression = _parsed(attrs["filterExpression"])
     unknown = sorted(set(values or {}) - set(expression.parameters))
     if unknown:
         raise InvalidInputException(
             f"filterValues has parameters {', '.join(unknown)} that the filter {attrs['filterArn']} does not use."
         )
+    items = store.read_dataset(backend, group, "ITEMS")
+    if items is None:
+        items = _EMPTY.setdefault("ITEMS", _frame(None, "ITEM_ID"))
     try:
-        kept = expression.evaluate(
+        kept: Any = expression.evaluate(
             np.asarray(candidates, dtype=str),
             user_id=user_id,
-            items=_frame(store.read_dataset(backend.store, group, "ITEMS"), "ITEM_ID"),
-            users=_frame(store.read_dataset(backend.store, group, "USERS"), "USER_ID"),
-            interactions=store.interactions(backend.store, group),
+            items=items,
+            users=_frame(store.read_dataset(backend, group, "USERS"), "USER_ID"),
+            interactions=store.user_interactions(backend, group, user_id),
             values=dict(values or {}),
             item_id=item_id,
         )

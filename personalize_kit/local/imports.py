@@ -13,8 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from personalize_kit.kinds import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from personalize_kit.local import store
-from personalize_kit.local.models import PersonalizeBackend
+from personalize_kit.local.backend import PersonalizeBackend
 
 #: How many problems a failureReason names.
 PROBLEMS_IN_REASON = 3
@@ -85,7 +86,7 @@ def read_csv(payload: bytes, schema: dict) -> pd.DataFrame:
 
 def _read_s3(location: str, region: str) -> list[tuple[str, bytes]]:
     """``(s3 url, bytes)`` of the object at ``location``, or of every CSV under it when it ends in ``/``."""
-    from personalize_kit.local._hooks import internal_client
+    from personalize_kit.local._moto import internal_client
 
     s3 = internal_client("s3", region)
     bucket, _, key = location.removeprefix("s3://").partition("/")
@@ -98,14 +99,14 @@ def _read_s3(location: str, region: str) -> list[tuple[str, bytes]]:
 
 def run_import_job(backend: PersonalizeBackend, job_arn: str) -> None:
     """Import the job's data and set its final status (``ACTIVE`` or ``CREATE FAILED``)."""
-    state = backend.state()
-    job = backend.find(state, job_arn, "dataset_import_job")["attrs"]
-    dataset = backend.find(state, job["datasetArn"], "dataset")["attrs"]
-    schema = json.loads(backend.find(state, dataset["schemaArn"], "schema")["attrs"]["schema"])
+    resources = backend.read()
+    job = resources.find(job_arn, "dataset_import_job").attrs
+    dataset = resources.find(job["datasetArn"], "dataset").attrs
+    schema = json.loads(resources.find(dataset["schemaArn"], "schema").attrs["schema"])
     location = job["dataSource"]["dataLocation"]
     dataset_type = dataset["datasetType"]
     group = dataset["datasetGroupArn"].split("/")[1]
-    _set_status(backend, job_arn, "CREATE IN_PROGRESS")
+    _set_status(backend, job_arn, CREATE_IN_PROGRESS)
     try:
         objects = _fetch(location, backend.region)
         frames = []
@@ -120,15 +121,15 @@ def run_import_job(backend: PersonalizeBackend, job_arn: str) -> None:
             raise _ImportFailed(reason + (f" (and {more} more problems)" if more > 0 else ""))
         new = pd.concat(frames, ignore_index=True)
     except _ImportFailed as exc:
-        _set_status(backend, job_arn, "CREATE FAILED", str(exc))
+        _set_status(backend, job_arn, CREATE_FAILED, str(exc))
         return
     except ValueError as exc:
-        _set_status(backend, job_arn, "CREATE FAILED", f"Input data at {location} could not be read: {exc}.")
+        _set_status(backend, job_arn, CREATE_FAILED, f"Input data at {location} could not be read: {exc}.")
         return
-    with backend.store.lock():
-        old = None if job["importMode"] == "FULL" else store.read_dataset(backend.store, group, dataset_type)
-        store.write_dataset(backend.store, group, dataset_type, store.merge_rows(old, new, dataset_type))
-    _set_status(backend, job_arn, "ACTIVE")
+    with backend.db.write():  # one import at a time rewrites a dataset's file
+        old = None if job["importMode"] == "FULL" else store.read_imported(backend.state, group, dataset_type)
+        store.write_imported(backend.state, group, dataset_type, store.merge_rows(old, new, dataset_type))
+    _set_status(backend, job_arn, ACTIVE)
 
 
 class _ImportFailed(Exception):
@@ -151,7 +152,7 @@ def _fetch(location: str, region: str) -> list[tuple[str, bytes]]:
 
 
 def _set_status(backend: PersonalizeBackend, arn: str, status: str, reason: str | None = None) -> None:
-    with backend.transaction() as state:
-        record = state["resources"].get(arn)
-        if record is not None:
-            backend.update(record, status=status, failureReason=reason)
+    with backend.transaction() as resources:
+        found = resources.get(arn)
+        if found is not None:
+            found.update(status=status, failureReason=reason)

@@ -13,8 +13,9 @@ from typing import Any
 import pandas as pd
 
 from personalize_kit.local import filtering, store, training
+from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InvalidInputException
-from personalize_kit.local.models import Operation, PersonalizeBackend
+from personalize_kit.local.resources import Resource, Resources
 from personalize_kit.recipes import RECIPES, Ranked, Recipe
 
 MAX_NUM_RESULTS = 500
@@ -33,10 +34,10 @@ def model_for(backend: PersonalizeBackend, version_arn: str, recipe_arn: str) ->
     """The trained model of a version, loaded once per process and reloaded when its files change."""
     directory = training.model_dir(backend, version_arn)
     stamp = (directory / "model.npz").stat().st_mtime_ns
-    cached = backend.models.get(version_arn)
+    cached = backend.caches.models.get(version_arn)
     if cached is None or cached[0] != stamp:
         cached = (stamp, training.load_model(backend, version_arn, recipe_arn))
-        backend.models[version_arn] = cached
+        backend.caches.models[version_arn] = cached
     return cached[1]
 
 
@@ -44,14 +45,7 @@ def recent_events(backend: PersonalizeBackend, group: str, user_id: str | None) 
     """The user's newest recorded events, oldest first, or ``None`` when there are none."""
     if user_id is None:
         return None
-    log = backend.event_logs.get(group)
-    if log is None:
-        log = backend.event_logs[group] = store.EventLog(store.events_path(backend.store, group))
-    mine = log.user_events(user_id)
-    if not mine:
-        return None
-    frame = pd.DataFrame(mine, columns=list(store.INTERACTION_COLUMNS))
-    return frame.sort_values("TIMESTAMP", kind="stable").tail(RECENT_EVENTS).reset_index(drop=True)
+    return store.recent_events(backend.state, group, str(user_id), RECENT_EVENTS)
 
 
 def exploration(model: Recipe, config: dict[str, str] | None) -> dict[str, float]:
@@ -72,7 +66,7 @@ def exploration(model: Recipe, config: dict[str, str] | None) -> dict[str, float
 
 def recommend(
     backend: PersonalizeBackend,
-    state: dict[str, Any],
+    resources: Resources,
     version_arn: str,
     *,
     user_id: str | None,
@@ -83,7 +77,7 @@ def recommend(
     exploration_config: dict[str, str] | None = None,
 ) -> Ranked:
     """Top ``n`` of a version for a user or an item, with the filter applied (shared with batch inference)."""
-    version = state["resources"][version_arn]["attrs"]
+    version = resources.find(version_arn, "solution_version").attrs
     group_arn = version["datasetGroupArn"]
     group = group_arn.split("/")[1]
     model = model_for(backend, version_arn, version["recipeArn"])
@@ -91,7 +85,7 @@ def recommend(
     options: dict[str, Any] = exploration(model, exploration_config)
     if filter_arn is None:
         return model.recommend(user_id=user_id, item_id=item_id, n=n, recent_events=recent, **options)
-    filter_record = _filter(backend, state, filter_arn, group_arn)
+    filter_record = _filter(resources, filter_arn, group_arn)
     ranked = model.recommend(user_id=user_id, item_id=item_id, n=len(model.catalogue), recent_events=recent, **options)
     keep = filtering.mask(
         backend, filter_record, [item for item, _ in ranked], user_id=user_id, values=filter_values, item_id=item_id
@@ -99,21 +93,23 @@ def recommend(
     return [pair for pair, kept in zip(ranked, keep.tolist(), strict=True) if kept][:n]
 
 
-def _filter(backend: PersonalizeBackend, state: dict[str, Any], filter_arn: str, group_arn: str) -> dict[str, Any]:
-    record = backend.find(state, filter_arn, "filter", status=404)
-    if record["attrs"]["datasetGroupArn"] != group_arn:
+def _filter(resources: Resources, filter_arn: str, group_arn: str) -> Resource:
+    record = resources.find(filter_arn, "filter", status=404)
+    if record.attrs["datasetGroupArn"] != group_arn:
         raise InvalidInputException(
             f"Filter {filter_arn} belongs to another dataset group than the campaign's ({group_arn})."
         )
     return record
 
 
-def _campaign(backend: PersonalizeBackend, state: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+def _campaign(resources: Resources, params: dict[str, Any]) -> dict[str, Any]:
     if not params.get("campaignArn"):
         if params.get("recommenderArn"):
             raise InvalidInputException("Recommenders are not supported by the local mirror: use a campaignArn.")
         raise InvalidInputException("campaignArn is required.")
-    return backend.find(state, params["campaignArn"], "campaign", status=404)["attrs"]
+    campaign = resources.find(params["campaignArn"], "campaign", status=404)
+    campaign.require_active()
+    return campaign.attrs
 
 
 def _metadata(
@@ -134,7 +130,7 @@ def _metadata(
         raise InvalidInputException(
             f"numResults must be at most {MAX_RESULTS_WITH_METADATA} when metadataColumns is given: {n}."
         )
-    items = store.read_dataset(backend.store, group, "ITEMS")
+    items = store.read_dataset(backend, group, "ITEMS")
     known = set(items.columns) if items is not None else set()
     missing = [c for c in columns if c not in known]
     if missing:
@@ -147,7 +143,7 @@ def _with_metadata(
 ) -> list[dict[str, Any]]:
     if not columns:
         return entries
-    items = store.read_dataset(backend.store, group, "ITEMS")
+    items = store.read_dataset(backend, group, "ITEMS")
     assert items is not None
     rows = items.drop_duplicates("ITEM_ID", keep="last")
     rows.index = rows["ITEM_ID"].astype(str).to_numpy()
@@ -163,9 +159,9 @@ def _entries(ranked: Ranked) -> list[dict[str, Any]]:
 
 
 def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str, Any]:
-    state = backend.state()
-    campaign = _campaign(backend, state, params)
-    version = state["resources"][campaign["solutionVersionArn"]]["attrs"]
+    resources = backend.read()
+    campaign = _campaign(resources, params)
+    version = resources.find(campaign["solutionVersionArn"], "solution_version").attrs
     recipe = RECIPES[version["recipeArn"]]
     n = int(params.get("numResults", 25))
     if n > MAX_NUM_RESULTS:
@@ -190,7 +186,7 @@ def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> 
     columns = _metadata(backend, group, campaign, params, n)
     ranked = recommend(
         backend,
-        state,
+        resources,
         campaign["solutionVersionArn"],
         user_id=params.get("userId"),
         item_id=params.get("itemId"),
@@ -204,9 +200,9 @@ def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> 
 
 
 def get_personalized_ranking(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str, Any]:
-    state = backend.state()
-    campaign = _campaign(backend, state, params)
-    version = state["resources"][campaign["solutionVersionArn"]]["attrs"]
+    resources = backend.read()
+    campaign = _campaign(resources, params)
+    version = resources.find(campaign["solutionVersionArn"], "solution_version").attrs
     recipe = RECIPES[version["recipeArn"]]
     if recipe.recipe_type != "PERSONALIZED_RANKING":
         raise InvalidInputException(
@@ -219,7 +215,7 @@ def get_personalized_ranking(backend: PersonalizeBackend, params: dict[str, Any]
     model = model_for(backend, campaign["solutionVersionArn"], version["recipeArn"])
     ranked = model.rank(params["userId"], items, recent_events(backend, group, params["userId"]))
     if params.get("filterArn"):
-        filter_record = _filter(backend, state, params["filterArn"], version["datasetGroupArn"])
+        filter_record = _filter(resources, params["filterArn"], version["datasetGroupArn"])
         keep = filtering.mask(
             backend,
             filter_record,
@@ -233,7 +229,7 @@ def get_personalized_ranking(backend: PersonalizeBackend, params: dict[str, Any]
     return {"personalizedRanking": entries, "recommendationId": f"RID-{uuid.uuid4()}"}
 
 
-OPERATIONS: dict[str, Operation] = {
+OPERATIONS: dict[str, Any] = {
     "GetRecommendations": get_recommendations,
     "GetPersonalizedRanking": get_personalized_ranking,
 }

@@ -1,35 +1,33 @@
-"""Where the mirror keeps its state, and how it reads and writes it safely.
+"""Where the mirror keeps its state: the state directory, its database, atomic file writes.
 
 Layout of a state directory::
 
-    state.json                         every resource (keyed by ARN), its tags and internal bookkeeping
-    .lock                              fcntl lock taken around every read-modify-write of state.json
-    data/<dataset-group>/<TYPE>.parquet   imported (and PutItems/PutUsers) rows of each dataset
-    events/<dataset-group>.jsonl       events recorded with PutEvents
-    models/<solution>/<version-id>/    trained models (model.npz + model.json) and metrics.json
+    mirror.db                              resources and event streams (see :mod:`personalize_kit.local.db`)
+    data/<dataset-group>/<TYPE>.parquet    imported rows of each dataset
+    models/<solution>/<version-id>/        trained models (model.npz + model.json) and metrics.json
 
-Every file is written to a temporary name and moved into place with :func:`os.replace`, so a reader never
-sees half a file; two processes on one directory serialise their updates with :func:`fcntl.flock`.
+Files are written to a temporary name and moved into place with :func:`os.replace`, so a reader never
+sees half a file. A state directory of the previous layout (``state.json`` and ``events/*.jsonl``) is
+migrated into the database the first time it is opened, once.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+from personalize_kit.exceptions import StateError
+from personalize_kit.local.db import Database
+from personalize_kit.local.migrate import migrate
 
 #: Environment variable naming the state directory when no argument is given.
 STATE_DIR_ENV = "PERSONALIZE_KIT_HOME"
 #: State directory used when neither argument nor environment variable is set (relative to the cwd).
 DEFAULT_STATE_DIR = ".personalize_kit"
-STATE_FILE = "state.json"
-LOCK_FILE = ".lock"
 
 
 def resolve_state_dir(state_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -63,65 +61,35 @@ def atomic_write_json(path: Path, value: Any) -> None:
     atomic_write(path, lambda fh: fh.write(payload))
 
 
-class StateStore:
-    """The resources of one state directory, with a process- and thread-safe read-modify-write.
+class StateDir:
+    """One state directory: its paths and its database.
 
-    >>> store = StateStore("/tmp/doctest-mirror")
-    >>> with store.transaction() as state:
-    ...     state["resources"]["arn:x"] = {"kind": "demo"}
-    >>> store.read()["resources"]["arn:x"]["kind"]
-    'demo'
+    >>> state = StateDir("/tmp/doctest-mirror-state")
+    >>> state.path("models").name, state.db.path.name
+    ('models', 'mirror.db')
     """
 
     def __init__(self, state_dir: str | os.PathLike[str] | None = None) -> None:
         self.root = resolve_state_dir(state_dir)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._thread_lock = threading.RLock()
-        self._local = threading.local()
-
-    @property
-    def state_file(self) -> Path:
-        return self.root / STATE_FILE
+        _check_directory(self.root)
+        self.db = Database(self.root)
+        migrate(self)
 
     def path(self, *parts: str) -> Path:
         """A path inside the state directory."""
         return self.root.joinpath(*parts)
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the directory's lock (re-entrant within a thread, exclusive across processes)."""
-        with self._thread_lock:
-            depth = getattr(self._local, "depth", 0)
-            if depth:
-                self._local.depth = depth + 1
-                try:
-                    yield
-                finally:
-                    self._local.depth -= 1
-                return
-            with open(self.root / LOCK_FILE, "a+b") as fh:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-                self._local.depth = 1
-                try:
-                    yield
-                finally:
-                    self._local.depth = 0
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def read(self) -> dict[str, Any]:
-        """The current state (a fresh copy; changes to it are not saved)."""
-        try:
-            state = json.loads(self.state_file.read_text())
-        except FileNotFoundError:
-            state = {}
-        state.setdefault("version", 1)
-        state.setdefault("resources", {})
-        return state
+def _check_directory(root: Path) -> None:
+    """Make the state directory, or say in one line why it cannot be used."""
+    if root.exists() and not root.is_dir():
+        raise StateError(f"state directory {root} is a file, not a directory: give --state-dir a directory path")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateError(f"state directory {root} cannot be created ({exc.strerror}): use another --state-dir") from exc
+    if not os.access(root, os.R_OK | os.W_OK | os.X_OK):
+        raise StateError(f"state directory {root} is not readable and writable by this user: fix its permissions")
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[dict[str, Any]]:
-        """Lock, read, let the caller change the state, and write it back atomically (unless it raises)."""
-        with self.lock():
-            state = self.read()
-            yield state
-            atomic_write_json(self.state_file, state)
+
+__all__ = ["STATE_DIR_ENV", "StateDir", "atomic_write", "atomic_write_json", "resolve_state_dir"]

@@ -1,7 +1,12 @@
-"""The mirror's own copy of the data: dataset rows (parquet) and recorded events (JSON Lines).
+"""The mirror's own copy of the data: imported dataset rows (Parquet) and the event streams (SQLite).
 
 Like the service, the mirror copies data at import time, so that it outlives the S3 objects it came
-from (moto's S3 does not outlive its process).
+from. Imported rows of each dataset are one Parquet file, replaced atomically by each import. Events
+(PutEvents) and records (PutItems, PutUsers) are rows of the database, committed before the call
+answers; a dataset as the recipes and filters see it is its imported rows overlaid with its records.
+
+What a request needs is an index read: a user's newest events, one user's interactions for a filter.
+Whole datasets are loaded once per process and kept while the file and the records are unchanged.
 """
 
 from __future__ import annotations
@@ -11,38 +16,64 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from personalize_kit.local.state import StateStore, atomic_write
+from personalize_kit.local.backend import PersonalizeBackend
+from personalize_kit.local.state import StateDir, atomic_write
 
 #: Columns of the interactions the recipes read.
 INTERACTION_COLUMNS = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE")
 ID_COLUMN = {"INTERACTIONS": None, "ITEMS": "ITEM_ID", "USERS": "USER_ID"}
+#: Event columns of the database, in the order of :data:`EVENT_FIELDS`.
+EVENT_FIELDS = (
+    ("USER_ID", "user_id"),
+    ("ITEM_ID", "item_id"),
+    ("TIMESTAMP", "ts"),
+    ("EVENT_TYPE", "event_type"),
+    ("EVENT_VALUE", "event_value"),
+    ("SESSION_ID", "session_id"),
+    ("EVENT_ID", "event_id"),
+    ("RECOMMENDATION_ID", "recommendation_id"),
+    ("IMPRESSION", "impression"),
+    ("PROPERTIES", "properties"),
+)
+_INSERT_EVENT = (
+    f"INSERT INTO events (dataset_group, {', '.join(c for _, c in EVENT_FIELDS)}) "
+    f"VALUES ({', '.join('?' * (len(EVENT_FIELDS) + 1))})"
+)
+#: Filters see the newest interactions of each event type up to this many (the service's quota).
+FILTER_INTERACTIONS_PER_TYPE = 100
 
 
-def dataset_path(store: StateStore, dataset_group: str, dataset_type: str) -> Path:
-    return store.path("data", dataset_group, f"{dataset_type}.parquet")
+# ----------------------------------------------------------------------------- imported rows (files)
 
 
-def read_dataset(store: StateStore, dataset_group: str, dataset_type: str) -> pd.DataFrame | None:
-    """The stored rows of a dataset, or ``None`` when nothing was imported."""
-    path = dataset_path(store, dataset_group, dataset_type)
+def dataset_path(state: StateDir, dataset_group: str, dataset_type: str) -> Path:
+    return state.path("data", dataset_group, f"{dataset_type}.parquet")
+
+
+def read_imported(state: StateDir, dataset_group: str, dataset_type: str) -> pd.DataFrame | None:
+    """The imported rows of a dataset, or ``None`` when nothing was imported."""
+    path = dataset_path(state, dataset_group, dataset_type)
     if not path.exists():
         return None
     return pd.read_parquet(path)
 
 
-def write_dataset(store: StateStore, dataset_group: str, dataset_type: str, frame: pd.DataFrame) -> None:
-    """Replace the stored rows of a dataset atomically."""
+def write_imported(state: StateDir, dataset_group: str, dataset_type: str, frame: pd.DataFrame) -> None:
+    """Replace the imported rows of a dataset atomically."""
     buffer = io.BytesIO()
     frame.reset_index(drop=True).to_parquet(buffer, index=False)
-    atomic_write(dataset_path(store, dataset_group, dataset_type), lambda fh: fh.write(buffer.getvalue()))
+    atomic_write(dataset_path(state, dataset_group, dataset_type), lambda fh: fh.write(buffer.getvalue()))
 
 
 def merge_rows(old: pd.DataFrame | None, new: pd.DataFrame, dataset_type: str) -> pd.DataFrame:
     """Add ``new`` rows to ``old``; for items and users a row replaces the one with the same id."""
     if old is None or old.empty:
         return new.reset_index(drop=True)
+    if new.empty:
+        return old.reset_index(drop=True)
     merged = pd.concat([old, new], ignore_index=True)
     id_column = ID_COLUMN[dataset_type]
     if id_column is not None:
@@ -50,92 +81,195 @@ def merge_rows(old: pd.DataFrame | None, new: pd.DataFrame, dataset_type: str) -
     return merged.reset_index(drop=True)
 
 
-def delete_dataset(store: StateStore, dataset_group: str, dataset_type: str) -> None:
-    dataset_path(store, dataset_group, dataset_type).unlink(missing_ok=True)
+def delete_dataset(state: StateDir, dataset_group: str, dataset_type: str) -> None:
+    dataset_path(state, dataset_group, dataset_type).unlink(missing_ok=True)
+    with state.db.write() as conn:
+        conn.execute("DELETE FROM records WHERE dataset_group = ? AND dataset_type = ?", (dataset_group, dataset_type))
+        if dataset_type == "INTERACTIONS":
+            conn.execute("DELETE FROM events WHERE dataset_group = ?", (dataset_group,))
 
 
-def events_path(store: StateStore, dataset_group: str) -> Path:
-    return store.path("events", f"{dataset_group}.jsonl")
+def remove_dataset_group(state: StateDir, dataset_group: str) -> None:
+    """Delete the data, records and events of a dataset group."""
+    with state.db.write() as conn:
+        conn.execute("DELETE FROM events WHERE dataset_group = ?", (dataset_group,))
+        conn.execute("DELETE FROM records WHERE dataset_group = ?", (dataset_group,))
+    folder = state.path("data", dataset_group)
+    if folder.exists():
+        for child in folder.iterdir():
+            child.unlink()
+        folder.rmdir()
 
 
-def append_events(store: StateStore, dataset_group: str, rows: list[dict[str, Any]]) -> None:
-    """Append events (dicts with the interaction columns) under the state lock, in one write."""
-    path = events_path(store, dataset_group)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows).encode()
-    with store.lock(), open(path, "ab") as fh:
-        fh.write(payload)
+# ----------------------------------------------------------------------------- PutItems / PutUsers records
 
 
-def read_events(store: StateStore, dataset_group: str) -> pd.DataFrame:
-    """Every event recorded for a dataset group (a torn last line of a killed writer is skipped)."""
-    path = events_path(store, dataset_group)
-    rows = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    frame = pd.DataFrame(rows, columns=list(INTERACTION_COLUMNS) if not rows else None)
-    for column in INTERACTION_COLUMNS:
-        if column not in frame.columns:
-            frame[column] = None
+def append_records(state: StateDir, dataset_group: str, dataset_type: str, rows: list[dict[str, Any]]) -> None:
+    """Record PutItems/PutUsers rows (each with its id column), committed in one transaction."""
+    id_column = ID_COLUMN[dataset_type]
+    with state.db.write() as conn:
+        conn.executemany(
+            "INSERT INTO records (dataset_group, dataset_type, record_id, fields) VALUES (?, ?, ?, ?)",
+            [(dataset_group, dataset_type, str(row[id_column]), json.dumps(row)) for row in rows],
+        )
+
+
+def _records_version(state: StateDir, dataset_group: str, dataset_type: str) -> int:
+    row = (
+        state.db.connection()
+        .execute(
+            "SELECT MAX(seq) FROM records WHERE dataset_group = ? AND dataset_type = ?", (dataset_group, dataset_type)
+        )
+        .fetchone()
+    )
+    return int(row[0] or 0)
+
+
+def _read_records(state: StateDir, dataset_group: str, dataset_type: str) -> list[dict[str, Any]]:
+    rows = state.db.connection().execute(
+        "SELECT fields FROM records WHERE dataset_group = ? AND dataset_type = ? ORDER BY seq",
+        (dataset_group, dataset_type),
+    )
+    return [json.loads(fields) for (fields,) in rows]
+
+
+def _file_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def read_dataset(backend: PersonalizeBackend, dataset_group: str, dataset_type: str) -> pd.DataFrame | None:
+    """A dataset as it is now: imported rows overlaid with PutItems/PutUsers records (``None``: no rows).
+
+    The frame is loaded once per process and returned as the same object while nothing changed (so what
+    is derived from it, like a filter's binding, can be cached too). Do not modify it.
+    """
+    state = backend.state
+    key = (
+        _file_key(dataset_path(state, dataset_group, dataset_type)),
+        _records_version(state, dataset_group, dataset_type),
+    )
+    cached = backend.caches.datasets.get((dataset_group, dataset_type))
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    frame = _load_dataset(state, dataset_group, dataset_type)
+    backend.caches.datasets[(dataset_group, dataset_type)] = (key, frame, None)
     return frame
 
 
-class EventLog:
-    """The events of one dataset group by user, kept up to date by reading only what was appended.
-
-    The events file only grows (PutEvents appends whole lines under the state lock), so each look reads
-    the bytes added since the previous one; a file that shrank or was replaced is read again from the
-    start. A line without its newline (a writer killed mid-line) is left for the next look.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.identity: tuple[int, int] | None = None
-        self.by_user: dict[str, list[dict[str, Any]]] = {}
-
-    def _refresh(self) -> None:
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            self.offset, self.identity, self.by_user = 0, None, {}
-            return
-        identity = (stat.st_dev, stat.st_ino)
-        if identity != self.identity or stat.st_size < self.offset:
-            self.offset, self.identity, self.by_user = 0, identity, {}
-        if stat.st_size == self.offset:
-            return
-        with open(self.path, "rb") as handle:
-            handle.seek(self.offset)
-            chunk = handle.read(stat.st_size - self.offset)
-        complete = chunk.rfind(b"\n") + 1
-        for line in chunk[:complete].splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if row.get("USER_ID") is not None:
-                self.by_user.setdefault(str(row["USER_ID"]), []).append(row)
-        self.offset += complete
-
-    def user_events(self, user_id: str) -> list[dict[str, Any]]:
-        """The user's events in the order they were recorded."""
-        self._refresh()
-        return self.by_user.get(user_id, [])
+def _load_dataset(state: StateDir, dataset_group: str, dataset_type: str) -> pd.DataFrame | None:
+    imported = read_imported(state, dataset_group, dataset_type)
+    records = _read_records(state, dataset_group, dataset_type) if dataset_type != "INTERACTIONS" else []
+    if not records:
+        return imported
+    new = pd.DataFrame(records)
+    if imported is not None:
+        new = new.reindex(columns=list(imported.columns))
+        new = new.astype({c: imported[c].dtype for c in imported.columns}, errors="ignore")
+    return merge_rows(imported, new, dataset_type)
 
 
-def interactions(store: StateStore, dataset_group: str, *, with_events: bool = True) -> pd.DataFrame:
+# ----------------------------------------------------------------------------- events
+
+
+def append_events(state: StateDir, dataset_group: str, rows: list[dict[str, Any]]) -> None:
+    """Record events (dicts keyed by :data:`EVENT_FIELDS` names), committed in one transaction."""
+    values = [(dataset_group, *(row.get(name) for name, _ in EVENT_FIELDS)) for row in rows]
+    with state.db.write() as conn:
+        conn.executemany(_INSERT_EVENT, values)
+
+
+def recent_events(state: StateDir, dataset_group: str, user_id: str, n: int) -> pd.DataFrame | None:
+    """The user's ``n`` newest recorded events, oldest first (an index read), or ``None`` when there are none."""
+    rows = (
+        state.db.connection()
+        .execute(
+            "SELECT user_id, item_id, ts, event_type, event_value FROM events "
+            "WHERE dataset_group = ? AND user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?",
+            (dataset_group, user_id, n),
+        )
+        .fetchall()
+    )
+    if not rows:
+        return None
+    rows.reverse()
+    return pd.DataFrame(rows, columns=list(INTERACTION_COLUMNS))
+
+
+def read_events(state: StateDir, dataset_group: str) -> pd.DataFrame:
+    """Every event recorded for a dataset group, in the order they were recorded."""
+    names = [name for name, _ in EVENT_FIELDS]
+    rows = state.db.connection().execute(
+        f"SELECT {', '.join(c for _, c in EVENT_FIELDS)} FROM events WHERE dataset_group = ? ORDER BY seq",
+        (dataset_group,),
+    )
+    return pd.DataFrame(rows.fetchall(), columns=names)
+
+
+def _user_events_for_filter(state: StateDir, dataset_group: str, user_id: str) -> list[tuple[Any, ...]]:
+    return (
+        state.db.connection()
+        .execute(
+            "SELECT user_id, item_id, ts, event_type FROM ("
+            " SELECT user_id, item_id, ts, event_type, ROW_NUMBER() OVER ("
+            "  PARTITION BY lower(event_type) ORDER BY ts DESC, seq DESC) AS newest"
+            " FROM events WHERE dataset_group = ? AND user_id = ? AND item_id IS NOT NULL)"
+            " WHERE newest <= ? ORDER BY ts",
+            (dataset_group, user_id, FILTER_INTERACTIONS_PER_TYPE),
+        )
+        .fetchall()
+    )
+
+
+def _imported_by_user(backend: PersonalizeBackend, dataset_group: str) -> tuple[pd.DataFrame, dict[str, slice]]:
+    """The imported interactions sorted by user, and each user's slice of them (built once per file)."""
+    state = backend.state
+    key = (_file_key(dataset_path(state, dataset_group, "INTERACTIONS")), "by-user")
+    cached = backend.caches.datasets.get((dataset_group, "INTERACTIONS/by-user"))
+    if cached is not None and cached[0] == key:
+        return cached[1], cached[2]
+    frame = read_imported(state, dataset_group, "INTERACTIONS")
+    if frame is None or frame.empty:
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in INTERACTION_COLUMNS[:4]})
+    frame = frame[[c for c in INTERACTION_COLUMNS[:4] if c in frame.columns]].copy()
+    frame["USER_ID"] = frame["USER_ID"].astype(str)
+    frame = frame.sort_values("USER_ID", kind="stable").reset_index(drop=True)
+    users, starts = np.unique(frame["USER_ID"].to_numpy(dtype=object), return_index=True)
+    ends = np.append(starts[1:], len(frame))
+    index = {str(u): slice(int(s), int(e)) for u, s, e in zip(users, starts, ends, strict=True)}
+    backend.caches.datasets[(dataset_group, "INTERACTIONS/by-user")] = (key, frame, index)
+    return frame, index
+
+
+def user_interactions(backend: PersonalizeBackend, dataset_group: str, user_id: str | None) -> pd.DataFrame:
+    """One user's interactions as filters see them: imported rows and the newest recorded events."""
+    columns = list(INTERACTION_COLUMNS[:4])
+    if user_id is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    imported, index = _imported_by_user(backend, dataset_group)
+    parts = []
+    where = index.get(str(user_id))
+    if where is not None:
+        parts.append(imported.iloc[where])
+    events = _user_events_for_filter(backend.state, dataset_group, str(user_id))
+    if events:
+        parts.append(pd.DataFrame(events, columns=columns))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.concat(parts, ignore_index=True)
+
+
+def interactions(state: StateDir, dataset_group: str, *, with_events: bool = True) -> pd.DataFrame:
     """Imported interactions plus (by default) the events recorded since, with the recipe columns."""
     parts = []
-    imported = read_dataset(store, dataset_group, "INTERACTIONS")
+    imported = read_imported(state, dataset_group, "INTERACTIONS")
     if imported is not None:
         parts.append(imported)
     if with_events:
-        events = read_events(store, dataset_group)
+        events = read_events(state, dataset_group)
         if not events.empty:
             parts.append(events[list(INTERACTION_COLUMNS)])
     if not parts:
@@ -149,13 +283,3 @@ def interactions(store: StateStore, dataset_group: str, *, with_events: bool = T
         if column not in frame.columns:
             frame[column] = None
     return frame
-
-
-def remove_dataset_group(store: StateStore, dataset_group: str) -> None:
-    """Delete the data and events of a dataset group."""
-    events_path(store, dataset_group).unlink(missing_ok=True)
-    folder = store.path("data", dataset_group)
-    if folder.exists():
-        for child in folder.iterdir():
-            child.unlink()
-        folder.rmdir()

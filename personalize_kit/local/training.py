@@ -5,20 +5,19 @@ heartbeat) and starts a thread: ``CREATE IN_PROGRESS`` -> checks of the minimum 
 the service's split -> the final model -> ``ACTIVE`` (or ``CREATE FAILED`` with a reason, or
 ``CREATE STOPPED`` after StopSolutionVersionCreation). A version with ``trainingMode=UPDATE`` starts from
 the newest ACTIVE version's model and the recipe's ``update`` (no retraining) and keeps its metrics.
-Whenever the state is read, a version still in
-progress whose owner process has ended (or stopped beating) is marked ``CREATE FAILED``, so a killed
-training never leaves a half-made version behind.
+Whenever resources are read, a version still in progress whose owner process has ended (or stopped
+beating) is marked ``CREATE FAILED`` (:mod:`personalize_kit.local.lifecycle`), so a killed training never
+leaves a half-made version behind.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import os
+import logging
 import shutil
 import threading
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +25,19 @@ import pandas as pd
 
 from personalize_kit.data import rules
 from personalize_kit.exceptions import RecipeNotAvailableError
+from personalize_kit.kinds import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_STOPPED, CREATE_STOPPING
 from personalize_kit.local import store
-from personalize_kit.local.models import PersonalizeBackend, now, pid_alive
+from personalize_kit.local.backend import PersonalizeBackend
+from personalize_kit.local.lifecycle import HEARTBEAT_SECONDS, TRAINING
+from personalize_kit.local.resources import now
 from personalize_kit.local.state import atomic_write_json
 from personalize_kit.recipes import Recipe, recipe_class
+
+logger = logging.getLogger(__name__)
 
 MIN_INTERACTIONS = rules.MIN_INTERACTIONS
 MIN_USERS = rules.MIN_USERS_WITH_TWO
 MIN_USER_INTERACTIONS = 2
-HEARTBEAT_SECONDS = 5.0
-#: A version whose heartbeat is older than this is considered abandoned even if its pid is alive.
-STALE_SECONDS = 120.0
-KILLED_REASON = "training process ended before training finished"
-_TRAINING_STATES = ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING")
 
 
 class _Stopped(Exception):
@@ -53,37 +52,14 @@ class _Abandoned(Exception):
     """The version was deleted or settled by a reader while this process trained it."""
 
 
-def claim(record: dict[str, Any]) -> None:
-    """Mark a solution version record as owned by this process."""
-    record["internal"].update({"ownerPid": os.getpid(), "heartbeat": now()})
-
-
-def reconcile(backend: PersonalizeBackend, state: dict[str, Any]) -> bool:
-    """Fail versions whose training process is gone; return whether anything changed."""
-    changed = False
-    for record in state["resources"].values():
-        if record["kind"] != "solution_version" or record["attrs"]["status"] not in _TRAINING_STATES:
-            continue
-        internal = record["internal"]
-        pid = internal.get("ownerPid")
-        stale = now() - float(internal.get("heartbeat", 0)) > STALE_SECONDS
-        if pid is None or not pid_alive(int(pid)) or stale:
-            if record["attrs"]["status"] == "CREATE STOPPING":
-                backend.update(record, status="CREATE STOPPED")
-            else:
-                backend.update(record, status="CREATE FAILED", failureReason=KILLED_REASON)
-            changed = True
-    return changed
-
-
 def model_dir(backend: PersonalizeBackend, version_arn: str) -> Path:
     """``models/<solution>/<version id>/`` of a solution version."""
     solution, version_id = version_arn.split("/")[1:3]
-    return backend.store.path("models", solution, version_id)
+    return backend.state.path("models", solution, version_id)
 
 
 def remove_models(backend: PersonalizeBackend, solution_name: str) -> None:
-    shutil.rmtree(backend.store.path("models", solution_name), ignore_errors=True)
+    shutil.rmtree(backend.state.path("models", solution_name), ignore_errors=True)
 
 
 def read_metrics(backend: PersonalizeBackend, version_arn: str) -> dict[str, float]:
@@ -102,14 +78,14 @@ def start(backend: PersonalizeBackend, version_arn: str) -> threading.Thread:
 
 
 def _set(backend: PersonalizeBackend, arn: str, **attrs: Any) -> None:
-    with backend.store.transaction() as state:
-        record = state["resources"].get(arn)
-        if record is None or record["attrs"]["status"] not in _TRAINING_STATES:
+    with backend.transaction() as resources:
+        record = resources.get(arn)
+        if record is None or record.status not in TRAINING:
             return  # deleted, or already settled by a reader that found this training abandoned
-        if record["attrs"]["status"] == "CREATE STOPPING" and attrs.get("status") not in (None, "CREATE FAILED"):
-            attrs["status"] = "CREATE STOPPED"
-        backend.update(record, **attrs)
-        record["internal"]["heartbeat"] = now()
+        if record.status == CREATE_STOPPING and attrs.get("status") not in (None, CREATE_FAILED):
+            attrs["status"] = CREATE_STOPPED
+        record.update(**attrs)
+        record.internal["heartbeat"] = now()
 
 
 class _Heartbeat:
@@ -124,17 +100,18 @@ class _Heartbeat:
 
     def _run(self) -> None:
         while not self._done.wait(HEARTBEAT_SECONDS):
-            with self.backend.store.transaction() as state:
-                record = state["resources"].get(self.arn)
-                if record is not None:
-                    record["internal"]["heartbeat"] = now()
+            with self.backend.db.write() as conn:
+                conn.execute(
+                    "UPDATE resources SET internal = json_set(internal, '$.heartbeat', ?) WHERE arn = ?",
+                    (now(), self.arn),
+                )
 
     def check(self) -> None:
         """Raise :class:`_Stopped` when StopSolutionVersionCreation was called (or the version is gone)."""
-        record = self.backend.store.read()["resources"].get(self.arn)
-        if record is None or record["attrs"]["status"] not in _TRAINING_STATES:
+        record = self.backend.read().get(self.arn)
+        if record is None or record.status not in TRAINING:
             raise _Abandoned
-        if record["attrs"]["status"] == "CREATE STOPPING":
+        if record.status == CREATE_STOPPING:
             raise _Stopped
 
     def close(self) -> None:
@@ -145,26 +122,26 @@ def _train(backend: PersonalizeBackend, arn: str) -> None:
     started = time.monotonic()
     heartbeat = _Heartbeat(backend, arn)
     try:
-        _set(backend, arn, status="CREATE IN_PROGRESS")
+        _set(backend, arn, status=CREATE_IN_PROGRESS)
         heartbeat.check()
-        record = backend.store.read()["resources"][arn]["attrs"]
+        record = backend.read().find(arn, "solution_version").attrs
         group = record["datasetGroupArn"].split("/")[1]
         try:
             recipe = recipe_class(record["recipeArn"])
         except RecipeNotAvailableError as exc:
             raise _Failed(str(exc)) from exc
         interactions = _training_interactions(backend, group, record)
-        items = store.read_dataset(backend.store, group, "ITEMS")
-        users = store.read_dataset(backend.store, group, "USERS")
+        items = store.read_dataset(backend, group, "ITEMS")
+        users = store.read_dataset(backend, group, "USERS")
         hyperparameters = dict((record.get("solutionConfig") or {}).get("algorithmHyperParameters") or {})
         problems = recipe.check_hyperparameters(hyperparameters)
         if problems:
             raise _Failed("Invalid hyperparameters: " + "; ".join(problems))
-        deadline = started + backend.training_seconds
+        deadline = started + backend.settings.training_seconds
         while time.monotonic() < deadline:
             time.sleep(min(max(0.0, deadline - time.monotonic()), 0.2))
             heartbeat.check()
-        options = backend.recipe_options.get(recipe.name, {})
+        options = backend.settings.recipe_options.get(recipe.name, {})
         if record.get("trainingMode") == "UPDATE":
             base = _update_base(backend, record)
             model = _updated(load_model(backend, base, record["recipeArn"]), interactions, items, users)
@@ -178,31 +155,28 @@ def _train(backend: PersonalizeBackend, arn: str) -> None:
         model.save(directory)
         atomic_write_json(directory / "metrics.json", metrics)
         hours = round((time.monotonic() - started) / 3600, 6)
-        _set(backend, arn, status="ACTIVE", trainingHours=hours)
+        _set(backend, arn, status=ACTIVE, trainingHours=hours)
     except _Abandoned:
         pass
     except _Stopped:
-        _set(backend, arn, status="CREATE STOPPED")
+        _set(backend, arn, status=CREATE_STOPPED)
     except _Failed as exc:
-        _set(backend, arn, status="CREATE FAILED", failureReason=str(exc))
+        _set(backend, arn, status=CREATE_FAILED, failureReason=str(exc))
     except Exception as exc:  # a bug or bad data must still end the version, never leave it in progress
-        traceback.print_exc()
-        _set(backend, arn, status="CREATE FAILED", failureReason=f"Training failed: {type(exc).__name__}: {exc}")
+        logger.exception("training %s failed", arn)
+        _set(backend, arn, status=CREATE_FAILED, failureReason=f"Training failed: {type(exc).__name__}: {exc}")
     finally:
         heartbeat.close()
 
 
 def _update_base(backend: PersonalizeBackend, record: dict[str, Any]) -> str:
     """The newest ACTIVE version of the solution, which an UPDATE version starts from."""
-    state = backend.store.read()
     versions = [
-        v
-        for v in backend.records(state, "solution_version", solutionArn=record["solutionArn"])
-        if v["attrs"]["status"] == "ACTIVE"
+        v for v in backend.read().all("solution_version", solutionArn=record["solutionArn"]) if v.status == ACTIVE
     ]
     if not versions:
         raise _Failed("trainingMode UPDATE needs an ACTIVE solution version to update; train a FULL version first.")
-    return str(versions[-1]["attrs"]["solutionVersionArn"])
+    return versions[-1].arn
 
 
 def _updated(model: Recipe, interactions: pd.DataFrame, items: pd.DataFrame | None, users: Any) -> Recipe:
@@ -214,7 +188,7 @@ def _updated(model: Recipe, interactions: pd.DataFrame, items: pd.DataFrame | No
 
 def _training_interactions(backend: PersonalizeBackend, group: str, record: dict[str, Any]) -> pd.DataFrame:
     """The interactions a version trains on, after eventType/eventValueThreshold, checked for the minimums."""
-    frame = store.interactions(backend.store, group)
+    frame = store.interactions(backend.state, group)
     event_type = record.get("eventType")
     if event_type:
         frame = frame[frame["EVENT_TYPE"].astype(str) == event_type]
@@ -272,4 +246,4 @@ def _offline_metrics(
     return {key: float(value) for key, value in values.items()}
 
 
-__all__ = ["KILLED_REASON", "claim", "load_model", "model_dir", "read_metrics", "reconcile", "start"]
+__all__ = ["load_model", "model_dir", "read_metrics", "start"]

@@ -271,7 +271,7 @@ def parse_project(raw: Any) -> Project:
         if not name or not expression:
             raise ProjectFileError(f"filters[{i}] needs a name and an expression")
         from personalize_kit.exceptions import FilterSyntaxError
-        from personalize_kit.local.filters import parse_filter
+        from personalize_kit.filters import parse_filter
 
         try:
             parse_filter(expression)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,8 @@ def test_full_lifecycle_to_recommendations_and_back_to_an_empty_account(
     assert personalize.list_batch_inference_jobs()["batchInferenceJobs"] == []
     assert personalize.list_event_trackers()["eventTrackers"] == []
     assert personalize.list_filters()["Filters"] == []
-    assert json.loads((state_dir / "state.json").read_text())["resources"] == {}
+    with sqlite3.connect(state_dir / "mirror.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM resources").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM events WHERE dataset_group = 'shop'").fetchone()[0] == 0
     assert not (state_dir / "data" / "shop").exists()
-    assert not (state_dir / "events" / "shop.jsonl").exists()
     assert not (state_dir / "models" / "popular").exists()

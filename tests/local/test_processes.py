@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,7 @@ import pytest
 from conftest import EXPECTED_POPULARITY, wait_for
 
 from personalize_kit.local import _hooks, mirror_session, mock_personalize, resolve_state_dir
-from personalize_kit.local.training import KILLED_REASON
+from personalize_kit.local.lifecycle import KILLED_REASON
 
 HERE = Path(__file__).resolve().parent
 RANKED = sorted(EXPECTED_POPULARITY, key=lambda item: (-EXPECTED_POPULARITY[item], item))
@@ -73,12 +74,18 @@ def test_import_pulls_neither_moto_nor_tensorflow() -> None:
     assert out.strip().splitlines()[-1] == "[]"
 
 
-def test_module_level_clients_are_served(state_dir: Path) -> None:
+def test_importing_the_mirror_changes_nothing_and_starting_it_serves_later_clients(state_dir: Path) -> None:
     out = _run(
         f"""
         import boto3
+        from botocore.handlers import BUILTIN_HANDLERS
+        before = list(BUILTIN_HANDLERS)
         from personalize_kit.local import mock_personalize
-        personalize = boto3.client("personalize", region_name="us-east-1")  # module level, before any mirror
+        import personalize_kit.filters, personalize_kit.sdk
+        print(BUILTIN_HANDLERS == before)
+        with mock_personalize({str(state_dir)!r}):
+            pass
+        personalize = boto3.client("personalize", region_name="us-east-1")  # made between two mirrors
         s3 = boto3.client("s3", region_name="us-east-1")
         with mock_personalize({str(state_dir)!r}):
             s3.create_bucket(Bucket="early")
@@ -87,7 +94,7 @@ def test_module_level_clients_are_served(state_dir: Path) -> None:
             print(personalize.create_dataset_group(name="early")["datasetGroupArn"])
         """
     )
-    assert out.split() == ["hello", "arn:aws:personalize:us-east-1:123456789012:dataset-group/early"]
+    assert out.split() == ["True", "hello", "arn:aws:personalize:us-east-1:123456789012:dataset-group/early"]
 
 
 def test_state_survives_the_process(state_dir: Path) -> None:
@@ -146,8 +153,9 @@ def test_a_killed_training_ends_create_failed(state_dir: Path) -> None:
             lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"],
             ("CREATE IN_PROGRESS",),
         )
-        state = json.loads((state_dir / "state.json").read_text())
-        assert state["resources"][version]["internal"]["ownerPid"] == child.pid
+        with sqlite3.connect(state_dir / "mirror.db") as db:
+            internal = db.execute("SELECT internal FROM resources WHERE arn = ?", (version,)).fetchone()[0]
+        assert json.loads(internal)["ownerPid"] == child.pid
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
@@ -186,8 +194,8 @@ def test_two_processes_on_one_state_directory(state_dir: Path) -> None:
     assert sorted(names) == sorted([f"a-{i}" for i in range(15)] + [f"b-{i}" for i in range(15)])
     groups = {g["name"] for g in personalize.list_dataset_groups()["datasetGroups"]}
     assert groups == {"a-group", "b-group"}
-    json.loads((state_dir / "state.json").read_text())  # readable, whole JSON
-    assert not list(state_dir.glob(".state.json.*"))  # no temporary file left behind
+    with sqlite3.connect(state_dir / "mirror.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_state_directory_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,7 +207,7 @@ def test_state_directory_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert resolve_state_dir(tmp_path / "explicit") == tmp_path / "explicit"
     with mock_personalize():
         boto3.client("personalize", region_name="us-east-1").create_dataset_group(name="env")
-    assert (tmp_path / "from-env" / "state.json").exists()
+    assert (tmp_path / "from-env" / "mirror.db").exists()
 
 
 def test_decorator_and_context_leave_nothing_active(state_dir: Path) -> None:
@@ -230,7 +238,7 @@ def test_mirror_session_serves_s3_from_moto_and_regions_apart(state_dir: Path) -
 
 
 def test_a_job_left_in_progress_by_a_dead_process_is_failed(state_dir: Path) -> None:
-    from personalize_kit.local.models import JOB_KILLED_REASON
+    from personalize_kit.local.lifecycle import JOB_KILLED_REASON
 
     personalize = mirror_session(state_dir).client("personalize")
     group = personalize.create_dataset_group(name="g")["datasetGroupArn"]
@@ -244,10 +252,11 @@ def test_a_job_left_in_progress_by_a_dead_process_is_failed(state_dir: Path) -> 
         jobName="j", datasetArn=dataset, dataSource={"dataLocation": "s3://nowhere/x.csv"}
     )["datasetImportJobArn"]
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    path = state_dir / "state.json"
-    state = json.loads(path.read_text())
-    state["resources"][job]["attrs"]["status"] = "CREATE IN_PROGRESS"  # as a killed process leaves it
-    state["resources"][job]["internal"]["ownerPid"] = int(dead.stdout)
-    path.write_text(json.dumps(state))
+    with sqlite3.connect(state_dir / "mirror.db") as db:  # as a killed process leaves it
+        db.execute(
+            "UPDATE resources SET status = 'CREATE IN_PROGRESS', attrs = json_set(attrs, '$.status', "
+            "'CREATE IN_PROGRESS'), internal = json_set(internal, '$.ownerPid', ?) WHERE arn = ?",
+            (int(dead.stdout), job),
+        )
     described = personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
     assert (described["status"], described["failureReason"]) == ("CREATE FAILED", JOB_KILLED_REASON)

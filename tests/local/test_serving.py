@@ -359,7 +359,7 @@ def test_exploration_config_takes_the_service_keys():
     """itemExplorationConfig keys are the service's camelCase ones; they set the recipe's arguments."""
     import pytest
 
-    from personalize_kit.local.control import _check_campaign_config
+    from personalize_kit.local.control.serving import check_campaign_config as _check_campaign_config
     from personalize_kit.local.exceptions import InvalidInputException
     from personalize_kit.local.runtime import exploration
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -195,7 +196,7 @@ def test_solution_version_shape(personalize: Any, s3: Any, state_dir: Path) -> N
 def test_a_training_without_heartbeat_is_failed_and_stays_failed(state_dir: Path) -> None:
     from conftest import interactions_csv, items_csv
 
-    from personalize_kit.local.training import KILLED_REASON, STALE_SECONDS
+    from personalize_kit.local.lifecycle import KILLED_REASON, STALE_SECONDS
 
     with mock_personalize(state_dir, training_seconds=30):
         personalize = boto3.client("personalize", region_name="us-east-1")
@@ -214,11 +215,12 @@ def test_a_training_without_heartbeat_is_failed_and_stays_failed(state_dir: Path
             ("CREATE IN_PROGRESS",),
         )
         # as seen from a process whose owner pid is alive but has not beaten for too long (e.g. a reused pid)
-        path = state_dir / "state.json"
-        state = json.loads(path.read_text())
-        state["resources"][version]["internal"]["heartbeat"] -= STALE_SECONDS + 60
-        state["resources"][version]["internal"]["ownerPid"] = os.getppid()
-        path.write_text(json.dumps(state))
+        with sqlite3.connect(state_dir / "mirror.db") as db:
+            db.execute(
+                "UPDATE resources SET internal = json_set(internal, '$.heartbeat', "
+                "json_extract(internal, '$.heartbeat') - ?, '$.ownerPid', ?) WHERE arn = ?",
+                (STALE_SECONDS + 60, os.getppid(), version),
+            )
         described = personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
         assert (described["status"], described["failureReason"]) == ("CREATE FAILED", KILLED_REASON)
         time.sleep(0.6)  # the training thread notices and stops without writing over the verdict

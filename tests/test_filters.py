@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from personalize_kit.exceptions import FilterSyntaxError, InvalidFilterValuesError, PersonalizeKitError
-from personalize_kit.local.filters import (
+from personalize_kit.filters import (
     INTERACTIONS,
     ITEMS,
     And,

@@ -1,0 +1,250 @@
+"""Schemas, dataset groups, datasets, dataset import and export jobs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from personalize_kit.kinds import ACTIVE, CREATE_PENDING
+from personalize_kit.local import batch, imports, store
+from personalize_kit.local.backend import PersonalizeBackend
+from personalize_kit.local.control._base import (
+    Create,
+    create,
+    delete_blocked,
+    operation,
+    register_reads,
+)
+from personalize_kit.local.exceptions import InvalidInputException
+from personalize_kit.local.resources import Resource, Resources
+
+DATASET_TYPES = ("INTERACTIONS", "ITEMS", "USERS")
+
+
+def _name(arn: str) -> str:
+    return arn.split("/")[1]
+
+
+def _schema_checked(backend: PersonalizeBackend, params: dict[str, Any]) -> None:
+    problems = imports.schema_problems(params["schema"])
+    if problems:
+        raise InvalidInputException("Invalid schema: " + "; ".join(problems[:5]))
+
+
+_SCHEMA = Create(
+    "schema",
+    arn=lambda backend, params: backend.arn("schema", params["name"]),
+    attrs=lambda resources, params, parent: {
+        "name": params["name"],
+        "schema": params["schema"],
+        **({"domain": params["domain"]} if params.get("domain") else {}),
+    },
+    prepare=_schema_checked,
+    status=None,
+)
+
+
+@operation
+def create_schema(backend: PersonalizeBackend, params: dict) -> dict:
+    return create(_SCHEMA, backend, params)
+
+
+@operation
+def delete_schema(backend: PersonalizeBackend, params: dict) -> dict:
+    arn = params["schemaArn"]
+    with backend.transaction() as resources:
+        resources.find(arn, "schema")
+        users = [r.arn for r in resources.all("dataset", schemaArn=arn)]
+        if users:
+            raise delete_blocked(arn, "dataset(s) using it", users)
+        resources.delete(arn)
+    return {}
+
+
+# ----------------------------------------------------------------------------- dataset groups
+
+
+def _group_checked(backend: PersonalizeBackend, params: dict[str, Any]) -> None:
+    if params.get("kmsKeyArn") and not params.get("roleArn"):
+        raise InvalidInputException("A roleArn is required when a kmsKeyArn is specified.")
+
+
+_DATASET_GROUP = Create(
+    "dataset_group",
+    arn=lambda backend, params: backend.arn("dataset_group", params["name"]),
+    attrs=lambda resources, params, parent: {
+        "name": params["name"],
+        **{key: params[key] for key in ("roleArn", "kmsKeyArn", "domain") if params.get(key)},
+    },
+    prepare=_group_checked,
+    response=lambda group: {
+        "datasetGroupArn": group.arn,
+        **({"domain": group.attrs["domain"]} if group.attrs.get("domain") else {}),
+    },
+)
+
+
+@operation
+def create_dataset_group(backend: PersonalizeBackend, params: dict) -> dict:
+    return create(_DATASET_GROUP, backend, params)
+
+
+@operation
+def delete_dataset_group(backend: PersonalizeBackend, params: dict) -> dict:
+    arn = params["datasetGroupArn"]
+    with backend.transaction() as resources:
+        resources.find(arn, "dataset_group")
+        for kind, what in (
+            ("dataset", "dataset(s)"),
+            ("solution", "solution(s)"),
+            ("event_tracker", "event tracker(s)"),
+        ):
+            dependents = [r.arn for r in resources.all(kind, datasetGroupArn=arn)]
+            if dependents:
+                raise delete_blocked(arn, what, dependents)
+        for found in resources.all("filter", datasetGroupArn=arn):
+            resources.delete(found.arn)
+        resources.delete(arn)
+    store.remove_dataset_group(backend.state, _name(arn))
+    return {}
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+def _schema_fits(resources: Resources, schema_arn: str, dataset_type: str, what: str) -> None:
+    schema = resources.find(schema_arn, "schema")
+    problems = imports.schema_problems(json.loads(schema.attrs["schema"]), dataset_type)
+    if problems:
+        raise InvalidInputException(f"The schema {schema_arn} does not fit {what}: " + "; ".join(problems[:5]))
+
+
+def _dataset_type(params: dict[str, Any]) -> str:
+    dataset_type = params["datasetType"].upper()
+    if dataset_type not in DATASET_TYPES:
+        raise InvalidInputException(
+            f"datasetType {params['datasetType']} is not supported by the local mirror: "
+            f"use one of {', '.join(DATASET_TYPES)}."
+        )
+    return dataset_type
+
+
+_DATASET = Create(
+    "dataset",
+    arn=lambda backend, params: backend.arn("dataset", _name(params["datasetGroupArn"]), _dataset_type(params)),
+    parent_param="datasetGroupArn",
+    check=lambda resources, params, group: _schema_fits(
+        resources, params["schemaArn"], _dataset_type(params), f"a {_dataset_type(params)} dataset"
+    ),
+    attrs=lambda resources, params, group: {
+        "name": params["name"],
+        "datasetGroupArn": params["datasetGroupArn"],
+        "datasetType": _dataset_type(params),
+        "schemaArn": params["schemaArn"],
+    },
+)
+
+
+@operation
+def create_dataset(backend: PersonalizeBackend, params: dict) -> dict:
+    return create(_DATASET, backend, params)
+
+
+@operation
+def describe_dataset(backend: PersonalizeBackend, params: dict) -> dict:
+    resources = backend.read()
+    attrs = resources.find(params["datasetArn"], "dataset").to_dict()
+    if attrs["datasetType"] == "INTERACTIONS":
+        trackers = resources.all("event_tracker", datasetGroupArn=attrs["datasetGroupArn"])
+        if trackers:
+            attrs["trackingId"] = trackers[0].attrs["trackingId"]
+    return {"dataset": attrs}
+
+
+@operation
+def update_dataset(backend: PersonalizeBackend, params: dict) -> dict:
+    arn = params["datasetArn"]
+    with backend.transaction() as resources:
+        dataset = resources.find(arn, "dataset")
+        dataset.require_active()
+        _schema_fits(resources, params["schemaArn"], dataset.attrs["datasetType"], "this dataset")
+        dataset.update(schemaArn=params["schemaArn"])
+        stamp = dataset.attrs["lastUpdatedDateTime"]
+        dataset.attrs["latestDatasetUpdate"] = {
+            "schemaArn": params["schemaArn"],
+            "status": ACTIVE,
+            "creationDateTime": stamp,
+            "lastUpdatedDateTime": stamp,
+        }
+    return {"datasetArn": arn}
+
+
+@operation
+def delete_dataset(backend: PersonalizeBackend, params: dict) -> dict:
+    arn = params["datasetArn"]
+    with backend.transaction() as resources:
+        dataset = resources.find(arn, "dataset")
+        attrs = dataset.attrs
+        if attrs["datasetType"] == "INTERACTIONS":
+            trackers = [r.arn for r in resources.all("event_tracker", datasetGroupArn=attrs["datasetGroupArn"])]
+            if trackers:
+                raise delete_blocked(arn, "event tracker(s) recording into it", trackers)
+        for kind in ("dataset_import_job", "dataset_export_job"):
+            for job in resources.all(kind, datasetArn=arn):
+                resources.delete(job.arn)
+        resources.delete(arn)
+    store.delete_dataset(backend.state, _name(attrs["datasetGroupArn"]), attrs["datasetType"])
+    return {}
+
+
+# ----------------------------------------------------------------------------- import and export jobs
+
+
+def _import_attrs(resources: Resources, params: dict[str, Any], dataset: Resource | None) -> dict[str, Any]:
+    attrs = {
+        "jobName": params["jobName"],
+        "datasetArn": params["datasetArn"],
+        "dataSource": params["dataSource"],
+        "importMode": params.get("importMode", "FULL"),
+        "publishAttributionMetricsToS3": bool(params.get("publishAttributionMetricsToS3", False)),
+    }
+    if params.get("roleArn"):
+        attrs["roleArn"] = params["roleArn"]
+    return attrs
+
+
+_IMPORT_JOB = Create(
+    "dataset_import_job",
+    arn=lambda backend, params: backend.arn("dataset_import_job", params["jobName"]),
+    parent_param="datasetArn",
+    attrs=_import_attrs,
+    status=CREATE_PENDING,
+    after=imports.run_import_job,
+)
+_EXPORT_JOB = Create(
+    "dataset_export_job",
+    arn=lambda backend, params: backend.arn("dataset_export_job", params["jobName"]),
+    parent_param="datasetArn",
+    attrs=lambda resources, params, dataset: {
+        "jobName": params["jobName"],
+        "datasetArn": params["datasetArn"],
+        "ingestionMode": params.get("ingestionMode", "PUT"),
+        "roleArn": params["roleArn"],
+        "jobOutput": params["jobOutput"],
+    },
+    status=CREATE_PENDING,
+    after=batch.run_export_job,
+)
+
+
+@operation
+def create_dataset_import_job(backend: PersonalizeBackend, params: dict) -> dict:
+    return create(_IMPORT_JOB, backend, params)
+
+
+@operation
+def create_dataset_export_job(backend: PersonalizeBackend, params: dict) -> dict:
+    return create(_EXPORT_JOB, backend, params)
+
+
+register_reads("schema", "dataset_group", "dataset", "dataset_import_job", "dataset_export_job")

@@ -1,0 +1,164 @@
+"""The mirror's database: one SQLite file in the state directory, shared by threads and processes.
+
+``mirror.db`` holds the resource records and the event streams (PutEvents, PutItems, PutUsers). It is
+opened in WAL mode (readers never wait for a writer, a writer never blocks readers), with a busy timeout
+so that writers of several processes queue instead of failing, and one connection per thread (and per
+process: a connection is never used across ``fork``). Every write runs in ``BEGIN IMMEDIATE`` and is
+committed before the API answers; a process killed in the middle of a transaction leaves no trace of it,
+and the next process opens the file without a repair step (SQLite rolls the journal back itself).
+
+Imported datasets and trained models stay files (Parquet, ``.npz``, JSON) next to it, written atomically
+and named from their records.
+
+Tables::
+
+    resources(arn, kind, region, status, created, attrs, tags, internal)   one row per resource
+    events(seq, dataset_group, user_id, item_id, ts, event_type, ...)      PutEvents, in arrival order
+    records(seq, dataset_group, dataset_type, record_id, fields)           PutItems / PutUsers
+    meta(key, value)                                                       schema version
+
+Indexes make "the newest N events of user U in dataset group G" and a filter's look at one user's
+interactions index reads, whatever the number of events stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from personalize_kit.exceptions import StateError
+
+logger = logging.getLogger(__name__)
+
+DB_FILE = "mirror.db"
+#: Version of the tables below; a database of another version is refused with what to do.
+SCHEMA_VERSION = 1
+#: Seconds a writer waits for another writer's transaction before giving up.
+BUSY_TIMEOUT_SECONDS = 60.0
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS resources (
+    arn TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    region TEXT NOT NULL,
+    status TEXT,
+    created REAL NOT NULL,
+    attrs TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    internal TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS resources_by_kind ON resources (kind, region, created);
+CREATE INDEX IF NOT EXISTS resources_by_status ON resources (status);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset_group TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    item_id TEXT,
+    ts INTEGER NOT NULL,
+    event_type TEXT,
+    event_value REAL,
+    session_id TEXT,
+    event_id TEXT,
+    recommendation_id TEXT,
+    impression TEXT,
+    properties TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_user ON events (dataset_group, user_id, ts);
+CREATE INDEX IF NOT EXISTS events_by_user_type ON events (dataset_group, user_id, event_type, ts);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset_group TEXT NOT NULL,
+    dataset_type TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    fields TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_dataset ON records (dataset_group, dataset_type, seq);
+"""
+
+
+class Database:
+    """``mirror.db`` of one state directory: a connection per thread, write transactions, the tables.
+
+    >>> import tempfile
+    >>> db = Database(Path(tempfile.mkdtemp()))
+    >>> with db.write() as conn:
+    ...     _ = conn.execute("INSERT INTO meta VALUES ('demo', '1')")
+    >>> db.connection().execute("SELECT value FROM meta WHERE key = 'demo'").fetchone()[0]
+    '1'
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / DB_FILE
+        self._local = threading.local()
+        self._create()
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use; a new one after ``fork``)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            conn = self._open()
+            self._local.conn, self._local.pid, self._local.depth = conn, os.getpid(), 0
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from exc
+        return conn
+
+    def _unusable(self, exc: sqlite3.DatabaseError) -> StateError:
+        return StateError(f"{self.path}: not a mirror database ({exc}); move the file away or use another --state-dir")
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``), committed when the block ends, rolled back on error.
+
+        Re-entrant within a thread: an inner block joins the outer transaction.
+        """
+        conn = self.connection()
+        if self._local.depth:
+            self._local.depth += 1
+            try:
+                yield conn
+            finally:
+                self._local.depth -= 1
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        self._local.depth = 1
+        try:
+            yield conn
+        except BaseException:
+            self._local.depth = 0
+            conn.execute("ROLLBACK")
+            raise
+        self._local.depth = 0
+        conn.execute("COMMIT")
+
+    def _create(self) -> None:
+        try:
+            with self.write() as conn:
+                for statement in filter(str.strip, _TABLES.split(";")):
+                    conn.execute(statement)
+                found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                if found is None:
+                    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                elif int(found[0]) != SCHEMA_VERSION:
+                    raise StateError(
+                        f"{self.path}: made by another version of personalize_kit (tables version {found[0]}, "
+                        f"this one reads {SCHEMA_VERSION}); use a new --state-dir or that version"
+                    )
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from exc
+
+
+__all__ = ["DB_FILE", "Database"]

@@ -1,0 +1,157 @@
+"""The mirror: one state directory answering the operations of Personalize's three services.
+
+:meth:`Mirror.call` is the one entry point: the botocore hooks (in-process clients) and any other front
+end (an HTTP server) call it with a service name, an operation name and the request's members, and get
+the response or a :class:`~personalize_kit.local.exceptions.ServiceError` carrying the service's error
+code. Nothing else escapes it: a failure of the mirror itself is an ``InternalFailure`` with a short
+reason, its traceback in the mirror's log.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+
+from personalize_kit.exceptions import RecipeInputError
+from personalize_kit.local import control, events, runtime
+from personalize_kit.local._shapes import check_input, shape_output
+from personalize_kit.local.backend import Caches, PersonalizeBackend, Settings
+from personalize_kit.local.exceptions import InternalFailure, InvalidInputException, ServiceError
+from personalize_kit.local.resources import now
+from personalize_kit.local.state import StateDir
+
+logger = logging.getLogger(__name__)
+
+#: Service model names the mirror answers, and their operations.
+SERVICES: dict[str, dict[str, Any]] = {
+    "personalize": control.OPERATIONS,
+    "personalize-runtime": runtime.OPERATIONS,
+    "personalize-events": events.OPERATIONS,
+}
+#: Environment variable with the minimum seconds a training takes in the mirror (default 0).
+TRAINING_SECONDS_ENV = "PERSONALIZE_KIT_TRAINING_SECONDS"
+#: Environment variable with the seconds new light resources stay CREATE PENDING (default 0).
+CREATE_SECONDS_ENV = "PERSONALIZE_KIT_CREATE_SECONDS"
+
+
+def _seconds(explicit: float | None, env: str) -> float:
+    """The argument, else the environment variable, else 0."""
+    if explicit is not None:
+        return float(explicit)
+    return float(os.environ.get(env) or 0)
+
+
+@functools.cache
+def operation_model(service: str, operation: str) -> Any:
+    """The botocore model of an operation (``personalize``, ``CreateSchema``)."""
+    from botocore.session import get_session
+
+    return get_session().get_service_model(service).operation_model(operation)
+
+
+class NotImplementedInMirror(ServiceError):
+    code = "NotImplementedException"
+    status = 501
+
+
+class _Headers(dict):
+    pass
+
+
+class Mirror:
+    """One state directory served to Personalize clients.
+
+    ``training_seconds`` makes every training last at least that long and ``create_seconds`` keeps new
+    dataset groups, datasets, solutions, campaigns, event trackers and filters ``CREATE PENDING`` that long
+    (both to exercise code that waits); they default to ``$PERSONALIZE_KIT_TRAINING_SECONDS`` and
+    ``$PERSONALIZE_KIT_CREATE_SECONDS``, else 0. ``recipe_options`` passes keyword arguments to the
+    recipe classes by recipe name, e.g. ``{"aws-user-personalization": {"max_epochs": 2}}`` for a quick
+    local training.
+    """
+
+    def __init__(
+        self,
+        state_dir: str | os.PathLike[str] | None = None,
+        *,
+        training_seconds: float | None = None,
+        create_seconds: float | None = None,
+        recipe_options: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.state = StateDir(state_dir)
+        self.settings = Settings(
+            training_seconds=_seconds(training_seconds, TRAINING_SECONDS_ENV),
+            create_seconds=_seconds(create_seconds, CREATE_SECONDS_ENV),
+            recipe_options=dict(recipe_options or {}),
+        )
+        self.caches = Caches()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.state.root
+
+    def backend(self, region: str) -> PersonalizeBackend:
+        return PersonalizeBackend(self.state, region, self.settings, self.caches)
+
+    def call(self, service: str, operation: str, params: dict[str, Any], region: str) -> dict[str, Any]:
+        """Answer one operation of ``service`` (``personalize``, ``personalize-runtime``, ``personalize-events``).
+
+        ``params`` is the request as the wire carries it (already checked by the client, or not at all);
+        the result is the operation's response before any output shaping (timestamps as epoch seconds).
+        Every failure is a :class:`ServiceError` carrying the service's error code.
+        """
+        model = operation_model(service, operation)
+        check_input(model.input_shape, params)
+        implementation = SERVICES[service].get(operation)
+        if implementation is None:
+            raise NotImplementedInMirror(f"The local mirror does not implement {operation} yet.")
+        try:
+            return implementation(self.backend(region), params)
+        except ServiceError:
+            raise
+        except RecipeInputError as exc:
+            raise InvalidInputException(str(exc)) from exc
+        except Exception as exc:
+            reference = f"{now():.0f}-{uuid.uuid4().hex[:8]}"
+            logger.exception("%s %s failed (reference %s)", service, operation, reference)
+            raise InternalFailure(
+                f"The local mirror failed on {operation}: {type(exc).__name__}: {str(exc)[:200]} "
+                f"(reference {reference} in the mirror's log)"
+            ) from exc
+
+    def answer(self, model: Any, request_dict: dict[str, Any], region: str) -> tuple[AWSResponse, dict[str, Any]]:
+        """The ``(http_response, parsed)`` pair botocore expects from a ``before-call`` handler."""
+        service = model.service_model.service_name
+        body = request_dict.get("body") or b"{}"
+        params = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
+        request_id = str(uuid.uuid4())
+        try:
+            result = shape_output(model.output_shape, self.call(service, model.name, params, region))
+            status = 200
+        except ServiceError as exc:
+            status = exc.status
+            result = {"Error": {"Code": exc.code, "Message": exc.message}, "message": exc.message}
+        headers = _Headers({"x-amzn-requestid": request_id, "content-type": "application/json"})
+        result["ResponseMetadata"] = {
+            "RequestId": request_id,
+            "HTTPStatusCode": status,
+            "HTTPHeaders": dict(headers),
+            "RetryAttempts": 0,
+        }
+        return AWSResponse(f"https://{service}.{region}.amazonaws.com/", status, headers, None), result
+
+    def before_call(self, model: Any, params: dict[str, Any], request_signer: Any = None, **_: Any) -> Any:
+        """``before-call`` handler bound to this mirror (used by :func:`mirror_session`)."""
+        if model.service_model.service_name not in SERVICES:
+            return None
+        region = getattr(request_signer, "region_name", None) or "us-east-1"
+        return self.answer(model, params, region)
+
+
+__all__ = ["CREATE_SECONDS_ENV", "SERVICES", "TRAINING_SECONDS_ENV", "Mirror", "operation_model"]

@@ -1,0 +1,214 @@
+"""Resources as the mirror keeps them: one typed record per resource, read and written through SQL.
+
+A :class:`Resource` is one row of the ``resources`` table: its :class:`~personalize_kit.kinds.Kind`, its
+ARN, ``attrs`` (the API's camelCase fields, timestamps as epoch seconds, exactly as Describe returns
+them), its tags and ``internal`` (what only the mirror needs: the process running a job, a due time).
+:class:`Resources` is the view of the table an operation works with inside one transaction: records it
+hands out are written back when the transaction ends, if they changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from personalize_kit.kinds import ACTIVE, KINDS, Kind, kind_of_arn
+from personalize_kit.local.exceptions import (
+    InvalidNextTokenException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+)
+
+#: The account of every ARN the mirror makes (moto's default account, so S3 and STS agree).
+ACCOUNT_ID = "123456789012"
+
+
+def now() -> float:
+    """The current time in epoch seconds (how records store timestamps)."""
+    return time.time()
+
+
+@dataclass
+class Resource:
+    """One resource: typed kind, ARN, API attributes, tags and the mirror's own bookkeeping."""
+
+    kind: Kind
+    arn: str
+    attrs: dict[str, Any]
+    tags: list[dict[str, str]] = field(default_factory=list)
+    internal: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str | None:
+        return self.attrs.get("status")
+
+    @property
+    def name(self) -> str:
+        """The last part of the ARN (a version's id, a job's name)."""
+        return self.arn.rsplit("/", 1)[-1]
+
+    @property
+    def region(self) -> str:
+        return self.arn.split(":")[3]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resource as its Describe call returns it (a copy)."""
+        return json.loads(json.dumps(self.attrs))
+
+    def update(self, **attrs: Any) -> None:
+        """Set attributes (``None`` removes one) and stamp ``lastUpdatedDateTime``."""
+        for key, value in attrs.items():
+            if value is None:
+                self.attrs.pop(key, None)
+            else:
+                self.attrs[key] = value
+        self.attrs["lastUpdatedDateTime"] = now()
+
+    def require_active(self) -> None:
+        """Refuse to use a resource that is not ACTIVE, as the service does."""
+        if self.status != ACTIVE:
+            raise ResourceInUseException(f"The resource {self.arn} is in {self.status} state. It must be ACTIVE.")
+
+    def _row(self) -> tuple[Any, ...]:
+        return (
+            self.arn,
+            self.kind.name,
+            self.region,
+            self.status,
+            float(self.attrs.get("creationDateTime") or 0.0),
+            json.dumps(self.attrs, sort_keys=True),
+            json.dumps(self.tags),
+            json.dumps(self.internal, sort_keys=True),
+        )
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> Resource:
+        arn, kind, attrs, tags, internal = row
+        return cls(KINDS[kind], arn, json.loads(attrs), json.loads(tags), json.loads(internal))
+
+
+_COLUMNS = "arn, kind, attrs, tags, internal"
+
+
+class Resources:
+    """The resources table seen through one connection (inside a transaction when writing).
+
+    Records handed out by :meth:`get`, :meth:`find` and :meth:`all` are remembered; :meth:`flush` (called
+    when a write transaction ends) writes back those that changed.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, region: str) -> None:
+        self.conn = conn
+        self.region = region
+        self._seen: dict[str, tuple[Resource, tuple[Any, ...]]] = {}
+
+    def _remember(self, resource: Resource) -> Resource:
+        seen = self._seen.get(resource.arn)
+        if seen is not None:
+            return seen[0]
+        self._seen[resource.arn] = (resource, resource._row())
+        return resource
+
+    def get(self, arn: str) -> Resource | None:
+        if arn in self._seen:
+            return self._seen[arn][0]
+        row = self.conn.execute(f"SELECT {_COLUMNS} FROM resources WHERE arn = ?", (arn,)).fetchone()
+        return None if row is None else self._remember(Resource._from_row(row))
+
+    def find(self, arn: str, kind: str, *, status: int | None = None) -> Resource:
+        """The resource of ``arn`` of the given kind, or :class:`ResourceNotFoundException`."""
+        found = self.get(arn)
+        if found is None or found.kind.name != kind:
+            raise ResourceNotFoundException.for_arn(arn, **({"status": status} if status else {}))
+        return found
+
+    def all(self, kind: str, *, region: str | None = None, **where: Any) -> list[Resource]:
+        """Resources of ``kind`` whose attributes equal every ``where`` value, oldest first."""
+        sql = f"SELECT {_COLUMNS} FROM resources WHERE kind = ?"
+        args: list[Any] = [kind]
+        if region is not None:
+            sql += " AND region = ?"
+            args.append(region)
+        for key, value in where.items():
+            if value is not None:
+                sql += f" AND json_extract(attrs, '$.{key}') = ?"
+                args.append(value)
+        sql += " ORDER BY created, arn"
+        return [self._remember(Resource._from_row(row)) for row in self.conn.execute(sql, args)]
+
+    def in_flight(self, statuses: tuple[str, ...]) -> list[Resource]:
+        """Resources whose status is one of ``statuses`` (an index read)."""
+        marks = ",".join("?" * len(statuses))
+        rows = self.conn.execute(f"SELECT {_COLUMNS} FROM resources WHERE status IN ({marks})", statuses)
+        return [self._remember(Resource._from_row(row)) for row in rows]
+
+    def count(self, kind: str, *, statuses: tuple[str, ...] | None = None, region: str | None = None) -> int:
+        sql, args = "SELECT COUNT(*) FROM resources WHERE kind = ?", [kind]
+        if region is not None:
+            sql += " AND region = ?"
+            args.append(region)
+        if statuses is not None:
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            args += list(statuses)
+        return int(self.conn.execute(sql, args).fetchone()[0])
+
+    def add(self, resource: Resource) -> Resource:
+        self.conn.execute("INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?, ?, ?)", resource._row())
+        self._seen[resource.arn] = (resource, resource._row())
+        return resource
+
+    def delete(self, arn: str) -> None:
+        self.conn.execute("DELETE FROM resources WHERE arn = ?", (arn,))
+        self._seen.pop(arn, None)
+
+    def flush(self) -> None:
+        """Write back every remembered record that changed."""
+        for arn, (resource, before) in list(self._seen.items()):
+            after = resource._row()
+            if after != before:
+                self.conn.execute(
+                    "UPDATE resources SET status = ?, created = ?, attrs = ?, tags = ?, internal = ? WHERE arn = ?",
+                    (*after[3:], arn),
+                )
+                self._seen[arn] = (resource, after)
+
+
+def new_resource(arn: str, attrs: dict[str, Any], tags: list[dict[str, str]] | None = None) -> Resource:
+    """A record for a new resource of the kind its ARN names, stamped with the creation time."""
+    stamp = now()
+    attrs.setdefault("creationDateTime", stamp)
+    attrs.setdefault("lastUpdatedDateTime", stamp)
+    return Resource(kind_of_arn(arn), arn, attrs, list(tags or []), {})
+
+
+def paginate(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict[str, Any]:
+    """One page of ``items`` under ``key``, with ``nextToken`` when more remain (``maxResults`` default 100).
+
+    >>> page = paginate([{"a": 1}, {"a": 2}, {"a": 3}], {"maxResults": 2}, "things")
+    >>> page["things"], paginate([{"a": 1}, {"a": 2}, {"a": 3}], {"nextToken": page["nextToken"]}, "things")
+    ([{'a': 1}, {'a': 2}], {'things': [{'a': 3}]})
+    """
+    size = int(params.get("maxResults") or 100)
+    start = 0
+    token = params.get("nextToken")
+    if token:
+        try:
+            decoded = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+            start = int(decoded["offset"])
+            if decoded.get("key") != key or start < 0:
+                raise ValueError(token)
+        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+            raise InvalidNextTokenException("The nextToken is not valid.") from exc
+    page: dict[str, Any] = {key: items[start : start + size]}
+    if start + size < len(items):
+        raw = json.dumps({"offset": start + size, "key": key}).encode()
+        page["nextToken"] = base64.urlsafe_b64encode(raw).decode()
+    return page
+
+
+__all__ = ["ACCOUNT_ID", "Resource", "Resources", "new_resource", "now", "paginate"]
