@@ -633,16 +633,6 @@ def record(events: Any, tracking_id: str, users: list[str], total: int, items: l
     return {"events": sent, "seconds": round(seconds, 1), "events_per_s": round(sent / seconds, 1), "watched": watched}
 
 
-def timed(call: Any, requests: int, max_seconds: float) -> list[float]:
-    samples: list[float] = []
-    deadline = time.perf_counter() + max_seconds
-    while len(samples) < requests and time.perf_counter() < deadline:
-        started = time.perf_counter()
-        call(len(samples))
-        samples.append(time.perf_counter() - started)
-    return samples
-
-
 def first_main(state_dir: str, campaign: str, user: str, filter_arn: str) -> None:
     """A fresh process: time its first GetRecommendations, then its first filtered one; print JSON."""
     started = time.perf_counter()
@@ -687,6 +677,69 @@ def first_requests(deployments: dict[str, Deployment], user: str, repeats: int =
     return out
 
 
+def interleaved(calls: dict[str, Any], requests: int, max_seconds: float) -> dict[str, dict[str, Any]]:
+    """Time each call ``requests`` times, taking them in turns (so that load changes hit all alike)."""
+    samples: dict[str, list[float]] = {label: [] for label in calls}
+    deadline = time.perf_counter() + max_seconds
+    while len(samples[next(iter(calls))]) < requests and time.perf_counter() < deadline:
+        for label, call in calls.items():
+            started = time.perf_counter()
+            call()
+            samples[label].append(time.perf_counter() - started)
+    return {
+        label: {"requests": len(mine), "p50_ms": percentile(mine, 50), "p99_ms": percentile(mine, 99)}
+        for label, mine in samples.items()
+    }
+
+
+def _long_histories(deployment: Deployment, heavy: int, requests: int) -> dict[str, Any]:
+    """p50 for a user with ``heavy`` events, one with the 100 a recipe reads, and one with none."""
+    from personalize_kit.local import mock_personalize
+
+    result: dict[str, Any] = {}
+    with mock_personalize(deployment.state_dir):
+        events_client, runtime = clients("personalize-events", "personalize-runtime")
+        put = record(events_client, deployment.tracking_id, ["heavy"], heavy, deployment.items)
+        result["heavy_recorded"] = {k: v for k, v in put.items() if k != "watched"}
+        record(events_client, deployment.tracking_id, ["window"], 100, deployment.items, start_ts=START_TS + heavy)
+        users = {"heavy": "heavy", "window": "window", "none": deployment.users[1]}
+        for name, campaign in deployment.campaigns.items():
+            calls = {
+                who: lambda user=user, campaign=campaign: runtime.get_recommendations(
+                    campaignArn=campaign, userId=user, numResults=25
+                )
+                for who, user in users.items()
+            }
+            timed_ = interleaved(calls, requests, max_seconds=300)
+            p50 = {who: timed_[who]["p50_ms"] for who in users}
+            result[f"heavy_{name}"] = {f"{who}_p50_ms": value for who, value in p50.items()}
+            result[f"heavy_{name}"]["ratio"] = round(p50["heavy"] / p50["none"], 2)
+            result[f"heavy_{name}"]["window_ratio"] = round(p50["heavy"] / p50["window"], 2)
+    return result
+
+
+def _filtered(deployment: Deployment, users: list[str], requests: int, max_seconds: float) -> dict[str, Any]:
+    """Popularity-Count with and without the Interactions filter, for random ``users``, in turns."""
+    from personalize_kit.local import mock_personalize
+
+    rng = random.Random(3)
+    campaign = deployment.campaigns["popularity"]
+    with mock_personalize(deployment.state_dir):
+        (runtime,) = clients("personalize-runtime")
+        return interleaved(
+            {
+                "filter": lambda: runtime.get_recommendations(
+                    campaignArn=campaign, userId=rng.choice(users), numResults=25, filterArn=deployment.filter_arn
+                ),
+                "unfiltered": lambda: runtime.get_recommendations(
+                    campaignArn=campaign, userId=rng.choice(users), numResults=25
+                ),
+            },
+            requests,
+            max_seconds,
+        )
+
+
 def run_scale(
     deployment: Deployment,
     empty: Deployment,
@@ -695,50 +748,25 @@ def run_scale(
     events: int = 1_000_000,
     record_budget: float = 900,
     requests: int = 300,
-    max_seconds: float = 60,
+    max_seconds: float = 120,
 ) -> dict[str, Any]:
     """Serving cost against recorded events; ``empty`` is a deployment of the same data with no events."""
     from personalize_kit.local import mock_personalize
 
-    result: dict[str, Any] = {}
+    result = _long_histories(deployment, heavy, requests)
     bulk_users = [f"bulk-{j}" for j in range(10_000)]
     with mock_personalize(deployment.state_dir):
-        events_client, runtime = clients("personalize-events", "personalize-runtime")
-        put = record(events_client, deployment.tracking_id, ["heavy"], heavy, deployment.items)
-        result["heavy_recorded"] = {k: v for k, v in put.items() if k != "watched"}
-        for name, campaign in deployment.campaigns.items():
-            samples: dict[str, list[float]] = {"heavy": [], "none": []}
-            for _ in range(requests):
-                for who, user in (("heavy", "heavy"), ("none", deployment.users[1])):
-                    started = time.perf_counter()
-                    runtime.get_recommendations(campaignArn=campaign, userId=user, numResults=25)
-                    samples[who].append(time.perf_counter() - started)
-            p50 = {who: percentile(s, 50) for who, s in samples.items()}
-            result[f"heavy_{name}"] = {"heavy_p50_ms": p50["heavy"], "none_p50_ms": p50["none"]}
-            result[f"heavy_{name}"]["ratio"] = round(p50["heavy"] / p50["none"], 2)
+        (events_client,) = clients("personalize-events")
         put = record(
-            events_client, deployment.tracking_id, bulk_users, events - heavy, deployment.items,
-            budget=record_budget, start_ts=START_TS + heavy,
+            events_client, deployment.tracking_id, bulk_users, events - heavy - 100, deployment.items,
+            budget=record_budget, start_ts=START_TS + heavy + 100,
         )  # fmt: skip
-        result["bulk_recorded"] = {k: v for k, v in put.items() if k != "watched"}
-        result["events_total"] = heavy + put["events"]
-        result["target_events"] = events
-        popularity = deployment.campaigns["popularity"]
-        rng = random.Random(3)
-        for label, filter_arn in (("filter", deployment.filter_arn), ("unfiltered", None)):
-            extra = {"filterArn": filter_arn} if filter_arn else {}
-            samples = timed(
-                lambda _, extra=extra: runtime.get_recommendations(
-                    campaignArn=popularity, userId=rng.choice(bulk_users), numResults=25, **extra
-                ),
-                requests,
-                max_seconds,
-            )
-            result[label] = {
-                "requests": len(samples),
-                "p50_ms": percentile(samples, 50),
-                "p99_ms": percentile(samples, 99),
-            }
+    result["bulk_recorded"] = {k: v for k, v in put.items() if k != "watched"}
+    result["events_total"] = heavy + 100 + put["events"]
+    result["target_events"] = events
+    result |= _filtered(deployment, bulk_users, requests, max_seconds)
+    none = _filtered(empty, bulk_users, requests, max_seconds)
+    result["filter_no_events"], result["unfiltered_no_events"] = none["filter"], none["unfiltered"]
     result["first"] = first_requests({"loaded": deployment, "none": empty}, bulk_users[0])
     return result
 
