@@ -754,7 +754,8 @@ def run_scale(
     from personalize_kit.local import mock_personalize
 
     result = _long_histories(deployment, heavy, requests)
-    bulk_users = [f"bulk-{j}" for j in range(10_000)]
+    # about 100 events per user (what a filter and a recipe read), up to 10,000 users
+    bulk_users = [f"bulk-{j}" for j in range(min(10_000, max(1, (events - heavy - 100) // 100)))]
     with mock_personalize(deployment.state_dir):
         (events_client,) = clients("personalize-events")
         put = record(
