@@ -55,7 +55,8 @@ RESULTS = ROOT / "scripts" / "results"
 SCRIPT = Path(__file__).resolve()
 REGION = "us-east-1"
 BUCKET = "bench-mirror"
-ROLE_ARN = "arn:aws:iam::123456789012:role/bench-mirror"
+ROLE_NAME = "bench-mirror"
+ROLE_ARN = f"arn:aws:iam::123456789012:role/{ROLE_NAME}"
 START_TS = 1_700_000_000
 USERS_PER_WRITER = 16
 EVENT_TYPES = ("watch", "click")
@@ -116,6 +117,15 @@ def clients(*services: str) -> list[Any]:
     return [session.client(service) for service in services]
 
 
+def _grant(bucket: str) -> None:
+    """The role the jobs give Personalize, allowed on the bucket as the CDK stack would allow it."""
+    import boto3
+
+    from personalize_kit.sdk.backend import grant_personalize
+
+    grant_personalize(boto3.session.Session(region_name=REGION), bucket, role_name=ROLE_NAME, output_prefixes=("",))
+
+
 # ------------------------------------------------------------------------------------------- deploy
 
 
@@ -170,6 +180,7 @@ def deploy(
     with mock_personalize(state_dir, recipe_options=QUICK):
         personalize, s3 = clients("personalize", "s3")
         s3.create_bucket(Bucket=BUCKET)
+        _grant(BUCKET)
         s3.put_object(Bucket=BUCKET, Key="interactions.csv", Body=synthetic_csv(n_users, n_items, per_user).encode())
         schema = personalize.create_schema(name="bench-interactions", schema=json.dumps(interactions_schema()))
         deployment.group = personalize.create_dataset_group(name="bench")["datasetGroupArn"]
@@ -293,6 +304,7 @@ def export_rows(deployment: Deployment) -> list[dict[str, str]]:
         personalize, s3 = clients("personalize", "s3")
         bucket = f"{BUCKET}-export"
         s3.create_bucket(Bucket=bucket)
+        _grant(bucket)
         name = f"count-{uuid.uuid4().hex[:12]}"
         job = personalize.create_dataset_export_job(
             jobName=name,
