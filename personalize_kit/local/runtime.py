@@ -89,7 +89,7 @@ def recommend(
     group_arn = version["datasetGroupArn"]
     group = group_arn.split("/")[1]
     model = model_for(backend, version_arn, version["recipeArn"])
-    recent = recent_events(backend, group, user_id)
+    recent = recent_events(backend, group, user_id) if model.reads_recent_events else None
     options: dict[str, Any] = exploration(model, exploration_config)
     if filter_arn is None:
         return model.recommend(user_id=user_id, item_id=item_id, n=n, recent_events=recent, **options)

@@ -98,6 +98,8 @@ class Recipe(ABC):
     recipe_type: ClassVar[str]
     #: Hyperparameters with their defaults (strings, as the service takes them).
     default_hyperparameters: ClassVar[Mapping[str, str]] = {}
+    #: Whether ``recent_events`` changes what the model serves (the mirror skips reading them otherwise).
+    reads_recent_events: ClassVar[bool] = True
 
     #: Tunable hyperparameters and their ranges in the service (see :data:`Range`); empty: none.
     hyperparameter_ranges: ClassVar[Mapping[str, Range]] = {}

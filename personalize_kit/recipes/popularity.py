@@ -22,6 +22,8 @@ class PopularityCount(Recipe):
     [('a', None), ('b', None)]
     """
 
+    reads_recent_events = False
+
     name = "aws-popularity-count"
     recipe_type = "USER_PERSONALIZATION"
 
