@@ -34,6 +34,7 @@ def put_events(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str,
     trackers = backend.read().all("event_tracker", trackingId=params["trackingId"])
     if not trackers:
         raise InvalidInputException(f"trackingId {params['trackingId']} does not belong to any event tracker.")
+    trackers[0].require_active()
     group = trackers[0].attrs["datasetGroupArn"].split("/")[1]
     user = params.get("userId") or params["sessionId"]
     rows = []
@@ -67,7 +68,9 @@ def _put_records(
     records = params[key]
     _batch_size(key, records)
     resources = backend.read()
-    dataset = resources.find(params["datasetArn"], "dataset", status=404).attrs
+    found = resources.find(params["datasetArn"], "dataset", status=404)
+    found.require_active()
+    dataset = found.attrs
     if dataset["datasetType"] != dataset_type:
         raise InvalidInputException(
             f"{params['datasetArn']} is a {dataset['datasetType']} dataset: Put{key.title()} needs a "

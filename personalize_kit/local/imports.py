@@ -3,6 +3,7 @@
 The rows are read from S3 (moto) at import time, checked against the dataset's schema and the data
 rules of :mod:`personalize_kit.data.validate`, and written to ``data/<dataset-group>/<TYPE>.parquet``.
 A job whose data breaks a rule ends ``CREATE FAILED`` with a ``failureReason`` naming the first problems.
+The job runs in a thread of the process that created it (:func:`personalize_kit.local.lifecycle.run_job`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 import pandas as pd
 
-from personalize_kit.kinds import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from personalize_kit.local import store
 from personalize_kit.local.backend import PersonalizeBackend
 
@@ -97,8 +97,9 @@ def _read_s3(location: str, region: str) -> list[tuple[str, bytes]]:
     return [(f"s3://{bucket}/{k}", s3.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in keys]
 
 
-def run_import_job(backend: PersonalizeBackend, job_arn: str) -> None:
-    """Import the job's data and set its final status (``ACTIVE`` or ``CREATE FAILED``)."""
+def run_import_job(backend: PersonalizeBackend, job_arn: str) -> str | None:
+    """Import the job's data (run by :func:`~personalize_kit.local.lifecycle.run_job`); the failure reason,
+    or None once the rows are stored."""
     resources = backend.read()
     job = resources.find(job_arn, "dataset_import_job").attrs
     dataset = resources.find(job["datasetArn"], "dataset").attrs
@@ -106,7 +107,6 @@ def run_import_job(backend: PersonalizeBackend, job_arn: str) -> None:
     location = job["dataSource"]["dataLocation"]
     dataset_type = dataset["datasetType"]
     group = dataset["datasetGroupArn"].split("/")[1]
-    _set_status(backend, job_arn, CREATE_IN_PROGRESS)
     try:
         objects = _fetch(location, backend.region)
         frames = []
@@ -121,15 +121,13 @@ def run_import_job(backend: PersonalizeBackend, job_arn: str) -> None:
             raise _ImportFailed(reason + (f" (and {more} more problems)" if more > 0 else ""))
         new = pd.concat(frames, ignore_index=True)
     except _ImportFailed as exc:
-        _set_status(backend, job_arn, CREATE_FAILED, str(exc))
-        return
+        return str(exc)
     except ValueError as exc:
-        _set_status(backend, job_arn, CREATE_FAILED, f"Input data at {location} could not be read: {exc}.")
-        return
+        return f"Input data at {location} could not be read: {exc}."
     with backend.db.write():  # one import at a time rewrites a dataset's file
         old = None if job["importMode"] == "FULL" else store.read_imported(backend.state, group, dataset_type)
         store.write_imported(backend.state, group, dataset_type, store.merge_rows(old, new, dataset_type))
-    _set_status(backend, job_arn, ACTIVE)
+    return None
 
 
 class _ImportFailed(Exception):
@@ -149,10 +147,3 @@ def _fetch(location: str, region: str) -> list[tuple[str, bytes]]:
     if not objects:
         raise _ImportFailed(f"No CSV file found at {location}.")
     return objects
-
-
-def _set_status(backend: PersonalizeBackend, arn: str, status: str, reason: str | None = None) -> None:
-    with backend.transaction() as resources:
-        found = resources.get(arn)
-        if found is not None:
-            found.update(status=status, failureReason=reason)

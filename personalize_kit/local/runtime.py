@@ -95,6 +95,7 @@ def recommend(
 
 def _filter(resources: Resources, filter_arn: str, group_arn: str) -> Resource:
     record = resources.find(filter_arn, "filter", status=404)
+    record.require_active()
     if record.attrs["datasetGroupArn"] != group_arn:
         raise InvalidInputException(
             f"Filter {filter_arn} belongs to another dataset group than the campaign's ({group_arn})."

@@ -12,6 +12,7 @@ from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.control._base import (
     Create,
     create,
+    delete,
     delete_blocked,
     list_of,
     operation,
@@ -129,30 +130,36 @@ def update_solution(backend: PersonalizeBackend, params: dict) -> dict:
     return {"solutionArn": arn}
 
 
+def _solution_deletable(resources: Resources, solution: Resource) -> None:
+    versions = resources.all("solution_version", solutionArn=solution.arn)
+    version_arns = {v.arn for v in versions}
+    campaigns = [c.arn for c in resources.all("campaign") if c.attrs["solutionVersionArn"] in version_arns]
+    if campaigns:
+        raise delete_blocked(solution.arn, "campaign(s) deployed from it", campaigns)
+    running = [v.arn for v in versions if v.status in lifecycle.TRAINING]
+    if running:
+        raise ResourceInUseException(
+            f"Cannot delete {solution.arn}: solution version {running[0]} is still being created. "
+            "Wait for it to finish or stop it with StopSolutionVersionCreation."
+        )
+
+
+def _solution_gone(backend: PersonalizeBackend, resources: Resources, solution: Resource) -> None:
+    version_arns = {v.arn for v in resources.all("solution_version", solutionArn=solution.arn)}
+    for job in resources.all("batch_inference_job"):
+        if job.attrs["solutionVersionArn"] in version_arns:
+            resources.delete(job.arn)
+    for version_arn in version_arns:
+        resources.delete(version_arn)
+    training.remove_models(backend, solution.attrs["name"])
+
+
+lifecycle.FINALIZERS["solution"] = _solution_gone
+
+
 @operation
 def delete_solution(backend: PersonalizeBackend, params: dict) -> dict:
-    arn = params["solutionArn"]
-    with backend.transaction() as resources:
-        solution = resources.find(arn, "solution")
-        versions = resources.all("solution_version", solutionArn=arn)
-        version_arns = {v.arn for v in versions}
-        campaigns = [c.arn for c in resources.all("campaign") if c.attrs["solutionVersionArn"] in version_arns]
-        if campaigns:
-            raise delete_blocked(arn, "campaign(s) deployed from it", campaigns)
-        running = [v.arn for v in versions if v.status in lifecycle.TRAINING]
-        if running:
-            raise ResourceInUseException(
-                f"Cannot delete {arn}: solution version {running[0]} is still being created. "
-                "Wait for it to finish or stop it with StopSolutionVersionCreation."
-            )
-        for job in resources.all("batch_inference_job"):
-            if job.attrs["solutionVersionArn"] in version_arns:
-                resources.delete(job.arn)
-        for version_arn in version_arns:
-            resources.delete(version_arn)
-        resources.delete(arn)
-    training.remove_models(backend, solution.attrs["name"])
-    return {}
+    return delete(backend, params, "solution", _solution_deletable)
 
 
 # ----------------------------------------------------------------------------- solution versions
