@@ -8,6 +8,7 @@ The job runs in a thread of the process that created it (:func:`personalize_kit.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from typing import Any
@@ -45,8 +46,36 @@ def schema_problems(schema: str | dict[str, Any], dataset_type: str | None = Non
     return [str(p) for p in validate_schema(schema, dataset_type) if p.severity == "error"]
 
 
+def in_schema_order(payload: bytes, schema: dict) -> bytes:
+    """The CSV with its columns in the schema's order, when its header names exactly the schema's fields in
+    another order (the service matches columns by header name); otherwise the CSV unchanged.
+
+    >>> schema = {"fields": [{"name": "USER_ID", "type": "string"}, {"name": "TIMESTAMP", "type": "long"}]}
+    >>> in_schema_order(b"TIMESTAMP,USER_ID\\n1700000000,u1\\n", schema)
+    b'USER_ID,TIMESTAMP\\nu1,1700000000\\n'
+    """
+    expected = [name for name, _ in schema_fields(schema)]
+    try:
+        text = payload.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return payload  # the data checks report the encoding
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows:
+        return payload
+    header = [column.strip() for column in rows[0]]
+    if header == expected or sorted(header) != sorted(expected) or len(set(header)) != len(header):
+        return payload
+    order = [header.index(name) for name in expected]
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(expected)
+    writer.writerows([row[i] if i < len(row) else "" for i in order] if row else row for row in rows[1:])
+    return out.getvalue().encode("utf-8")
+
+
 def data_problems(payload: bytes, schema: dict, dataset_type: str, file_name: str) -> list[str]:
-    """One line per blocking problem of a CSV for a dataset (``file:line field: message``)."""
+    """One line per blocking problem of a CSV for a dataset (``file:line field: message``); give it the CSV
+    :func:`in_schema_order`."""
     from personalize_kit.data.validate import validate_dataset
 
     report = validate_dataset(io.BytesIO(payload), schema, dataset_type, file_name=file_name)
@@ -111,7 +140,8 @@ def run_import_job(backend: PersonalizeBackend, job_arn: str) -> str | None:
         objects = _fetch(location, backend.region)
         frames = []
         problems: list[str] = []
-        for url, payload in objects:
+        for url, raw in objects:
+            payload = in_schema_order(raw, schema)  # columns are matched by header name, in any order
             problems += data_problems(payload, schema, dataset_type, url.rsplit("/", 1)[-1])
             if not problems:
                 frames.append(read_csv(payload, schema))
