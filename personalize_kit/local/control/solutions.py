@@ -9,6 +9,7 @@ from personalize_kit.exceptions import RecipeNotAvailableError
 from personalize_kit.kinds import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPING
 from personalize_kit.local import lifecycle, training
 from personalize_kit.local.backend import PersonalizeBackend
+from personalize_kit.local.control import algorithms
 from personalize_kit.local.control._base import (
     Create,
     create,
@@ -69,7 +70,8 @@ def _solution_attrs(resources: Resources, params: dict[str, Any], group: Resourc
         "name": params["name"],
         "performHPO": bool(params.get("performHPO", False)),
         "performAutoML": False,
-        "performAutoTraining": bool(params.get("performAutoTraining", False)),
+        # the service's default: a new version trained weekly (the mirror has no scheduler yet)
+        "performAutoTraining": bool(params.get("performAutoTraining", True)),
         "performIncrementalUpdate": bool(params.get("performIncrementalUpdate", False)),
         "recipeArn": params["recipeArn"],
         "datasetGroupArn": params["datasetGroupArn"],
@@ -271,8 +273,8 @@ def _recipe_attrs(arn: str) -> dict:
     return {
         "name": info.name,
         "recipeArn": arn,
-        "algorithmArn": f"arn:aws:personalize:::algorithm/{info.name}",
-        "featureTransformationArn": "arn:aws:personalize:::feature-transformation/JSON-percentile-filtering",
+        "algorithmArn": algorithms.algorithm_arn(info),
+        "featureTransformationArn": algorithms.transformation_arn(info),
         "status": ACTIVE,
         "description": info.description,
         "recipeType": info.recipe_type,
