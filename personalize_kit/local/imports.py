@@ -137,7 +137,7 @@ def run_import_job(backend: PersonalizeBackend, job_arn: str) -> str | None:
     dataset_type = dataset["datasetType"]
     group = dataset["datasetGroupArn"].split("/")[1]
     try:
-        objects = _fetch(location, backend.region)
+        objects = fetch(location, backend.region)
         frames = []
         problems: list[str] = []
         for url, raw in objects:
@@ -148,9 +148,9 @@ def run_import_job(backend: PersonalizeBackend, job_arn: str) -> str | None:
         if problems:
             more = len(problems) - PROBLEMS_IN_REASON
             reason = "Input data is not valid: " + "; ".join(problems[:PROBLEMS_IN_REASON])
-            raise _ImportFailed(reason + (f" (and {more} more problems)" if more > 0 else ""))
+            raise ImportFailed(reason + (f" (and {more} more problems)" if more > 0 else ""))
         new = pd.concat(frames, ignore_index=True)
-    except _ImportFailed as exc:
+    except ImportFailed as exc:
         return str(exc)
     except ValueError as exc:
         return f"Input data at {location} could not be read: {exc}."
@@ -160,20 +160,20 @@ def run_import_job(backend: PersonalizeBackend, job_arn: str) -> str | None:
     return None
 
 
-class _ImportFailed(Exception):
-    pass
+class ImportFailed(Exception):
+    """The data of a job cannot be used; the message is the job's failureReason."""
 
 
-def _fetch(location: str, region: str) -> list[tuple[str, bytes]]:
+def fetch(location: str, region: str) -> list[tuple[str, bytes]]:
     from botocore.exceptions import ClientError
 
     if not location.startswith("s3://"):
-        raise _ImportFailed(f"The local mirror reads data from s3:// locations only, not {location}.")
+        raise ImportFailed(f"The local mirror reads data from s3:// locations only, not {location}.")
     try:
         objects = _read_s3(location, region)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        raise _ImportFailed(f"Failed to read the input data at {location} from Amazon S3 ({code}).") from exc
+        raise ImportFailed(f"Failed to read the input data at {location} from Amazon S3 ({code}).") from exc
     if not objects:
-        raise _ImportFailed(f"No CSV file found at {location}.")
+        raise ImportFailed(f"No CSV file found at {location}.")
     return objects

@@ -41,8 +41,6 @@ from personalize_kit.kinds import (
     DELETE_PENDING,
     DELETING,
     IN_FLIGHT,
-    IN_PROGRESS,
-    PENDING,
     UPDATE_FAILED,
     UPDATE_IN_PROGRESS,
     UPDATE_PENDING,
@@ -56,7 +54,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Jobs run by the process that created them.
-JOB_KINDS = ("dataset_import_job", "dataset_export_job", "batch_inference_job")
+JOB_KINDS = ("dataset_import_job", "dataset_export_job", "batch_inference_job", "data_deletion_job")
 JOB_KILLED_REASON = "the process running the job ended before the job finished"
 KILLED_REASON = "training process ended before training finished"
 TRAINING = (CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING)
@@ -278,7 +276,7 @@ def _reap(resource: Resource) -> bool:
             resource.update(status=CREATE_FAILED, failureReason=KILLED_REASON)
         return True
     if resource.kind.name in JOB_KINDS and "steps" not in resource.internal and _owner_gone(resource):
-        resource.update(status=CREATE_FAILED, failureReason=JOB_KILLED_REASON)
+        resource.update(status=resource.kind.statuses[3], failureReason=JOB_KILLED_REASON)
         return True
     return False
 
@@ -317,12 +315,12 @@ def run_job(backend: PersonalizeBackend, arn: str, work: Work) -> threading.Thre
 
 
 def _start_job(backend: PersonalizeBackend, arn: str) -> bool:
-    """PENDING -> IN PROGRESS (batch jobs), CREATE PENDING -> CREATE IN_PROGRESS (the others)."""
+    """From the kind's waiting status to its running one (a job kind's statuses: waiting, running, done, failed)."""
     with backend.transaction() as resources:
         job = resources.get(arn)
         if job is None or job.status not in CREATING:
             return False  # deleted with its dataset, or failed by a reader that found its owner gone
-        job.update(status=IN_PROGRESS if job.status == PENDING else CREATE_IN_PROGRESS)
+        job.update(status=job.kind.statuses[1])
     return True
 
 
@@ -338,11 +336,11 @@ def _job(backend: PersonalizeBackend, arn: str, work: Work) -> None:
         logger.exception("job %s failed", arn)
         reason = f"The job failed: {type(exc).__name__}: {str(exc)[:200]}"
     remaining = max(0.0, pace.job - (time.monotonic() - started))
-    final = ACTIVE if reason is None else CREATE_FAILED
     with backend.transaction() as resources:
         job = resources.get(arn)
         if job is None or job.status not in CREATING:
             return
+        final = job.kind.statuses[2 if reason is None else 3]
         if reason is not None:
             job.attrs["failureReason"] = reason
         if remaining <= 0:

@@ -99,11 +99,15 @@ def _group_deletable(resources: Resources, group: Resource) -> None:
         dependents = [r.arn for r in resources.all(kind, datasetGroupArn=group.arn)]
         if dependents:
             raise delete_blocked(group.arn, what, dependents)
+    running = [j.arn for j in resources.all("data_deletion_job", datasetGroupArn=group.arn) if j.status in CREATING]
+    if running:
+        raise ResourceInUseException(f"Cannot delete {group.arn}: data deletion job {running[0]} is still running.")
 
 
 def _group_gone(backend: PersonalizeBackend, resources: Resources, group: Resource) -> None:
-    for found in resources.all("filter", datasetGroupArn=group.arn):
-        resources.delete(found.arn)
+    for kind in ("filter", "data_deletion_job"):
+        for found in resources.all(kind, datasetGroupArn=group.arn):
+            resources.delete(found.arn)
     store.remove_dataset_group(backend.state, _name(group.arn))
 
 
