@@ -159,6 +159,41 @@ def _entries(ranked: Ranked) -> list[dict[str, Any]]:
     return [{"itemId": item, **({"score": score} if score is not None else {})} for item, score in ranked]
 
 
+def _promoted(
+    backend: PersonalizeBackend,
+    resources: Resources,
+    group_arn: str,
+    ranked: Ranked,
+    promotion: dict[str, Any],
+    params: dict[str, Any],
+    n: int,
+) -> list[dict[str, Any]]:
+    """``n`` entries of which ``percentPromotedItems`` percent (at least one) are the best-ranked items the
+    promotion's filter keeps, each marked with ``promotionName`` and spread evenly through the list."""
+    if not promotion.get("filterArn") or not promotion.get("name"):
+        raise InvalidInputException("A promotion needs a name and a filterArn naming the items it promotes.")
+    record = _filter(resources, promotion["filterArn"], group_arn)
+    items = [item for item, _ in ranked]
+    keep = filtering.mask(
+        backend,
+        record,
+        items,
+        user_id=params.get("userId"),
+        values=promotion.get("filterValues"),
+        item_id=params.get("itemId"),
+    )
+    wanted = max(1, n * int(promotion.get("percentPromotedItems", 100)) // 100)
+    promoted = [pair for pair, kept in zip(ranked, keep.tolist(), strict=True) if kept][:wanted]
+    chosen = {item for item, _ in promoted}
+    regular = [pair for pair in ranked if pair[0] not in chosen][: n - len(promoted)]
+    entries = _entries(regular)
+    total = len(entries) + len(promoted)
+    for k, entry in enumerate(_entries(promoted)):
+        entry["promotionName"] = promotion["name"]
+        entries.insert(min(len(entries), (k * total) // max(1, len(promoted))), entry)
+    return entries
+
+
 def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str, Any]:
     resources = backend.read()
     campaign = _campaign(resources, params)
@@ -181,22 +216,25 @@ def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> 
         )
     if params.get("filterValues") and not params.get("filterArn"):
         raise InvalidInputException("filterValues needs a filterArn.")
-    if params.get("promotions"):
-        raise InvalidInputException("promotions are not supported by the local mirror.")
     group = version["datasetGroupArn"].split("/")[1]
     columns = _metadata(backend, group, campaign, params, n)
+    promotion = (params.get("promotions") or [None])[0]
     ranked = recommend(
         backend,
         resources,
         campaign["solutionVersionArn"],
         user_id=params.get("userId"),
         item_id=params.get("itemId"),
-        n=n,
+        n=n if promotion is None else MAX_NUM_RESULTS * 10,
         filter_arn=params.get("filterArn"),
         filter_values=params.get("filterValues"),
         exploration_config=(campaign.get("campaignConfig") or {}).get("itemExplorationConfig"),
     )
-    entries = _with_metadata(backend, group, _entries(ranked), columns)
+    if promotion is None:
+        entries = _entries(ranked)
+    else:
+        entries = _promoted(backend, resources, version["datasetGroupArn"], ranked, promotion, params, n)
+    entries = _with_metadata(backend, group, entries, columns)
     return {"itemList": entries, "recommendationId": f"RID-{uuid.uuid4()}"}
 
 

@@ -196,3 +196,30 @@ def test_a_click_in_properties_moves_a_user_personalization_model_as_the_item_me
         )
         assert ranking("visitor-a") != before
         assert ranking("visitor-a") == ranking("visitor-b")
+
+
+def test_promotions_mix_the_promoted_items_into_the_recommendations(personalize: Any, runtime: Any, s3: Any) -> None:
+    from conftest import GENRES
+
+    arns = make_group(personalize)
+    import_data(personalize, arns)
+    campaign = personalize.create_campaign(name="c", solutionVersionArn=train(personalize, arns["group"]))[
+        "campaignArn"
+    ]
+    dramas = personalize.create_filter(
+        name="dramas",
+        datasetGroupArn=arns["group"],
+        filterExpression='INCLUDE ItemID WHERE Items.GENRES IN ("Drama")',
+    )["filterArn"]
+    promotion = {"name": "drama-week", "percentPromotedItems": 20, "filterArn": dramas}
+    answer = runtime.get_recommendations(campaignArn=campaign, userId="u05", numResults=10, promotions=[promotion])
+    entries = answer["itemList"]
+    promoted = [e["itemId"] for e in entries if e.get("promotionName") == "drama-week"]
+    best_dramas = [item for item in RANKED if GENRES[item] == "Drama"]
+    assert promoted == best_dramas[:2]  # 20% of 10, the best-ranked items the promotion's filter keeps
+    regular = [e["itemId"] for e in entries if "promotionName" not in e]
+    assert regular == [item for item in RANKED if item not in promoted][:8]
+    assert [e["itemId"] for e in entries].index(promoted[1]) > 1  # spread through the list, not bunched first
+    with pytest.raises(ClientError) as exc:
+        runtime.get_recommendations(campaignArn=campaign, userId="u05", promotions=[{"name": "p"}])
+    assert _code(exc) == "InvalidInputException"
