@@ -87,7 +87,7 @@ class Pace:
 
 
 INSTANT = Pace("instant", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-FAST = Pace("fast", 0.25, 0.75, 1.0, 0.6, 0.75, 0.0)
+FAST = Pace("fast", 0.5, 0.5, 1.0, 1.0, 1.0, 0.0)
 REALISTIC = Pace("realistic", 3.0, 12.0, 20.0, 8.0, 10.0, 30.0)
 PACES = {pace.name: pace for pace in (INSTANT, FAST, REALISTIC)}
 DEFAULT_PACE = FAST

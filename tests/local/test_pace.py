@@ -28,10 +28,12 @@ from conftest import (
 )
 
 from personalize_kit.local import Mirror, mock_personalize
-from personalize_kit.local.lifecycle import FAST, INSTANT, REALISTIC, resolve_pace
+from personalize_kit.local.lifecycle import FAST, INSTANT, REALISTIC, Pace, resolve_pace
 from personalize_kit.sdk._wait import wait
 
 GONE = "(gone)"
+#: States that outlast any test: what a resource in flight refuses is checked without a race.
+SLOW = Pace("slow", pending=600, creating=600, job=600, deleting=600, updating=600, training=0)
 
 
 def seen(describe: Callable[[], dict[str, Any]], until: tuple[str, ...], timeout: float = 60) -> list[str]:
@@ -96,11 +98,6 @@ def test_an_import_job_is_seen_in_flight_before_active(fast: Any) -> None:
     dataset = personalize.create_dataset(
         name="paced-interactions", datasetGroupArn=group, datasetType="INTERACTIONS", schemaArn=schema
     )["datasetArn"]
-    with pytest.raises(ClientError) as exc:  # a dataset still being created takes no import
-        personalize.create_dataset_import_job(
-            jobName="early", datasetArn=dataset, dataSource={"dataLocation": f"s3://{BUCKET}/x.csv"}, roleArn=ROLE_ARN
-        )
-    assert _code(exc) == "ResourceInUseException"
     wait_for(lambda: personalize.describe_dataset(datasetArn=dataset)["dataset"], TERMINAL)
     job = personalize.create_dataset_import_job(
         jobName="paced-import",
@@ -117,62 +114,81 @@ def test_an_import_job_is_seen_in_flight_before_active(fast: Any) -> None:
 
 def test_a_deleted_dataset_group_is_delete_pending_before_it_is_gone(fast: Any) -> None:
     personalize = boto3.client("personalize", region_name="us-east-1")
-    schema = personalize.create_schema(name="ratings", schema=INTERACTIONS_SCHEMA)["schemaArn"]
     group = personalize.create_dataset_group(name="doomed")["datasetGroupArn"]
-    with pytest.raises(ClientError) as exc:  # the service refuses to delete what is still being created
-        personalize.delete_dataset_group(datasetGroupArn=group)
-    assert _code(exc) == "ResourceInUseException"
-    wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"], TERMINAL)
+    wait(personalize, "dataset_group", group, first_delay=0.05)
     personalize.delete_dataset_group(datasetGroupArn=group)
-    described = personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"]
-    assert described["status"] == "DELETE PENDING"
-    assert [g["status"] for g in personalize.list_dataset_groups()["datasetGroups"]] == ["DELETE PENDING"]
-    with pytest.raises(ClientError) as exc:  # a dataset group being deleted accepts no new dataset
-        personalize.create_dataset(name="late", datasetGroupArn=group, datasetType="INTERACTIONS", schemaArn=schema)
-    assert _code(exc) == "ResourceInUseException"
-    with pytest.raises(ClientError) as exc:  # nor a second delete
-        personalize.delete_dataset_group(datasetGroupArn=group)
-    assert _code(exc) == "ResourceInUseException"
     statuses = seen(lambda: personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"], (GONE,))
     assert statuses[0] == "DELETE PENDING" and statuses[-1] == GONE
     assert set(statuses) <= {"DELETE PENDING", "DELETE IN_PROGRESS", GONE}
     assert personalize.list_dataset_groups()["datasetGroups"] == []
-    # the name is free again once the group is gone
-    personalize.create_dataset_group(name="doomed")
+    personalize.create_dataset_group(name="doomed")  # the name is free again once the group is gone
 
 
-def test_a_campaign_serves_once_active_and_its_old_version_while_updating(fast: Any) -> None:
+def test_resources_in_flight_refuse_to_be_used_as_the_service_refuses(s3: Any, state_dir: Path) -> None:
+    """Set up at once (``instant``), then act at a pace whose states outlast the test."""
     personalize = boto3.client("personalize", region_name="us-east-1")
     runtime = boto3.client("personalize-runtime", region_name="us-east-1")
     arns = make_group(personalize)
     import_data(personalize, arns)
     first = train(personalize, arns["group"])
-    campaign = personalize.create_campaign(name="paced", solutionVersionArn=first)["campaignArn"]
-    with pytest.raises(ClientError) as exc:  # a CREATE PENDING campaign does not serve
-        runtime.get_recommendations(campaignArn=campaign, userId="u01")
-    assert _code(exc) == "ResourceInUseException"
-    wait(personalize, "campaign", campaign, first_delay=0.05)
-    assert runtime.get_recommendations(campaignArn=campaign, userId="u01")["itemList"]
+    second = train(personalize, arns["group"], name="other")
+    campaign = personalize.create_campaign(name="serving", solutionVersionArn=first)["campaignArn"]
+    schema = arns["interactions_schema"]
+    with mock_personalize(state_dir, pace=SLOW):
+        personalize = boto3.client("personalize", region_name="us-east-1")
+        runtime = boto3.client("personalize-runtime", region_name="us-east-1")
+        refused = []
+
+        def refuses(call: Callable[..., Any], **params: Any) -> None:
+            with pytest.raises(ClientError) as exc:
+                call(**params)
+            refused.append(_code(exc))
+
+        # a resource being created: not used, not deleted
+        new = personalize.create_campaign(name="new", solutionVersionArn=first)["campaignArn"]
+        refuses(runtime.get_recommendations, campaignArn=new, userId="u01")
+        refuses(personalize.delete_campaign, campaignArn=new)
+        group = personalize.create_dataset_group(name="young")["datasetGroupArn"]
+        refuses(personalize.create_dataset, name="d", datasetGroupArn=group, datasetType="USERS", schemaArn=schema)
+        # a campaign being updated serves its old version; no second update, no delete
+        personalize.update_campaign(campaignArn=campaign, solutionVersionArn=second, minProvisionedTPS=2)
+        described = personalize.describe_campaign(campaignArn=campaign)["campaign"]
+        assert (described["status"], described["latestCampaignUpdate"]["status"]) == ("ACTIVE", "UPDATE PENDING")
+        assert described["latestCampaignUpdate"]["solutionVersionArn"] == second
+        assert (described["solutionVersionArn"], described["minProvisionedTPS"]) == (first, 1)
+        assert runtime.get_recommendations(campaignArn=campaign, userId="u01")["itemList"]
+        refuses(personalize.update_campaign, campaignArn=campaign, minProvisionedTPS=3)
+        refuses(personalize.delete_campaign, campaignArn=campaign)
+        # a dataset being deleted takes no import; its dataset group accepts no new dataset while it is deleted
+        personalize.delete_dataset(datasetArn=arns["ITEMS"])
+        assert personalize.describe_dataset(datasetArn=arns["ITEMS"])["dataset"]["status"] == "DELETE PENDING"
+        refuses(
+            personalize.create_dataset_import_job,
+            jobName="late",
+            datasetArn=arns["ITEMS"],
+            dataSource={"dataLocation": f"s3://{BUCKET}/items.csv"},
+            roleArn=ROLE_ARN,
+        )
+        refuses(personalize.delete_dataset, datasetArn=arns["ITEMS"])  # nor a second delete
+        refuses(personalize.delete_dataset_group, datasetGroupArn=arns["group"])  # it still has datasets
+        assert refused == ["ResourceInUseException"] * len(refused) and len(refused) == 8
+
+
+def test_the_sdk_wait_follows_a_campaign_update(fast: Any) -> None:
+    personalize = boto3.client("personalize", region_name="us-east-1")
+    runtime = boto3.client("personalize-runtime", region_name="us-east-1")
+    arns = make_group(personalize)
+    import_data(personalize, arns)
+    first = train(personalize, arns["group"])
     second = personalize.create_solution_version(solutionArn=first.rsplit("/", 1)[0])["solutionVersionArn"]
     wait(personalize, "solution_version", second, first_delay=0.05)
-
-    personalize.update_campaign(campaignArn=campaign, solutionVersionArn=second, minProvisionedTPS=2)
-    described = personalize.describe_campaign(campaignArn=campaign)["campaign"]
-    assert described["status"] == "ACTIVE"
-    assert described["latestCampaignUpdate"]["status"] == "UPDATE PENDING"
-    assert described["latestCampaignUpdate"]["solutionVersionArn"] == second
-    assert (described["solutionVersionArn"], described["minProvisionedTPS"]) == (first, 1)  # still the old one
+    campaign = personalize.create_campaign(name="paced", solutionVersionArn=first)["campaignArn"]
+    wait(personalize, "campaign", campaign, first_delay=0.05)
     assert runtime.get_recommendations(campaignArn=campaign, userId="u01")["itemList"]
-    with pytest.raises(ClientError) as exc:  # one update at a time
-        personalize.update_campaign(campaignArn=campaign, minProvisionedTPS=3)
-    assert _code(exc) == "ResourceInUseException"
-    with pytest.raises(ClientError) as exc:  # nor a delete while updating
-        personalize.delete_campaign(campaignArn=campaign)
-    assert _code(exc) == "ResourceInUseException"
-    done = wait(personalize, "campaign", campaign, first_delay=0.05)  # the SDK's wait follows the update
+    personalize.update_campaign(campaignArn=campaign, solutionVersionArn=second, minProvisionedTPS=2)
+    done = wait(personalize, "campaign", campaign, first_delay=0.05)
     assert done["latestCampaignUpdate"]["status"] == "ACTIVE"
     assert (done["solutionVersionArn"], done["minProvisionedTPS"]) == (second, 2)
-
     personalize.delete_campaign(campaignArn=campaign)
     statuses = seen(lambda: personalize.describe_campaign(campaignArn=campaign)["campaign"], (GONE,))
     assert statuses[0] == "DELETE PENDING" and statuses[-1] == GONE
