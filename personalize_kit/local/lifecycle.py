@@ -53,8 +53,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Jobs run by the process that created them.
-JOB_KINDS = ("dataset_import_job", "dataset_export_job", "batch_inference_job", "data_deletion_job")
+#: Jobs run by the process that created them (a recommender's first training is one).
+JOB_KINDS = ("dataset_import_job", "dataset_export_job", "batch_inference_job", "data_deletion_job", "recommender")
 JOB_KILLED_REASON = "the process running the job ended before the job finished"
 KILLED_REASON = "training process ended before training finished"
 TRAINING = (CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING)
@@ -275,7 +275,12 @@ def _reap(resource: Resource) -> bool:
         else:
             resource.update(status=CREATE_FAILED, failureReason=KILLED_REASON)
         return True
-    if resource.kind.name in JOB_KINDS and "steps" not in resource.internal and _owner_gone(resource):
+    if (
+        resource.kind.name in JOB_KINDS
+        and resource.status in CREATING
+        and "steps" not in resource.internal
+        and _owner_gone(resource)
+    ):
         resource.update(status=resource.kind.statuses[3], failureReason=JOB_KILLED_REASON)
         return True
     return False

@@ -95,6 +95,7 @@ def _group_deletable(resources: Resources, group: Resource) -> None:
         ("dataset", "dataset(s)"),
         ("solution", "solution(s)"),
         ("event_tracker", "event tracker(s)"),
+        ("recommender", "recommender(s)"),
     ):
         dependents = [r.arn for r in resources.all(kind, datasetGroupArn=group.arn)]
         if dependents:
@@ -139,13 +140,23 @@ def _dataset_type(params: dict[str, Any]) -> str:
     return dataset_type
 
 
+def _dataset_checked(resources: Resources, params: dict[str, Any], group: Resource | None) -> None:
+    dataset_type = _dataset_type(params)
+    _schema_fits(resources, params["schemaArn"], dataset_type, f"a {dataset_type} dataset")
+    domain = group.attrs.get("domain") if group is not None else None
+    schema_domain = resources.find(params["schemaArn"], "schema").attrs.get("domain")
+    if domain != schema_domain:
+        raise InvalidInputException(
+            f"The schema {params['schemaArn']} is for {schema_domain or 'custom'} dataset groups but the dataset "
+            f"group {params['datasetGroupArn']} is {domain or 'custom'}: use a schema of the same domain."
+        )
+
+
 _DATASET = Create(
     "dataset",
     arn=lambda backend, params: backend.arn("dataset", _name(params["datasetGroupArn"]), _dataset_type(params)),
     parent_param="datasetGroupArn",
-    check=lambda resources, params, group: _schema_fits(
-        resources, params["schemaArn"], _dataset_type(params), f"a {_dataset_type(params)} dataset"
-    ),
+    check=lambda resources, params, group: _dataset_checked(resources, params, group),
     attrs=lambda resources, params, group: {
         "name": params["name"],
         "datasetGroupArn": params["datasetGroupArn"],

@@ -7,7 +7,7 @@ from typing import Any
 
 from personalize_kit.exceptions import RecipeNotAvailableError
 from personalize_kit.kinds import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPING
-from personalize_kit.local import lifecycle, training
+from personalize_kit.local import lifecycle, recommenders, training
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.control import algorithms
 from personalize_kit.local.control._base import (
@@ -269,23 +269,26 @@ def get_solution_metrics(backend: PersonalizeBackend, params: dict) -> dict:
 
 
 def _recipe_attrs(arn: str) -> dict:
-    info = RECIPES[arn]
+    """A recipe, or a domain's use case (described with the algorithm of the local recipe serving it)."""
+    case = recommenders.USE_CASES.get(arn)
+    info = RECIPES[case.serves_with if case else arn]
     return {
-        "name": info.name,
+        "name": case.name if case else info.name,
         "recipeArn": arn,
         "algorithmArn": algorithms.algorithm_arn(info),
         "featureTransformationArn": algorithms.transformation_arn(info),
         "status": ACTIVE,
-        "description": info.description,
-        "recipeType": info.recipe_type,
-        "creationDateTime": 1_546_300_800.0,
-        "lastUpdatedDateTime": 1_546_300_800.0,
+        "description": case.description if case else info.description,
+        "recipeType": case.recipe_type if case else info.recipe_type,
+        **({"domain": case.domain} if case else {}),
+        "creationDateTime": algorithms.RELEASED,
+        "lastUpdatedDateTime": algorithms.RELEASED,
     }
 
 
 @operation
 def describe_recipe(backend: PersonalizeBackend, params: dict) -> dict:
-    if params["recipeArn"] not in RECIPES:
+    if params["recipeArn"] not in RECIPES and params["recipeArn"] not in recommenders.USE_CASES:
         raise ResourceNotFoundException.for_arn(params["recipeArn"])
     return {"recipe": _recipe_attrs(params["recipeArn"])}
 
@@ -293,7 +296,8 @@ def describe_recipe(backend: PersonalizeBackend, params: dict) -> dict:
 @operation
 def list_recipes(backend: PersonalizeBackend, params: dict) -> dict:
     if params.get("domain"):
-        return {"recipes": []}
+        cases = sorted(c.arn for c in recommenders.USE_CASES.values() if c.domain == params["domain"])
+        return paginate([_recipe_attrs(arn) for arn in cases], params, "recipes")
     return paginate([_recipe_attrs(arn) for arn in sorted(RECIPES)], params, "recipes")
 
 
