@@ -224,3 +224,23 @@ def test_the_sdk_cleanup_waits_through_the_deletes(fast: Any) -> None:
     assert personalize.list_dataset_groups()["datasetGroups"] == []
     assert personalize.list_datasets()["datasets"] == []
     assert personalize.list_solutions()["solutions"] == []
+
+
+def test_a_recommender_is_seen_stopping_and_starting(fast: Any) -> None:
+    from test_recommenders import PREFIX, domain_group, vod_rows
+
+    personalize = boto3.client("personalize", region_name="us-east-1")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    group = domain_group(personalize, s3, "VIDEO_ON_DEMAND", vod_rows())
+    arn = personalize.create_recommender(
+        name="popular", datasetGroupArn=group, recipeArn=PREFIX + "aws-vod-most-popular"
+    )["recommenderArn"]
+    describe = lambda: personalize.describe_recommender(recommenderArn=arn)["recommender"]  # noqa: E731
+    statuses = seen(describe, TERMINAL)
+    assert statuses[0] in ("CREATE PENDING", "CREATE IN_PROGRESS") and statuses[-1] == "ACTIVE"
+    personalize.stop_recommender(recommenderArn=arn)
+    statuses = seen(describe, ("INACTIVE",))
+    assert statuses[0] == "STOP PENDING" and set(statuses) <= {"STOP PENDING", "STOP IN_PROGRESS", "INACTIVE"}
+    personalize.start_recommender(recommenderArn=arn)
+    statuses = seen(describe, ("ACTIVE",))
+    assert statuses[0] == "START PENDING" and set(statuses) <= {"START PENDING", "START IN_PROGRESS", "ACTIVE"}

@@ -51,20 +51,25 @@ def ecommerce_rows() -> list[tuple[str, str, str]]:
 
 
 def domain_group(personalize: Any, s3: Any, domain: str, rows: list[tuple[str, str, str]]) -> str:
+    """A dataset group of ``domain`` with its Interactions imported (waiting as a client does, at any pace)."""
     name = domain.lower().replace("_", "-")
     s3.put_object(Bucket=BUCKET, Key=f"{name}.csv", Body=_csv(rows))
     schema = personalize.create_schema(name=f"{name}-interactions", schema=INTERACTIONS_SCHEMA, domain=domain)
     group = personalize.create_dataset_group(name=name, domain=domain)["datasetGroupArn"]
+    wait_for(lambda: personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"], TERMINAL)
     dataset = personalize.create_dataset(
         name=f"{name}-interactions", datasetGroupArn=group, datasetType="INTERACTIONS", schemaArn=schema["schemaArn"]
     )["datasetArn"]
+    wait_for(lambda: personalize.describe_dataset(datasetArn=dataset)["dataset"], TERMINAL)
     job = personalize.create_dataset_import_job(
         jobName=f"{name}-import",
         datasetArn=dataset,
         dataSource={"dataLocation": f"s3://{BUCKET}/{name}.csv"},
         roleArn=ROLE_ARN,
     )["datasetImportJobArn"]
-    described = personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"]
+    described = wait_for(
+        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"], TERMINAL
+    )
     assert described["status"] == "ACTIVE", described.get("failureReason")
     return group
 
