@@ -137,3 +137,41 @@ def test_a_recommender_stops_starts_updates_and_is_deleted(personalize: Any, run
     assert exc.value.response["Error"]["Code"] == "ResourceInUseException"
     personalize.delete_recommender(recommenderArn=arn)
     assert personalize.list_recommenders(datasetGroupArn=group)["recommenders"] == []
+
+
+@pytest.mark.slow
+def test_top_picks_are_a_user_personalization_model_that_reads_new_events(state_dir: Any) -> None:
+    import boto3
+
+    from personalize_kit.local import mock_personalize
+
+    quick = {"aws-user-personalization": {"max_epochs": 1, "time_budget": 60}}
+    with mock_personalize(state_dir, recipe_options=quick):
+        personalize = boto3.client("personalize", region_name="us-east-1")
+        runtime = boto3.client("personalize-runtime", region_name="us-east-1")
+        events = boto3.client("personalize-events", region_name="us-east-1")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        group = domain_group(personalize, s3, "VIDEO_ON_DEMAND", vod_rows())
+        arn = personalize.create_recommender(
+            name="picks", datasetGroupArn=group, recipeArn=PREFIX + "aws-vod-top-picks"
+        )["recommenderArn"]
+        described = wait_for(
+            lambda: personalize.describe_recommender(recommenderArn=arn)["recommender"], TERMINAL, timeout=300
+        )
+        assert described["status"] == "ACTIVE", described.get("failureReason")
+
+        def picks() -> list[tuple[str, float]]:
+            answer = runtime.get_recommendations(recommenderArn=arn, userId="visitor", numResults=500)["itemList"]
+            return [(e["itemId"], round(e["score"], 6)) for e in answer]
+
+        before = picks()
+        assert sum(score for _, score in before) == pytest.approx(1.0, abs=1e-3)
+        tracker = personalize.create_event_tracker(name="t", datasetGroupArn=group)["trackingId"]
+        events.put_events(
+            trackingId=tracker,
+            userId="visitor",
+            sessionId="s",
+            eventList=[{"eventType": "Watch", "itemId": "x", "sentAt": 1_800_000_000}],
+        )
+        assert picks() != before
