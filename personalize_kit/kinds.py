@@ -40,6 +40,10 @@ STOP_IN_PROGRESS = "STOP IN_PROGRESS"
 INACTIVE = "INACTIVE"
 START_PENDING = "START PENDING"
 START_IN_PROGRESS = "START IN_PROGRESS"
+#: Data deletion jobs spell their states in their own way.
+DELETION_IN_PROGRESS = "IN_PROGRESS"
+COMPLETED = "COMPLETED"
+JOB_FAILED = "FAILED"
 
 #: Statuses from which a resource will still move on by itself.
 IN_FLIGHT = (
@@ -56,17 +60,20 @@ IN_FLIGHT = (
     STOP_IN_PROGRESS,
     START_PENDING,
     START_IN_PROGRESS,
+    DELETION_IN_PROGRESS,
 )
 #: Statuses still being created (a waiter keeps waiting; a delete is refused).
-CREATING = (CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING, PENDING, IN_PROGRESS)
+CREATING = (CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING, PENDING, IN_PROGRESS, DELETION_IN_PROGRESS)
 #: Statuses of a resource being deleted.
 DELETING = (DELETE_PENDING, DELETE_IN_PROGRESS)
 #: Statuses that end a wait for ACTIVE with a failure.
-FAILED = (CREATE_FAILED, CREATE_STOPPED, DELETE_FAILED, UPDATE_FAILED)
+FAILED = (CREATE_FAILED, CREATE_STOPPED, DELETE_FAILED, UPDATE_FAILED, JOB_FAILED)
 
 _RESOURCE = (CREATE_PENDING, CREATE_IN_PROGRESS, ACTIVE, CREATE_FAILED, DELETE_PENDING, DELETE_IN_PROGRESS)
+#: A job's statuses, in this order: waiting, running, done, failed.
 _IMPORT_JOB = (CREATE_PENDING, CREATE_IN_PROGRESS, ACTIVE, CREATE_FAILED)
 _BATCH_JOB = (PENDING, IN_PROGRESS, ACTIVE, CREATE_FAILED)
+_DELETION_JOB = (PENDING, DELETION_IN_PROGRESS, COMPLETED, JOB_FAILED)
 _VERSION = (CREATE_PENDING, CREATE_IN_PROGRESS, ACTIVE, CREATE_FAILED, CREATE_STOPPING, CREATE_STOPPED)
 _RECOMMENDER = _RESOURCE + (STOP_PENDING, STOP_IN_PROGRESS, INACTIVE, START_PENDING, START_IN_PROGRESS)
 
@@ -187,6 +194,15 @@ _ENTRIES = (
         update_member="latestRecommenderUpdate",
     ),
     Kind("metric_attribution", "metricAttribution", "metric-attribution", "dataset_group", _RESOURCE),
+    Kind(
+        "data_deletion_job",
+        "dataDeletionJob",
+        "data-deletion-job",
+        "dataset_group",
+        _DELETION_JOB,
+        deletable=False,
+        quota=Quota(5, "region", "in_flight"),
+    ),
 )
 
 #: Every kind, by name.

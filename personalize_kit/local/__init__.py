@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 
 from personalize_kit.local import _hooks
 from personalize_kit.local._moto import FAKE_CREDENTIALS, moto_before_send
+from personalize_kit.local.lifecycle import PACE_ENV, PACES, Pace
 from personalize_kit.local.mirror import Mirror
 from personalize_kit.local.state import STATE_DIR_ENV, resolve_state_dir
 
@@ -47,7 +48,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class mock_personalize:  # noqa: N801 - named like moto's mock_aws, which it wraps
     """Context manager and decorator answering Personalize from a local state directory.
 
-    ``training_seconds``, ``create_seconds`` and ``recipe_options`` are described in
+    ``pace``, ``training_seconds``, ``create_seconds`` and ``recipe_options`` are described in
     :class:`~personalize_kit.local.mirror.Mirror`. Clients must be created after the mirror starts (as
     with moto): a client made earlier does not carry the mirror's handlers.
 
@@ -63,11 +64,13 @@ class mock_personalize:  # noqa: N801 - named like moto's mock_aws, which it wra
         self,
         state_dir: str | os.PathLike[str] | None = None,
         *,
+        pace: str | Pace | None = None,
         training_seconds: float | None = None,
         create_seconds: float | None = None,
         recipe_options: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self._state_dir = state_dir
+        self._pace = pace
         self._recipe_options = recipe_options
         self._training_seconds = training_seconds
         self._create_seconds = create_seconds
@@ -93,6 +96,7 @@ class mock_personalize:  # noqa: N801 - named like moto's mock_aws, which it wra
 
     def _options(self) -> dict[str, Any]:
         return {
+            "pace": self._pace,
             "training_seconds": self._training_seconds,
             "create_seconds": self._create_seconds,
             "recipe_options": self._recipe_options,
@@ -123,6 +127,7 @@ def mirror_session(
     state_dir: str | os.PathLike[str] | None = None,
     region_name: str = "us-east-1",
     *,
+    pace: str | Pace | None = None,
     training_seconds: float | None = None,
     create_seconds: float | None = None,
     recipe_options: dict[str, dict[str, Any]] | None = None,
@@ -139,7 +144,11 @@ def mirror_session(
     import boto3
 
     mirror = Mirror(
-        state_dir, training_seconds=training_seconds, create_seconds=create_seconds, recipe_options=recipe_options
+        state_dir,
+        pace=pace,
+        training_seconds=training_seconds,
+        create_seconds=create_seconds,
+        recipe_options=recipe_options,
     )
     session = boto3.Session(region_name=region_name, **FAKE_CREDENTIALS)
     session.events.register_first("before-call", mirror.before_call)
@@ -147,4 +156,13 @@ def mirror_session(
     return session
 
 
-__all__ = ["STATE_DIR_ENV", "Mirror", "mirror_session", "mock_personalize", "resolve_state_dir"]
+__all__ = [
+    "PACES",
+    "PACE_ENV",
+    "STATE_DIR_ENV",
+    "Mirror",
+    "Pace",
+    "mirror_session",
+    "mock_personalize",
+    "resolve_state_dir",
+]

@@ -23,12 +23,16 @@ from personalize_kit.local.state import StateDir
 class Settings:
     """How the mirror behaves (see :class:`~personalize_kit.local.mirror.Mirror`)."""
 
-    #: Minimum seconds a training lasts.
-    training_seconds: float = 0.0
-    #: Seconds a new dataset group, dataset, solution, campaign, event tracker or filter stays CREATE PENDING.
-    create_seconds: float = 0.0
+    #: How long each state lasts (see :mod:`~personalize_kit.local.lifecycle`).
+    pace: lifecycle.Pace = lifecycle.DEFAULT_PACE
+    #: Minimum seconds a training lasts (None: the pace's).
+    training_seconds: float | None = None
     #: Keyword arguments of each recipe class by recipe name, e.g. ``{"aws-sims": {...}}``.
     recipe_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def min_training_seconds(self) -> float:
+        return self.pace.training if self.training_seconds is None else self.training_seconds
 
 
 @dataclass
@@ -80,7 +84,7 @@ class PersonalizeBackend:
     def read(self) -> Resources:
         """The resources as they are now, after settling those whose time has come (see ``lifecycle``)."""
         resources = Resources(self.db.connection(), self.region)
-        if lifecycle.reconcile(self, resources):
+        if lifecycle.reconcile(self, resources, dry=True):
             with self.transaction():
                 pass
             resources = Resources(self.db.connection(), self.region)

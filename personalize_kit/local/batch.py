@@ -1,7 +1,8 @@
 """Batch inference jobs (JSON Lines in S3 -> ``<input>.out`` in S3) and dataset export jobs (CSV to S3).
 
-Both run while the request is answered (moto's S3 lives in this process) and end ``ACTIVE`` or
-``CREATE FAILED`` with a ``failureReason``.
+Both run in a thread of the process that created them (moto's S3 lives in this process; see
+:func:`personalize_kit.local.lifecycle.run_job`) and end ``ACTIVE`` or ``CREATE FAILED`` with a
+``failureReason``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from typing import Any
 
 import pandas as pd
 
-from personalize_kit.kinds import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, IN_PROGRESS
 from personalize_kit.local import access, runtime, store
 from personalize_kit.local._moto import internal_client
 from personalize_kit.local.backend import PersonalizeBackend
@@ -44,13 +44,6 @@ def _check_access(backend: PersonalizeBackend, job: dict[str, Any], arn: str, pa
                 access.check_kms_key(location["kmsKeyArn"], job["roleArn"], backend.region, purpose=purpose)
     except InvalidInputException as exc:
         raise _JobFailed(exc.message) from exc
-
-
-def _finish(backend: PersonalizeBackend, arn: str, status: str, reason: str | None = None) -> None:
-    with backend.transaction() as resources:
-        found = resources.get(arn)
-        if found is not None:
-            found.update(status=status, failureReason=reason)
 
 
 def _answer(backend: PersonalizeBackend, resources: Resources, job: dict[str, Any], query: dict[str, Any]) -> dict:
@@ -87,11 +80,10 @@ def _answer(backend: PersonalizeBackend, resources: Resources, job: dict[str, An
     return output
 
 
-def run_batch_inference_job(backend: PersonalizeBackend, arn: str) -> None:
-    """Read the job's JSON Lines input, write ``<input file>.out`` under the output path, set the status."""
+def run_batch_inference_job(backend: PersonalizeBackend, arn: str) -> str | None:
+    """Read the job's JSON Lines input, write ``<input file>.out`` under the output path; the failure reason."""
     resources = backend.read()
     job = resources.find(arn, "batch_inference_job").attrs
-    _finish(backend, arn, IN_PROGRESS)
     try:
         paths = {"read": job["jobInput"]["s3DataSource"], "write": job["jobOutput"]["s3DataDestination"]}
         _check_access(backend, job, arn, paths)
@@ -118,18 +110,16 @@ def run_batch_inference_job(backend: PersonalizeBackend, arn: str) -> None:
         out_key = (out_prefix.rstrip("/") + "/" if out_prefix else "") + in_key.rsplit("/", 1)[-1] + ".out"
         s3.put_object(Bucket=out_bucket, Key=out_key, Body=("\n".join(lines) + "\n").encode())
     except _JobFailed as exc:
-        _finish(backend, arn, CREATE_FAILED, str(exc))
-        return
-    _finish(backend, arn, ACTIVE)
+        return str(exc)
+    return None
 
 
-def run_export_job(backend: PersonalizeBackend, arn: str) -> None:
+def run_export_job(backend: PersonalizeBackend, arn: str) -> str | None:
     """Write the dataset's rows (BULK: imported, PUT: recorded with the events API, ALL: both) as CSV."""
     resources = backend.read()
     job = resources.find(arn, "dataset_export_job").attrs
     dataset = resources.find(job["datasetArn"], "dataset").attrs
     group = dataset["datasetGroupArn"].split("/")[1]
-    _finish(backend, arn, CREATE_IN_PROGRESS)
     try:
         _check_access(backend, job, arn, {"write": job["jobOutput"]["s3DataDestination"]})
         bucket, prefix = _split(job["jobOutput"]["s3DataDestination"]["path"])
@@ -146,6 +136,5 @@ def run_export_job(backend: PersonalizeBackend, arn: str) -> None:
         key = (prefix.rstrip("/") + "/" if prefix else "") + f"{job['jobName']}_{dataset['datasetType']}_0.csv"
         _s3(backend).put_object(Bucket=bucket, Key=key, Body=frame.to_csv(index=False).encode())
     except _JobFailed as exc:
-        _finish(backend, arn, CREATE_FAILED, str(exc))
-        return
-    _finish(backend, arn, ACTIVE)
+        return str(exc)
+    return None

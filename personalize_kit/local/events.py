@@ -1,7 +1,9 @@
 """The events API (service id ``personalize-events``): PutEvents, PutItems and PutUsers.
 
 Events are stored per dataset group in the state directory and count at once: the runtime passes a user's
-newest events to the recipe, filters see them, and the next training includes them. PutItems and
+newest events to the recipe, filters see them, and the next training includes them. An event's
+``properties`` are mapped onto the Interactions schema's fields by their camelCase names (``itemId`` and
+``eventValue`` too, as the getting-started notebook sends its click); other fields are kept with the event. PutItems and
 PutUsers add or replace rows of the Items and Users datasets.
 """
 
@@ -29,35 +31,79 @@ def _batch_size(name: str, records: list) -> None:
         raise InvalidInputException(f"{name} must have at most {MAX_RECORDS} entries: {len(records)} were given.")
 
 
+#: Keys the service refuses in an event's ``properties`` (they are members of the request itself).
+RESERVED_PROPERTIES = ("userId", "sessionId", "eventType", "timestamp", "recommendationId", "impression")
+
+
+def _interaction_fields(resources: Any, group_arn: str) -> dict[str, tuple[str, str]]:
+    """``{camelCase key: (field, dtype)}`` of the group's Interactions schema (without one: the standard fields)."""
+    datasets = resources.all("dataset", datasetGroupArn=group_arn, datasetType="INTERACTIONS")
+    if datasets:
+        schema = json.loads(resources.find(datasets[0].attrs["schemaArn"], "schema").attrs["schema"])
+        fields = imports.schema_fields(schema)
+    else:
+        fields = [(name, "string") for name in store.INTERACTION_COLUMNS]
+    return {_camel(name): (name, dtype) for name, dtype in fields}
+
+
+def _event_row(event: dict[str, Any], fields: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """The stored row of one event: its members, then its ``properties`` mapped onto the schema's fields."""
+    row: dict[str, Any] = {"ITEM_ID": event.get("itemId"), "EVENT_VALUE": event.get("eventValue")}
+    extra: dict[str, Any] = {}
+    try:
+        properties = json.loads(event.get("properties") or "{}")
+    except json.JSONDecodeError as exc:
+        raise InvalidInputException(f"Event properties are not valid JSON: {exc}.") from exc
+    if not isinstance(properties, dict):
+        raise InvalidInputException("Event properties must be a JSON object of camelCase schema field names.")
+    for key, value in properties.items():
+        if key.lower() in {r.lower() for r in RESERVED_PROPERTIES}:
+            raise InvalidInputException(f"Event property {key!r} is not allowed: send it as the request's {key}.")
+        if key not in fields:
+            usable = sorted(set(fields) - {"userId", "timestamp", "eventType"})
+            raise InvalidInputException(
+                f"Event property {key!r} is not a field of the Interactions schema: use one of {', '.join(usable)}."
+            )
+        column, dtype = fields[key]
+        if dtype in ("Int64", "Float64") and value is not None:
+            value = _number(value, column, dtype)
+        if column in ("ITEM_ID", "EVENT_VALUE"):
+            if row[column] is not None and str(row[column]) != str(value):
+                raise InvalidInputException(f"Event property {key!r} differs from the event's own {key}.")
+            row[column] = str(value) if column == "ITEM_ID" else value
+        else:
+            extra[column] = value
+    row["PROPERTIES"] = json.dumps(extra, sort_keys=True) if extra else None
+    return row
+
+
 def put_events(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str, Any]:
+    """Record events; ``properties`` (camelCase keys of the Interactions schema, ``itemId`` included) are mapped
+    onto the schema's fields, and ``impression`` is kept."""
     _batch_size("eventList", params["eventList"])
-    trackers = backend.read().all("event_tracker", trackingId=params["trackingId"])
+    resources = backend.read()
+    trackers = resources.all("event_tracker", trackingId=params["trackingId"])
     if not trackers:
         raise InvalidInputException(f"trackingId {params['trackingId']} does not belong to any event tracker.")
-    group = trackers[0].attrs["datasetGroupArn"].split("/")[1]
+    trackers[0].require_active()
+    group_arn = trackers[0].attrs["datasetGroupArn"]
+    fields = _interaction_fields(resources, group_arn)
     user = params.get("userId") or params["sessionId"]
     rows = []
     for event in params["eventList"]:
-        if event.get("properties"):
-            try:
-                json.loads(event["properties"])
-            except json.JSONDecodeError as exc:
-                raise InvalidInputException(f"Event properties are not valid JSON: {exc}.") from exc
         rows.append(
             {
+                **_event_row(event, fields),
                 "USER_ID": user,
-                "ITEM_ID": event.get("itemId"),
                 "TIMESTAMP": int(float(event["sentAt"])),
                 "EVENT_TYPE": event["eventType"],
-                "EVENT_VALUE": event.get("eventValue"),
                 "SESSION_ID": params["sessionId"],
                 "EVENT_ID": event.get("eventId"),
                 "RECOMMENDATION_ID": event.get("recommendationId"),
                 "IMPRESSION": "|".join(event.get("impression") or []) or None,
-                "PROPERTIES": event.get("properties"),
             }
         )
-    store.append_events(backend.state, group, rows)
+    store.append_events(backend.state, group_arn.split("/")[1], rows)
     return {}
 
 
@@ -67,7 +113,9 @@ def _put_records(
     records = params[key]
     _batch_size(key, records)
     resources = backend.read()
-    dataset = resources.find(params["datasetArn"], "dataset", status=404).attrs
+    found = resources.find(params["datasetArn"], "dataset", status=404)
+    found.require_active()
+    dataset = found.attrs
     if dataset["datasetType"] != dataset_type:
         raise InvalidInputException(
             f"{params['datasetArn']} is a {dataset['datasetType']} dataset: Put{key.title()} needs a "

@@ -3,17 +3,18 @@
 The rows are read from S3 (moto) at import time, checked against the dataset's schema and the data
 rules of :mod:`personalize_kit.data.validate`, and written to ``data/<dataset-group>/<TYPE>.parquet``.
 A job whose data breaks a rule ends ``CREATE FAILED`` with a ``failureReason`` naming the first problems.
+The job runs in a thread of the process that created it (:func:`personalize_kit.local.lifecycle.run_job`).
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from typing import Any
 
 import pandas as pd
 
-from personalize_kit.kinds import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS
 from personalize_kit.local import access, store
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InvalidInputException
@@ -46,8 +47,36 @@ def schema_problems(schema: str | dict[str, Any], dataset_type: str | None = Non
     return [str(p) for p in validate_schema(schema, dataset_type) if p.severity == "error"]
 
 
+def in_schema_order(payload: bytes, schema: dict) -> bytes:
+    """The CSV with its columns in the schema's order, when its header names exactly the schema's fields in
+    another order (the service matches columns by header name); otherwise the CSV unchanged.
+
+    >>> schema = {"fields": [{"name": "USER_ID", "type": "string"}, {"name": "TIMESTAMP", "type": "long"}]}
+    >>> in_schema_order(b"TIMESTAMP,USER_ID\\n1700000000,u1\\n", schema)
+    b'USER_ID,TIMESTAMP\\nu1,1700000000\\n'
+    """
+    expected = [name for name, _ in schema_fields(schema)]
+    try:
+        text = payload.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return payload  # the data checks report the encoding
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows:
+        return payload
+    header = [column.strip() for column in rows[0]]
+    if header == expected or sorted(header) != sorted(expected) or len(set(header)) != len(header):
+        return payload
+    order = [header.index(name) for name in expected]
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(expected)
+    writer.writerows([row[i] if i < len(row) else "" for i in order] if row else row for row in rows[1:])
+    return out.getvalue().encode("utf-8")
+
+
 def data_problems(payload: bytes, schema: dict, dataset_type: str, file_name: str) -> list[str]:
-    """One line per blocking problem of a CSV for a dataset (``file:line field: message``)."""
+    """One line per blocking problem of a CSV for a dataset (``file:line field: message``); give it the CSV
+    :func:`in_schema_order`."""
     from personalize_kit.data.validate import validate_dataset
 
     report = validate_dataset(io.BytesIO(payload), schema, dataset_type, file_name=file_name)
@@ -98,8 +127,9 @@ def _read_s3(location: str, region: str) -> list[tuple[str, bytes]]:
     return [(f"s3://{bucket}/{k}", s3.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in keys]
 
 
-def run_import_job(backend: PersonalizeBackend, job_arn: str) -> None:
-    """Import the job's data and set its final status (``ACTIVE`` or ``CREATE FAILED``)."""
+def run_import_job(backend: PersonalizeBackend, job_arn: str) -> str | None:
+    """Import the job's data (run by :func:`~personalize_kit.local.lifecycle.run_job`); the failure reason,
+    or None once the rows are stored."""
     resources = backend.read()
     job = resources.find(job_arn, "dataset_import_job").attrs
     dataset = resources.find(job["datasetArn"], "dataset").attrs
@@ -107,58 +137,49 @@ def run_import_job(backend: PersonalizeBackend, job_arn: str) -> None:
     location = job["dataSource"]["dataLocation"]
     dataset_type = dataset["datasetType"]
     group = dataset["datasetGroupArn"].split("/")[1]
-    _set_status(backend, job_arn, CREATE_IN_PROGRESS)
     try:
         if job.get("roleArn"):
             try:
                 access.check_s3_access(job["roleArn"], "read", location, backend.region, source_arn=job_arn)
             except InvalidInputException as exc:
-                raise _ImportFailed(exc.message) from exc
-        objects = _fetch(location, backend.region)
+                raise ImportFailed(exc.message) from exc
+        objects = fetch(location, backend.region)
         frames = []
         problems: list[str] = []
-        for url, payload in objects:
+        for url, raw in objects:
+            payload = in_schema_order(raw, schema)  # columns are matched by header name, in any order
             problems += data_problems(payload, schema, dataset_type, url.rsplit("/", 1)[-1])
             if not problems:
                 frames.append(read_csv(payload, schema))
         if problems:
             more = len(problems) - PROBLEMS_IN_REASON
             reason = "Input data is not valid: " + "; ".join(problems[:PROBLEMS_IN_REASON])
-            raise _ImportFailed(reason + (f" (and {more} more problems)" if more > 0 else ""))
+            raise ImportFailed(reason + (f" (and {more} more problems)" if more > 0 else ""))
         new = pd.concat(frames, ignore_index=True)
-    except _ImportFailed as exc:
-        _set_status(backend, job_arn, CREATE_FAILED, str(exc))
-        return
+    except ImportFailed as exc:
+        return str(exc)
     except ValueError as exc:
-        _set_status(backend, job_arn, CREATE_FAILED, f"Input data at {location} could not be read: {exc}.")
-        return
+        return f"Input data at {location} could not be read: {exc}."
     with backend.db.write():  # one import at a time rewrites a dataset's file
         old = None if job["importMode"] == "FULL" else store.read_imported(backend.state, group, dataset_type)
         store.write_imported(backend.state, group, dataset_type, store.merge_rows(old, new, dataset_type))
-    _set_status(backend, job_arn, ACTIVE)
+    return None
 
 
-class _ImportFailed(Exception):
-    pass
+class ImportFailed(Exception):
+    """The data of a job cannot be used; the message is the job's failureReason."""
 
 
-def _fetch(location: str, region: str) -> list[tuple[str, bytes]]:
+def fetch(location: str, region: str) -> list[tuple[str, bytes]]:
     from botocore.exceptions import ClientError
 
     if not location.startswith("s3://"):
-        raise _ImportFailed(f"The local mirror reads data from s3:// locations only, not {location}.")
+        raise ImportFailed(f"The local mirror reads data from s3:// locations only, not {location}.")
     try:
         objects = _read_s3(location, region)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        raise _ImportFailed(f"Failed to read the input data at {location} from Amazon S3 ({code}).") from exc
+        raise ImportFailed(f"Failed to read the input data at {location} from Amazon S3 ({code}).") from exc
     if not objects:
-        raise _ImportFailed(f"No CSV file found at {location}.")
+        raise ImportFailed(f"No CSV file found at {location}.")
     return objects
-
-
-def _set_status(backend: PersonalizeBackend, arn: str, status: str, reason: str | None = None) -> None:
-    with backend.transaction() as resources:
-        found = resources.get(arn)
-        if found is not None:
-            found.update(status=status, failureReason=reason)

@@ -24,6 +24,7 @@ from personalize_kit.local import control, events, runtime
 from personalize_kit.local._shapes import check_input, shape_output
 from personalize_kit.local.backend import Caches, PersonalizeBackend, Settings
 from personalize_kit.local.exceptions import InternalFailure, InvalidInputException, ServiceError
+from personalize_kit.local.lifecycle import Pace, resolve_pace
 from personalize_kit.local.resources import now
 from personalize_kit.local.state import StateDir
 
@@ -43,6 +44,7 @@ def _log_to(root: Path) -> None:
     logger.addHandler(handler)
     _logs.add(path)
 
+
 #: Service model names the mirror answers, and their operations.
 SERVICES: dict[str, dict[str, Any]] = {
     "personalize": control.OPERATIONS,
@@ -51,15 +53,16 @@ SERVICES: dict[str, dict[str, Any]] = {
 }
 #: Environment variable with the minimum seconds a training takes in the mirror (default 0).
 TRAINING_SECONDS_ENV = "PERSONALIZE_KIT_TRAINING_SECONDS"
-#: Environment variable with the seconds new light resources stay CREATE PENDING (default 0).
+#: Environment variable with the seconds new resources stay CREATE PENDING (a pace of its own).
 CREATE_SECONDS_ENV = "PERSONALIZE_KIT_CREATE_SECONDS"
 
 
-def _seconds(explicit: float | None, env: str) -> float:
-    """The argument, else the environment variable, else 0."""
+def _seconds(explicit: float | None, env: str) -> float | None:
+    """The argument, else the environment variable, else None (not set)."""
     if explicit is not None:
         return float(explicit)
-    return float(os.environ.get(env) or 0)
+    value = os.environ.get(env)
+    return float(value) if value else None
 
 
 @functools.cache
@@ -82,26 +85,29 @@ class _Headers(dict):
 class Mirror:
     """One state directory served to Personalize clients.
 
-    ``training_seconds`` makes every training last at least that long and ``create_seconds`` keeps new
-    dataset groups, datasets, solutions, campaigns, event trackers and filters ``CREATE PENDING`` that long
-    (both to exercise code that waits); they default to ``$PERSONALIZE_KIT_TRAINING_SECONDS`` and
-    ``$PERSONALIZE_KIT_CREATE_SECONDS``, else 0. ``recipe_options`` passes keyword arguments to the
-    recipe classes by recipe name, e.g. ``{"aws-user-personalization": {"max_epochs": 2}}`` for a quick
-    local training.
+    ``pace`` is how long the service's states last (``instant``: everything settles at once; ``fast``, the
+    default: each state visible for a fraction of a second to a second; ``realistic``: the service's minutes
+    scaled down to seconds), default ``$PERSONALIZE_KIT_PACE``; see :mod:`~personalize_kit.local.lifecycle`.
+    ``training_seconds`` makes every training last at least that long (default
+    ``$PERSONALIZE_KIT_TRAINING_SECONDS``, else the pace's) and ``create_seconds`` keeps new resources
+    ``CREATE PENDING`` that long, everything else instant unless a pace is named (default
+    ``$PERSONALIZE_KIT_CREATE_SECONDS``). ``recipe_options`` passes keyword arguments to the recipe classes
+    by recipe name, e.g. ``{"aws-user-personalization": {"max_epochs": 2}}`` for a quick local training.
     """
 
     def __init__(
         self,
         state_dir: str | os.PathLike[str] | None = None,
         *,
+        pace: str | Pace | None = None,
         training_seconds: float | None = None,
         create_seconds: float | None = None,
         recipe_options: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.state = StateDir(state_dir)
         self.settings = Settings(
+            pace=resolve_pace(pace, _seconds(create_seconds, CREATE_SECONDS_ENV)),
             training_seconds=_seconds(training_seconds, TRAINING_SECONDS_ENV),
-            create_seconds=_seconds(create_seconds, CREATE_SECONDS_ENV),
             recipe_options=dict(recipe_options or {}),
         )
         self.caches = Caches()

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from personalize_kit.kinds import ACTIVE, KINDS, Kind, kind_of_arn
+from personalize_kit.kinds import ACTIVE, KINDS, UPDATE_IN_PROGRESS, UPDATE_PENDING, Kind, kind_of_arn
 from personalize_kit.local.exceptions import (
     InvalidNextTokenException,
     ResourceInUseException,
@@ -70,16 +70,23 @@ class Resource:
         self.attrs["lastUpdatedDateTime"] = now()
 
     def require_active(self) -> None:
-        """Refuse to use a resource that is not ACTIVE, as the service does."""
+        """Refuse to use a resource that is not ACTIVE (being created, deleted or failed), as the service does."""
         if self.status != ACTIVE:
             raise ResourceInUseException(f"The resource {self.arn} is in {self.status} state. It must be ACTIVE.")
+
+    @property
+    def indexed_status(self) -> str | None:
+        """The status the index of resources in flight sees: an update's while one is in flight."""
+        member = self.kind.update_member
+        update = (self.attrs.get(member) or {}).get("status") if member else None
+        return update if update in (UPDATE_PENDING, UPDATE_IN_PROGRESS) else self.status
 
     def _row(self) -> tuple[Any, ...]:
         return (
             self.arn,
             self.kind.name,
             self.region,
-            self.status,
+            self.indexed_status,
             float(self.attrs.get("creationDateTime") or 0.0),
             json.dumps(self.attrs, sort_keys=True),
             json.dumps(self.tags),

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import uuid
 import zipfile
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from personalize_kit.local import filtering, store, training
+from personalize_kit.local import filtering, recommenders, store, training
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InternalFailure, InvalidInputException
 from personalize_kit.local.resources import Resource, Resources
@@ -86,10 +87,36 @@ def recommend(
 ) -> Ranked:
     """Top ``n`` of a version for a user or an item, with the filter applied (shared with batch inference)."""
     version = resources.find(version_arn, "solution_version").attrs
-    group_arn = version["datasetGroupArn"]
-    group = group_arn.split("/")[1]
     model = model_for(backend, version_arn, version["recipeArn"])
-    recent = recent_events(backend, group, user_id) if model.reads_recent_events else None
+    return ranked_by(
+        backend,
+        resources,
+        model,
+        version["datasetGroupArn"],
+        user_id=user_id,
+        item_id=item_id,
+        n=n,
+        filter_arn=filter_arn,
+        filter_values=filter_values,
+        exploration_config=exploration_config,
+    )
+
+
+def ranked_by(
+    backend: PersonalizeBackend,
+    resources: Resources,
+    model: Recipe,
+    group_arn: str,
+    *,
+    user_id: str | None,
+    item_id: str | None,
+    n: int,
+    filter_arn: str | None = None,
+    filter_values: dict[str, str] | None = None,
+    exploration_config: dict[str, str] | None = None,
+) -> Ranked:
+    """Top ``n`` of a model of ``group_arn`` for a user or an item, with the filter applied."""
+    recent = recent_events(backend, group_arn.split("/")[1], user_id) if model.reads_recent_events else None
     options: dict[str, Any] = exploration(model, exploration_config)
     if filter_arn is None:
         return model.recommend(user_id=user_id, item_id=item_id, n=n, recent_events=recent, **options)
@@ -103,6 +130,7 @@ def recommend(
 
 def _filter(resources: Resources, filter_arn: str, group_arn: str) -> Resource:
     record = resources.find(filter_arn, "filter", status=404)
+    record.require_active()
     if record.attrs["datasetGroupArn"] != group_arn:
         raise InvalidInputException(
             f"Filter {filter_arn} belongs to another dataset group than the campaign's ({group_arn})."
@@ -112,16 +140,41 @@ def _filter(resources: Resources, filter_arn: str, group_arn: str) -> Resource:
 
 def _campaign(resources: Resources, params: dict[str, Any]) -> dict[str, Any]:
     if not params.get("campaignArn"):
-        if params.get("recommenderArn"):
-            raise InvalidInputException("Recommenders are not supported by the local mirror: use a campaignArn.")
         raise InvalidInputException("campaignArn is required.")
     campaign = resources.find(params["campaignArn"], "campaign", status=404)
     campaign.require_active()
     return campaign.attrs
 
 
+@dataclass
+class _Served:
+    """What answers a GetRecommendations: a campaign's version, or a recommender's own model."""
+
+    model: Recipe
+    recipe: Any  # name and recipe_type
+    group_arn: str
+    config: dict[str, Any]
+
+
+def _served(backend: PersonalizeBackend, resources: Resources, params: dict[str, Any]) -> _Served:
+    if params.get("campaignArn") and params.get("recommenderArn"):
+        raise InvalidInputException("Give a campaignArn or a recommenderArn, not both.")
+    if params.get("recommenderArn"):
+        recommender = resources.find(params["recommenderArn"], "recommender", status=404)
+        recommender.require_active()
+        attrs = recommender.attrs
+        case = recommenders.USE_CASES[attrs["recipeArn"]]
+        model = recommenders.load(backend, recommender.arn, attrs["recipeArn"])
+        return _Served(model, case, attrs["datasetGroupArn"], attrs.get("recommenderConfig") or {})
+    campaign = _campaign(resources, params)
+    version = resources.find(campaign["solutionVersionArn"], "solution_version").attrs
+    model = model_for(backend, campaign["solutionVersionArn"], version["recipeArn"])
+    recipe = RECIPES[version["recipeArn"]]
+    return _Served(model, recipe, version["datasetGroupArn"], campaign.get("campaignConfig") or {})
+
+
 def _metadata(
-    backend: PersonalizeBackend, group: str, campaign: dict[str, Any], params: dict[str, Any], n: int
+    backend: PersonalizeBackend, group: str, config: dict[str, Any], params: dict[str, Any], n: int
 ) -> list[str]:
     columns = (params.get("metadataColumns") or {}).get("ITEMS") or []
     unknown_types = set(params.get("metadataColumns") or {}) - {"ITEMS"}
@@ -129,7 +182,7 @@ def _metadata(
         raise InvalidInputException(f"metadataColumns supports the ITEMS dataset only, not {sorted(unknown_types)}.")
     if not columns:
         return []
-    if not (campaign.get("campaignConfig") or {}).get("enableMetadataWithRecommendations"):
+    if not config.get("enableMetadataWithRecommendations"):
         raise InvalidInputException(
             "The campaign does not return metadata: update it with campaignConfig "
             "enableMetadataWithRecommendations=true."
@@ -166,11 +219,45 @@ def _entries(ranked: Ranked) -> list[dict[str, Any]]:
     return [{"itemId": item, **({"score": score} if score is not None else {})} for item, score in ranked]
 
 
+def _promoted(
+    backend: PersonalizeBackend,
+    resources: Resources,
+    group_arn: str,
+    ranked: Ranked,
+    promotion: dict[str, Any],
+    params: dict[str, Any],
+    n: int,
+) -> list[dict[str, Any]]:
+    """``n`` entries of which ``percentPromotedItems`` percent (at least one) are the best-ranked items the
+    promotion's filter keeps, each marked with ``promotionName`` and spread evenly through the list."""
+    if not promotion.get("filterArn") or not promotion.get("name"):
+        raise InvalidInputException("A promotion needs a name and a filterArn naming the items it promotes.")
+    record = _filter(resources, promotion["filterArn"], group_arn)
+    items = [item for item, _ in ranked]
+    keep = filtering.mask(
+        backend,
+        record,
+        items,
+        user_id=params.get("userId"),
+        values=promotion.get("filterValues"),
+        item_id=params.get("itemId"),
+    )
+    wanted = max(1, n * int(promotion.get("percentPromotedItems", 100)) // 100)
+    promoted = [pair for pair, kept in zip(ranked, keep.tolist(), strict=True) if kept][:wanted]
+    chosen = {item for item, _ in promoted}
+    regular = [pair for pair in ranked if pair[0] not in chosen][: n - len(promoted)]
+    entries = _entries(regular)
+    total = len(entries) + len(promoted)
+    for k, entry in enumerate(_entries(promoted)):
+        entry["promotionName"] = promotion["name"]
+        entries.insert(min(len(entries), (k * total) // max(1, len(promoted))), entry)
+    return entries
+
+
 def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str, Any]:
     resources = backend.read()
-    campaign = _campaign(resources, params)
-    version = resources.find(campaign["solutionVersionArn"], "solution_version").attrs
-    recipe = RECIPES[version["recipeArn"]]
+    served = _served(backend, resources, params)
+    recipe = served.recipe
     n = int(params.get("numResults", 25))
     if n > MAX_NUM_RESULTS:
         raise InvalidInputException(f"numResults must be at most {MAX_NUM_RESULTS}: {n}.")
@@ -188,22 +275,26 @@ def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> 
         )
     if params.get("filterValues") and not params.get("filterArn"):
         raise InvalidInputException("filterValues needs a filterArn.")
-    if params.get("promotions"):
-        raise InvalidInputException("promotions are not supported by the local mirror.")
-    group = version["datasetGroupArn"].split("/")[1]
-    columns = _metadata(backend, group, campaign, params, n)
-    ranked = recommend(
+    group = served.group_arn.split("/")[1]
+    columns = _metadata(backend, group, served.config, params, n)
+    promotion = (params.get("promotions") or [None])[0]
+    ranked = ranked_by(
         backend,
         resources,
-        campaign["solutionVersionArn"],
+        served.model,
+        served.group_arn,
         user_id=params.get("userId"),
         item_id=params.get("itemId"),
-        n=n,
+        n=n if promotion is None else MAX_NUM_RESULTS * 10,
         filter_arn=params.get("filterArn"),
         filter_values=params.get("filterValues"),
-        exploration_config=(campaign.get("campaignConfig") or {}).get("itemExplorationConfig"),
+        exploration_config=served.config.get("itemExplorationConfig"),
     )
-    entries = _with_metadata(backend, group, _entries(ranked), columns)
+    if promotion is None:
+        entries = _entries(ranked)
+    else:
+        entries = _promoted(backend, resources, served.group_arn, ranked, promotion, params, n)
+    entries = _with_metadata(backend, group, entries, columns)
     return {"itemList": entries, "recommendationId": f"RID-{uuid.uuid4()}"}
 
 
@@ -232,7 +323,7 @@ def get_personalized_ranking(backend: PersonalizeBackend, params: dict[str, Any]
             values=params.get("filterValues"),
         )
         ranked = [pair for pair, kept in zip(ranked, keep.tolist(), strict=True) if kept]
-    columns = _metadata(backend, group, campaign, params, len(ranked))
+    columns = _metadata(backend, group, campaign.get("campaignConfig") or {}, params, len(ranked))
     entries = _with_metadata(backend, group, _entries(ranked), columns)
     return {"personalizedRanking": entries, "recommendationId": f"RID-{uuid.uuid4()}"}
 

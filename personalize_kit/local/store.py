@@ -85,6 +85,28 @@ def remove_dataset_group(state: StateDir, dataset_group: str) -> None:
         folder.rmdir()
 
 
+def delete_users(state: StateDir, dataset_group: str, user_ids: set[str]) -> int:
+    """Remove every row of these users (Interactions and Users datasets, records, events); the rows removed."""
+    removed = 0
+    with state.db.write() as conn:
+        for dataset_type in ("INTERACTIONS", "USERS"):
+            frame = read_imported(state, dataset_group, dataset_type)
+            if frame is not None:
+                keep = ~frame["USER_ID"].astype(str).isin(user_ids)
+                if not keep.all():
+                    removed += int((~keep).sum())
+                    write_imported(state, dataset_group, dataset_type, frame[keep].reset_index(drop=True))
+        marks = ",".join("?" * len(user_ids))
+        removed += conn.execute(
+            f"DELETE FROM records WHERE dataset_group = ? AND dataset_type = 'USERS' AND record_id IN ({marks})",
+            (dataset_group, *user_ids),
+        ).rowcount
+        removed += conn.execute(
+            f"DELETE FROM events WHERE dataset_group = ? AND user_id IN ({marks})", (dataset_group, *user_ids)
+        ).rowcount
+    return removed
+
+
 # ----------------------------------------------------------------------------- PutItems / PutUsers records
 
 
@@ -98,15 +120,17 @@ def append_records(state: StateDir, dataset_group: str, dataset_type: str, rows:
         )
 
 
-def _records_version(state: StateDir, dataset_group: str, dataset_type: str) -> int:
+def _records_version(state: StateDir, dataset_group: str, dataset_type: str) -> tuple[int, int]:
+    """Newest record and number of records: changed by every record added or deleted."""
     row = (
         state.db.connection()
         .execute(
-            "SELECT MAX(seq) FROM records WHERE dataset_group = ? AND dataset_type = ?", (dataset_group, dataset_type)
+            "SELECT MAX(seq), COUNT(*) FROM records WHERE dataset_group = ? AND dataset_type = ?",
+            (dataset_group, dataset_type),
         )
         .fetchone()
     )
-    return int(row[0] or 0)
+    return int(row[0] or 0), int(row[1])
 
 
 def _read_records(state: StateDir, dataset_group: str, dataset_type: str) -> list[dict[str, Any]]:

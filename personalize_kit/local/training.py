@@ -122,6 +122,9 @@ def _train(backend: PersonalizeBackend, arn: str) -> None:
     started = time.monotonic()
     heartbeat = _Heartbeat(backend, arn)
     try:
+        while time.monotonic() < started + backend.settings.pace.pending:  # CREATE PENDING at the mirror's pace
+            time.sleep(0.05)
+            heartbeat.check()
         _set(backend, arn, status=CREATE_IN_PROGRESS)
         heartbeat.check()
         record = backend.read().find(arn, "solution_version").attrs
@@ -137,7 +140,7 @@ def _train(backend: PersonalizeBackend, arn: str) -> None:
         problems = recipe.check_hyperparameters(hyperparameters)
         if problems:
             raise _Failed("Invalid hyperparameters: " + "; ".join(problems))
-        deadline = started + backend.settings.training_seconds
+        deadline = started + backend.settings.min_training_seconds
         while time.monotonic() < deadline:
             time.sleep(min(max(0.0, deadline - time.monotonic()), 0.2))
             heartbeat.check()

@@ -77,6 +77,19 @@ def wait_for(describe: Callable[[], dict[str, Any]], done: tuple[str, ...], time
 TERMINAL = ("ACTIVE", "CREATE FAILED", "CREATE STOPPED")
 
 
+@pytest.fixture(autouse=True)
+def instant_pace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mirror's tests assert states at once unless they ask for the default pace (``default_pace``);
+    subprocesses inherit it through the environment."""
+    monkeypatch.setenv("PERSONALIZE_KIT_PACE", "instant")
+
+
+@pytest.fixture
+def default_pace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mirror at its default pace (``fast``): every state of the service is visible for a moment."""
+    monkeypatch.delenv("PERSONALIZE_KIT_PACE", raising=False)
+
+
 @pytest.fixture
 def mirror(state_dir: Path) -> Iterator[Any]:
     with mock_personalize(state_dir) as active:
@@ -129,6 +142,7 @@ def make_group(personalize: Any, name: str = "shop") -> dict[str, str]:
         arns[kind] = personalize.create_dataset(
             name=f"{name}-{kind.lower()}", datasetGroupArn=arns["group"], datasetType=kind, schemaArn=arns[schema]
         )["datasetArn"]
+        wait_for(lambda kind=kind: personalize.describe_dataset(datasetArn=arns[kind])["dataset"], TERMINAL)
     return arns
 
 
@@ -151,6 +165,7 @@ def import_data(personalize: Any, arns: dict[str, str], *, name: str = "shop") -
 def train(personalize: Any, group_arn: str, *, name: str = "popular", recipe: str = POPULARITY_ARN) -> str:
     """A solution and a trained version; return the version ARN once it is terminal."""
     solution = personalize.create_solution(name=name, datasetGroupArn=group_arn, recipeArn=recipe)["solutionArn"]
+    wait_for(lambda: personalize.describe_solution(solutionArn=solution)["solution"], TERMINAL)
     version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
     wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"], TERMINAL)
     return version

@@ -30,6 +30,7 @@ ENV = {
     "AWS_CONFIG_FILE": "/dev/null",
     "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
     "PYTHONPATH": str(HERE),
+    "PERSONALIZE_KIT_PACE": "instant",
 }
 SETUP = """
 import boto3, sys

@@ -205,7 +205,7 @@ def test_put_events_change_recommendations_at_once(
         userId="newcomer",
         sessionId="s-2",
         eventList=[
-            {"eventType": "purchase", "itemId": RANKED[1], "sentAt": now, "properties": json.dumps({"x": 1})},
+            {"eventType": "purchase", "itemId": RANKED[1], "sentAt": now, "properties": json.dumps({"eventValue": 1})},
             {"eventType": "purchase", "itemId": RANKED[2], "sentAt": now + 1, "eventValue": 2.5},
         ],
     )

@@ -33,6 +33,7 @@ ORDER = [
 def deployed(monkeypatch, tmp_path):
     """The pipeline's resources for dataset group ``demo`` (Popularity-Count, a filter, the event tracker)."""
     monkeypatch.setenv("PERSONALIZE_KIT_OFFLINE", "1")
+    monkeypatch.setenv("PERSONALIZE_KIT_PACE", "instant")  # states at once: SlowDeletes plays the deletes' states
     project = parse_project(
         {
             "name": "demo",

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from personalize_kit.kinds import ACTIVE, CREATE_PENDING, CREATING, KINDS, Kind
+from personalize_kit.kinds import ACTIVE, CREATING, KINDS, Kind
 from personalize_kit.local import lifecycle
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import (
@@ -79,8 +79,8 @@ class Create:
     #: Request member naming the parent, which must exist and be ACTIVE.
     parent_param: str | None = None
     parent_kind: str | None = None
-    #: Status of the new resource (None: the kind has none); ACTIVE ones stay CREATE PENDING for
-    #: ``create_seconds`` first.
+    #: Status of the new resource (None: the kind has none); ACTIVE ones go CREATE PENDING ->
+    #: CREATE IN_PROGRESS -> ACTIVE at the mirror's pace.
     status: str | None = ACTIVE
     #: Checks of the request alone, before the transaction.
     prepare: Callable[[PersonalizeBackend, dict[str, Any]], None] | None = None
@@ -117,9 +117,8 @@ def create(spec: Create, backend: PersonalizeBackend, params: dict[str, Any]) ->
         resource = new_resource(arn, attrs, params.get("tags"))
         if group is not None:
             resource.internal["datasetGroupArn"] = group
-        if spec.status == ACTIVE and backend.settings.create_seconds > 0:
-            resource.attrs["status"] = CREATE_PENDING
-            resource.internal["activeAt"] = resource.attrs["creationDateTime"] + backend.settings.create_seconds
+        if spec.status == ACTIVE:
+            lifecycle.start_create(resource, backend.settings.pace)
         if spec.after is not None:
             lifecycle.claim(resource)
         resources.add(resource)
@@ -143,6 +142,24 @@ def list_of(
         where = {key: value for key, value in params.items() if key.endswith("Arn")}
         resources = backend.read().all(kind_name, region=backend.region, **where)
     return paginate([r.to_dict() for r in reversed(resources)], params, kind.list_key)
+
+
+def delete(
+    backend: PersonalizeBackend,
+    params: dict[str, Any],
+    kind_name: str,
+    check: Callable[[Resources, Resource], None] | None = None,
+) -> dict[str, Any]:
+    """Delete a resource the shared way: ``check`` (dependents), then DELETE PENDING -> gone at the pace;
+    what goes with it is its kind's finalizer (``lifecycle.FINALIZERS``)."""
+    kind = KINDS[kind_name]
+    with backend.transaction() as resources:
+        resource = resources.find(params[kind.arn_param], kind_name)
+        lifecycle.check_deletable(resource)
+        if check is not None:
+            check(resources, resource)
+        lifecycle.start_delete(backend, resources, resource)
+    return {}
 
 
 def delete_blocked(arn: str, what: str, dependents: list[str]) -> ResourceInUseException:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from personalize_kit.kinds import ACTIVE, CREATE_PENDING
-from personalize_kit.local import access, batch, imports, store
+from personalize_kit.kinds import CREATE_PENDING, CREATING
+from personalize_kit.local import access, batch, imports, lifecycle, store
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.control._base import (
     Create,
     create,
+    delete,
     delete_blocked,
     operation,
     register_reads,
 )
-from personalize_kit.local.exceptions import InvalidInputException
+from personalize_kit.local.exceptions import InvalidInputException, ResourceInUseException
 from personalize_kit.local.resources import Resource, Resources
 
 DATASET_TYPES = ("INTERACTIONS", "ITEMS", "USERS")
@@ -103,24 +104,34 @@ def create_dataset_group(backend: PersonalizeBackend, params: dict) -> dict:
     return create(_DATASET_GROUP, backend, params)
 
 
+def _group_deletable(resources: Resources, group: Resource) -> None:
+    for kind, what in (
+        ("dataset", "dataset(s)"),
+        ("solution", "solution(s)"),
+        ("event_tracker", "event tracker(s)"),
+        ("recommender", "recommender(s)"),
+    ):
+        dependents = [r.arn for r in resources.all(kind, datasetGroupArn=group.arn)]
+        if dependents:
+            raise delete_blocked(group.arn, what, dependents)
+    running = [j.arn for j in resources.all("data_deletion_job", datasetGroupArn=group.arn) if j.status in CREATING]
+    if running:
+        raise ResourceInUseException(f"Cannot delete {group.arn}: data deletion job {running[0]} is still running.")
+
+
+def _group_gone(backend: PersonalizeBackend, resources: Resources, group: Resource) -> None:
+    for kind in ("filter", "data_deletion_job"):
+        for found in resources.all(kind, datasetGroupArn=group.arn):
+            resources.delete(found.arn)
+    store.remove_dataset_group(backend.state, _name(group.arn))
+
+
+lifecycle.FINALIZERS["dataset_group"] = _group_gone
+
+
 @operation
 def delete_dataset_group(backend: PersonalizeBackend, params: dict) -> dict:
-    arn = params["datasetGroupArn"]
-    with backend.transaction() as resources:
-        resources.find(arn, "dataset_group")
-        for kind, what in (
-            ("dataset", "dataset(s)"),
-            ("solution", "solution(s)"),
-            ("event_tracker", "event tracker(s)"),
-        ):
-            dependents = [r.arn for r in resources.all(kind, datasetGroupArn=arn)]
-            if dependents:
-                raise delete_blocked(arn, what, dependents)
-        for found in resources.all("filter", datasetGroupArn=arn):
-            resources.delete(found.arn)
-        resources.delete(arn)
-    store.remove_dataset_group(backend.state, _name(arn))
-    return {}
+    return delete(backend, params, "dataset_group", _group_deletable)
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -143,13 +154,23 @@ def _dataset_type(params: dict[str, Any]) -> str:
     return dataset_type
 
 
+def _dataset_checked(resources: Resources, params: dict[str, Any], group: Resource | None) -> None:
+    dataset_type = _dataset_type(params)
+    _schema_fits(resources, params["schemaArn"], dataset_type, f"a {dataset_type} dataset")
+    domain = group.attrs.get("domain") if group is not None else None
+    schema_domain = resources.find(params["schemaArn"], "schema").attrs.get("domain")
+    if domain != schema_domain:
+        raise InvalidInputException(
+            f"The schema {params['schemaArn']} is for {schema_domain or 'custom'} dataset groups but the dataset "
+            f"group {params['datasetGroupArn']} is {domain or 'custom'}: use a schema of the same domain."
+        )
+
+
 _DATASET = Create(
     "dataset",
     arn=lambda backend, params: backend.arn("dataset", _name(params["datasetGroupArn"]), _dataset_type(params)),
     parent_param="datasetGroupArn",
-    check=lambda resources, params, group: _schema_fits(
-        resources, params["schemaArn"], _dataset_type(params), f"a {_dataset_type(params)} dataset"
-    ),
+    check=lambda resources, params, group: _dataset_checked(resources, params, group),
     attrs=lambda resources, params, group: {
         "name": params["name"],
         "datasetGroupArn": params["datasetGroupArn"],
@@ -181,34 +202,39 @@ def update_dataset(backend: PersonalizeBackend, params: dict) -> dict:
     with backend.transaction() as resources:
         dataset = resources.find(arn, "dataset")
         dataset.require_active()
+        if lifecycle.update_in_flight(dataset):
+            raise ResourceInUseException(f"Dataset {arn} is being updated: wait for its latestDatasetUpdate.")
         _schema_fits(resources, params["schemaArn"], dataset.attrs["datasetType"], "this dataset")
-        dataset.update(schemaArn=params["schemaArn"])
-        stamp = dataset.attrs["lastUpdatedDateTime"]
-        dataset.attrs["latestDatasetUpdate"] = {
-            "schemaArn": params["schemaArn"],
-            "status": ACTIVE,
-            "creationDateTime": stamp,
-            "lastUpdatedDateTime": stamp,
-        }
+        summary = {"schemaArn": params["schemaArn"]}
+        lifecycle.start_update(dataset, backend.settings.pace, summary, {"schemaArn": params["schemaArn"]})
     return {"datasetArn": arn}
+
+
+def _dataset_deletable(resources: Resources, dataset: Resource) -> None:
+    attrs = dataset.attrs
+    if attrs["datasetType"] == "INTERACTIONS":
+        trackers = [r.arn for r in resources.all("event_tracker", datasetGroupArn=attrs["datasetGroupArn"])]
+        if trackers:
+            raise delete_blocked(dataset.arn, "event tracker(s) recording into it", trackers)
+    for kind in ("dataset_import_job", "dataset_export_job"):
+        running = [job.arn for job in resources.all(kind, datasetArn=dataset.arn) if job.status in CREATING]
+        if running:
+            raise ResourceInUseException(f"Cannot delete {dataset.arn}: job {running[0]} is still running.")
+
+
+def _dataset_gone(backend: PersonalizeBackend, resources: Resources, dataset: Resource) -> None:
+    for kind in ("dataset_import_job", "dataset_export_job"):
+        for job in resources.all(kind, datasetArn=dataset.arn):
+            resources.delete(job.arn)
+    store.delete_dataset(backend.state, _name(dataset.attrs["datasetGroupArn"]), dataset.attrs["datasetType"])
+
+
+lifecycle.FINALIZERS["dataset"] = _dataset_gone
 
 
 @operation
 def delete_dataset(backend: PersonalizeBackend, params: dict) -> dict:
-    arn = params["datasetArn"]
-    with backend.transaction() as resources:
-        dataset = resources.find(arn, "dataset")
-        attrs = dataset.attrs
-        if attrs["datasetType"] == "INTERACTIONS":
-            trackers = [r.arn for r in resources.all("event_tracker", datasetGroupArn=attrs["datasetGroupArn"])]
-            if trackers:
-                raise delete_blocked(arn, "event tracker(s) recording into it", trackers)
-        for kind in ("dataset_import_job", "dataset_export_job"):
-            for job in resources.all(kind, datasetArn=arn):
-                resources.delete(job.arn)
-        resources.delete(arn)
-    store.delete_dataset(backend.state, _name(attrs["datasetGroupArn"]), attrs["datasetType"])
-    return {}
+    return delete(backend, params, "dataset", _dataset_deletable)
 
 
 # ----------------------------------------------------------------------------- import and export jobs
@@ -234,7 +260,7 @@ _IMPORT_JOB = Create(
     prepare=_role_checked("dataset_import_job"),
     attrs=_import_attrs,
     status=CREATE_PENDING,
-    after=imports.run_import_job,
+    after=lambda backend, arn: lifecycle.run_job(backend, arn, imports.run_import_job),
 )
 _EXPORT_JOB = Create(
     "dataset_export_job",
@@ -249,7 +275,7 @@ _EXPORT_JOB = Create(
         "jobOutput": params["jobOutput"],
     },
     status=CREATE_PENDING,
-    after=batch.run_export_job,
+    after=lambda backend, arn: lifecycle.run_job(backend, arn, batch.run_export_job),
 )
 
 

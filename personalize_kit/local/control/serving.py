@@ -8,9 +8,9 @@ from typing import Any
 
 from personalize_kit.filters import FilterSyntaxError, parse_filter
 from personalize_kit.kinds import ACTIVE, CREATE_FAILED, PENDING
-from personalize_kit.local import access, batch, imports
+from personalize_kit.local import access, batch, imports, lifecycle
 from personalize_kit.local.backend import PersonalizeBackend
-from personalize_kit.local.control._base import Create, create, list_of, operation, register_reads
+from personalize_kit.local.control._base import Create, create, delete, list_of, operation, register_reads
 from personalize_kit.local.exceptions import (
     InvalidInputException,
     ResourceAlreadyExistsException,
@@ -92,9 +92,11 @@ def update_campaign(backend: PersonalizeBackend, params: dict) -> dict:
     arn = params["campaignArn"]
     with backend.transaction() as resources:
         campaign = resources.find(arn, "campaign")
-        if campaign.status not in (ACTIVE, CREATE_FAILED):
+        if campaign.status not in (ACTIVE, CREATE_FAILED) or lifecycle.update_in_flight(campaign):
+            state = campaign.attrs.get("latestCampaignUpdate", {}).get("status") if campaign.status == ACTIVE else None
             raise ResourceInUseException(
-                f"Campaign {arn} is {campaign.status}: it can be updated when ACTIVE or CREATE FAILED."
+                f"Campaign {arn} is {state or campaign.status}: it can be updated when ACTIVE or CREATE FAILED "
+                "with no update in progress."
             )
         version_arn = params.get("solutionVersionArn", campaign.attrs["solutionVersionArn"])
         version = resources.find(version_arn, "solution_version")
@@ -102,27 +104,14 @@ def update_campaign(backend: PersonalizeBackend, params: dict) -> dict:
         config = params.get("campaignConfig", campaign.attrs["campaignConfig"])
         check_campaign_config(config, version.attrs["recipeArn"])
         tps = int(params.get("minProvisionedTPS", campaign.attrs["minProvisionedTPS"]))
-        campaign.update(solutionVersionArn=version_arn, campaignConfig=config, minProvisionedTPS=tps)
-        stamp = campaign.attrs["lastUpdatedDateTime"]
-        campaign.attrs["latestCampaignUpdate"] = {
-            "solutionVersionArn": version_arn,
-            "minProvisionedTPS": tps,
-            "campaignConfig": config,
-            "status": ACTIVE,
-            "creationDateTime": stamp,
-            "lastUpdatedDateTime": stamp,
-        }
+        new = {"solutionVersionArn": version_arn, "minProvisionedTPS": tps, "campaignConfig": config}
+        # the campaign keeps serving its old version until the update is ACTIVE
+        lifecycle.start_update(campaign, backend.settings.pace, new, new)
     return {"campaignArn": arn}
 
 
-def _delete(kind: str, param: str) -> Any:
-    def delete(backend: PersonalizeBackend, params: dict) -> dict:
-        with backend.transaction() as resources:
-            resources.find(params[param], kind)
-            resources.delete(params[param])
-        return {}
-
-    return delete
+def _delete(kind: str) -> Any:
+    return lambda backend, params: delete(backend, params, kind)
 
 
 # ----------------------------------------------------------------------------- event trackers
@@ -231,7 +220,7 @@ def _batch_prepared(backend: PersonalizeBackend, params: dict[str, Any]) -> None
 
 def _batch_attrs(resources: Resources, params: dict[str, Any], version: Resource | None) -> dict[str, Any]:
     if params.get("filterArn"):
-        resources.find(params["filterArn"], "filter")
+        resources.find(params["filterArn"], "filter").require_active()
     attrs = {
         "jobName": params["jobName"],
         "solutionVersionArn": params["solutionVersionArn"],
@@ -254,7 +243,7 @@ _BATCH_INFERENCE_JOB = Create(
     prepare=_batch_prepared,
     attrs=_batch_attrs,
     status=PENDING,
-    after=batch.run_batch_inference_job,
+    after=lambda backend, arn: lifecycle.run_job(backend, arn, batch.run_batch_inference_job),
 )
 
 
@@ -264,8 +253,8 @@ def create_batch_inference_job(backend: PersonalizeBackend, params: dict) -> dic
 
 
 OPERATIONS_DELETE = {
-    "DeleteCampaign": _delete("campaign", "campaignArn"),
-    "DeleteEventTracker": _delete("event_tracker", "eventTrackerArn"),
-    "DeleteFilter": _delete("filter", "filterArn"),
+    "DeleteCampaign": _delete("campaign"),
+    "DeleteEventTracker": _delete("event_tracker"),
+    "DeleteFilter": _delete("filter"),
 }
 register_reads("campaign", "event_tracker", "filter", "batch_inference_job")

@@ -7,11 +7,13 @@ from typing import Any
 
 from personalize_kit.exceptions import RecipeNotAvailableError
 from personalize_kit.kinds import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPING
-from personalize_kit.local import lifecycle, training
+from personalize_kit.local import lifecycle, recommenders, training
 from personalize_kit.local.backend import PersonalizeBackend
+from personalize_kit.local.control import algorithms
 from personalize_kit.local.control._base import (
     Create,
     create,
+    delete,
     delete_blocked,
     list_of,
     operation,
@@ -68,7 +70,8 @@ def _solution_attrs(resources: Resources, params: dict[str, Any], group: Resourc
         "name": params["name"],
         "performHPO": bool(params.get("performHPO", False)),
         "performAutoML": False,
-        "performAutoTraining": bool(params.get("performAutoTraining", False)),
+        # the service's default: a new version trained weekly (the mirror has no scheduler yet)
+        "performAutoTraining": bool(params.get("performAutoTraining", True)),
         "performIncrementalUpdate": bool(params.get("performIncrementalUpdate", False)),
         "recipeArn": params["recipeArn"],
         "datasetGroupArn": params["datasetGroupArn"],
@@ -129,30 +132,36 @@ def update_solution(backend: PersonalizeBackend, params: dict) -> dict:
     return {"solutionArn": arn}
 
 
+def _solution_deletable(resources: Resources, solution: Resource) -> None:
+    versions = resources.all("solution_version", solutionArn=solution.arn)
+    version_arns = {v.arn for v in versions}
+    campaigns = [c.arn for c in resources.all("campaign") if c.attrs["solutionVersionArn"] in version_arns]
+    if campaigns:
+        raise delete_blocked(solution.arn, "campaign(s) deployed from it", campaigns)
+    running = [v.arn for v in versions if v.status in lifecycle.TRAINING]
+    if running:
+        raise ResourceInUseException(
+            f"Cannot delete {solution.arn}: solution version {running[0]} is still being created. "
+            "Wait for it to finish or stop it with StopSolutionVersionCreation."
+        )
+
+
+def _solution_gone(backend: PersonalizeBackend, resources: Resources, solution: Resource) -> None:
+    version_arns = {v.arn for v in resources.all("solution_version", solutionArn=solution.arn)}
+    for job in resources.all("batch_inference_job"):
+        if job.attrs["solutionVersionArn"] in version_arns:
+            resources.delete(job.arn)
+    for version_arn in version_arns:
+        resources.delete(version_arn)
+    training.remove_models(backend, solution.attrs["name"])
+
+
+lifecycle.FINALIZERS["solution"] = _solution_gone
+
+
 @operation
 def delete_solution(backend: PersonalizeBackend, params: dict) -> dict:
-    arn = params["solutionArn"]
-    with backend.transaction() as resources:
-        solution = resources.find(arn, "solution")
-        versions = resources.all("solution_version", solutionArn=arn)
-        version_arns = {v.arn for v in versions}
-        campaigns = [c.arn for c in resources.all("campaign") if c.attrs["solutionVersionArn"] in version_arns]
-        if campaigns:
-            raise delete_blocked(arn, "campaign(s) deployed from it", campaigns)
-        running = [v.arn for v in versions if v.status in lifecycle.TRAINING]
-        if running:
-            raise ResourceInUseException(
-                f"Cannot delete {arn}: solution version {running[0]} is still being created. "
-                "Wait for it to finish or stop it with StopSolutionVersionCreation."
-            )
-        for job in resources.all("batch_inference_job"):
-            if job.attrs["solutionVersionArn"] in version_arns:
-                resources.delete(job.arn)
-        for version_arn in version_arns:
-            resources.delete(version_arn)
-        resources.delete(arn)
-    training.remove_models(backend, solution.attrs["name"])
-    return {}
+    return delete(backend, params, "solution", _solution_deletable)
 
 
 # ----------------------------------------------------------------------------- solution versions
@@ -260,23 +269,26 @@ def get_solution_metrics(backend: PersonalizeBackend, params: dict) -> dict:
 
 
 def _recipe_attrs(arn: str) -> dict:
-    info = RECIPES[arn]
+    """A recipe, or a domain's use case (described with the algorithm of the local recipe serving it)."""
+    case = recommenders.USE_CASES.get(arn)
+    info = RECIPES[case.serves_with if case else arn]
     return {
-        "name": info.name,
+        "name": case.name if case else info.name,
         "recipeArn": arn,
-        "algorithmArn": f"arn:aws:personalize:::algorithm/{info.name}",
-        "featureTransformationArn": "arn:aws:personalize:::feature-transformation/JSON-percentile-filtering",
+        "algorithmArn": algorithms.algorithm_arn(info),
+        "featureTransformationArn": algorithms.transformation_arn(info),
         "status": ACTIVE,
-        "description": info.description,
-        "recipeType": info.recipe_type,
-        "creationDateTime": 1_546_300_800.0,
-        "lastUpdatedDateTime": 1_546_300_800.0,
+        "description": case.description if case else info.description,
+        "recipeType": case.recipe_type if case else info.recipe_type,
+        **({"domain": case.domain} if case else {}),
+        "creationDateTime": algorithms.RELEASED,
+        "lastUpdatedDateTime": algorithms.RELEASED,
     }
 
 
 @operation
 def describe_recipe(backend: PersonalizeBackend, params: dict) -> dict:
-    if params["recipeArn"] not in RECIPES:
+    if params["recipeArn"] not in RECIPES and params["recipeArn"] not in recommenders.USE_CASES:
         raise ResourceNotFoundException.for_arn(params["recipeArn"])
     return {"recipe": _recipe_attrs(params["recipeArn"])}
 
@@ -284,7 +296,8 @@ def describe_recipe(backend: PersonalizeBackend, params: dict) -> dict:
 @operation
 def list_recipes(backend: PersonalizeBackend, params: dict) -> dict:
     if params.get("domain"):
-        return {"recipes": []}
+        cases = sorted(c.arn for c in recommenders.USE_CASES.values() if c.domain == params["domain"])
+        return paginate([_recipe_attrs(arn) for arn in cases], params, "recipes")
     return paginate([_recipe_attrs(arn) for arn in sorted(RECIPES)], params, "recipes")
 
 
