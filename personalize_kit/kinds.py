@@ -103,6 +103,11 @@ class Kind:
     update_member: str | None = None
 
     @property
+    def done(self) -> str:
+        """The status a finished resource of this kind has (ACTIVE; COMPLETED for a data deletion job)."""
+        return COMPLETED if COMPLETED in self.statuses else ACTIVE
+
+    @property
     def title(self) -> str:
         """``DatasetGroup``: the kind as it appears in operation names."""
         return self.noun[0].upper() + self.noun[1:]

@@ -110,13 +110,19 @@ def add_backend_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="local backend's state directory (default: $PERSONALIZE_KIT_HOME, else ./.personalize_kit)",
     )
+    p.add_argument(
+        "--pace",
+        default=None,
+        help="local backend: how fast resources move through the service's states: instant, fast (default), "
+        "realistic (overrides the project file's local.pace and $PERSONALIZE_KIT_PACE)",
+    )
     p.add_argument("--name", default=None, help="dataset group name (overrides the project file)")
 
 
 def load(args: argparse.Namespace) -> tuple[Any, Any]:
     """The project (the file, then the flags that override it: --source, --recipe, --name) and the backend."""
     from personalize_kit.sdk.backend import make_backend
-    from personalize_kit.sdk.project import load_project, parse_project, recipe_name
+    from personalize_kit.sdk.project import check_pace, load_project, parse_project, recipe_name
 
     project = load_project(args.project)
     source, recipe, name = (getattr(args, key, None) for key in ("source", "recipe", "name"))
@@ -134,7 +140,8 @@ def load(args: argparse.Namespace) -> tuple[Any, Any]:
     state_dir = getattr(args, "state_dir", None)
     if args.backend == "local":
         check_state_dir(state_dir)
-    return project, make_backend(args.backend, project, state_dir=state_dir)
+    pace = check_pace(getattr(args, "pace", None), "--pace") or project.local.pace
+    return project, make_backend(args.backend, project, state_dir=state_dir, pace=pace)
 
 
 def _as_raw(project: Any) -> dict:

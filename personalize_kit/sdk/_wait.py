@@ -14,13 +14,13 @@ from typing import Any
 from botocore.waiter import SingleWaiterConfig
 
 from personalize_kit.exceptions import ResourceFailedError, WaitTimeoutError
-from personalize_kit.kinds import ACTIVE, FAILED, KINDS, Kind
+from personalize_kit.kinds import FAILED, KINDS, Kind
 
 
 def waiter_config(kind: Kind) -> SingleWaiterConfig:
-    """botocore waiter acceptors over the kind's Describe response: ACTIVE succeeds, a failed state fails."""
+    """botocore waiter acceptors over the kind's Describe response: done (ACTIVE) succeeds, a failed state fails."""
     argument = f"{kind.noun}.status"
-    acceptors = [{"matcher": "path", "argument": argument, "expected": ACTIVE, "state": "success"}] + [
+    acceptors = [{"matcher": "path", "argument": argument, "expected": kind.done, "state": "success"}] + [
         {"matcher": "path", "argument": argument, "expected": s, "state": "failure"} for s in FAILED
     ]
     return SingleWaiterConfig({"operation": kind.describe, "delay": 1, "maxAttempts": 1, "acceptors": acceptors})
@@ -42,7 +42,7 @@ def wait(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
-    """Poll until the resource is ACTIVE (returned as its description) or failed (ResourceFailedError).
+    """Poll until the resource is done, ACTIVE (returned as its description), or failed (ResourceFailedError).
 
     A campaign that is being updated counts as done once its ``latestCampaignUpdate`` is ACTIVE too.
     """

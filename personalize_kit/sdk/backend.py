@@ -35,14 +35,14 @@ class Backend:
         return f"{self.prefix.rstrip('/')}/{project.name}/{file_name}"
 
 
-def local_backend(project: Project, state_dir: str | Path | None = None) -> Backend:
+def local_backend(project: Project, state_dir: str | Path | None = None, pace: str | None = None) -> Backend:
     """The mirror's session, with the KMS key, the encrypted bucket and the Personalize role made in moto as
     the CDK stack makes them (trust, role policy, bucket policy and key policy: see :mod:`.policies`), so the
     mirror's access checks judge the zero-config path as they would judge a deployed stack."""
     from personalize_kit.local import mirror_session
     from personalize_kit.local.state import resolve_state_dir
 
-    session = mirror_session(state_dir)
+    session = mirror_session(state_dir, pace=pace or project.local.pace)
     _, account, region = account_and_region(session)
     bucket = f"{project.name.lower().replace('_', '-')}-data"
     key_arn = _local_key(project, session, account, region)
@@ -134,9 +134,12 @@ def aws_backend(project: Project, session: boto3.Session | None = None) -> Backe
     )
 
 
-def make_backend(kind: str, project: Project, *, state_dir: str | Path | None = None) -> Backend:
+def make_backend(
+    kind: str, project: Project, *, state_dir: str | Path | None = None, pace: str | None = None
+) -> Backend:
+    """The pipeline's backend: ``local`` (the mirror, at ``pace`` or the project's ``local.pace``) or ``aws``."""
     if kind == "local":
-        return local_backend(project, state_dir)
+        return local_backend(project, state_dir, pace)
     if kind == "aws":
         return aws_backend(project)
     raise ValueError(f"backend must be 'local' or 'aws', not {kind!r}")

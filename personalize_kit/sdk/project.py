@@ -95,6 +95,14 @@ class AwsConfig:
 
 
 @dataclass
+class LocalConfig:
+    """The offline mirror's settings (``--backend local``)."""
+
+    #: How fast resources move through the service's states: instant, fast (default) or realistic.
+    pace: str | None = None
+
+
+@dataclass
 class CampaignConfig:
     name: str | None = None
     min_provisioned_tps: int = 1
@@ -139,6 +147,7 @@ class Project:
     name: str = "personalize-kit"
     data: DataConfig = field(default_factory=DataConfig)
     aws: AwsConfig = field(default_factory=AwsConfig)
+    local: LocalConfig = field(default_factory=LocalConfig)
     solutions: list[SolutionConfig] = field(default_factory=lambda: [SolutionConfig("aws-user-personalization")])
     filters: list[FilterConfig] = field(default_factory=list)
     event_tracker: str | None = None
@@ -220,6 +229,17 @@ def _strings(reader: _Reader, name: str) -> dict[str, str]:
     return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()}
 
 
+def check_pace(pace: str | None, where: str) -> str | None:
+    """``pace`` if the mirror knows it (``instant``, ``fast``, ``realistic``), else a one-line error for ``where``."""
+    if pace is None:
+        return None
+    from personalize_kit.local.lifecycle import PACES
+
+    if pace.strip().lower() not in PACES:
+        raise ProjectFileError(f"{where}: unknown pace {shorten(repr(pace))}; use one of {', '.join(PACES)}")
+    return pace.strip().lower()
+
+
 def parse_project(raw: Any) -> Project:
     """Build and validate a :class:`Project` from parsed YAML/JSON (a dict); ``None`` means all defaults."""
     root = _Reader(raw if raw is not None else {}, "")
@@ -258,6 +278,10 @@ def parse_project(raw: Any) -> Project:
         prefix=aws.get("prefix", str, "data/"),
     )
     aws.done()
+
+    local = _Reader(root.get("local", dict, {}), "local")
+    project.local = LocalConfig(pace=check_pace(local.get("pace", str), "local.pace"))
+    local.done()
 
     raw_solutions = root.get("solutions", list)
     if raw_solutions is not None:
