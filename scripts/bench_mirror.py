@@ -213,6 +213,7 @@ def deploy(
 
 def _campaign(personalize: Any, group: str, name: str) -> str:
     solution = personalize.create_solution(name=f"bench-{name}", datasetGroupArn=group, recipeArn=RECIPES[name])
+    wait_for(lambda: personalize.describe_solution(solutionArn=solution["solutionArn"])["solution"])
     version = personalize.create_solution_version(solutionArn=solution["solutionArn"])["solutionVersionArn"]
     wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"])
     campaign = personalize.create_campaign(name=f"bench-{name}", solutionVersionArn=version)["campaignArn"]

@@ -22,6 +22,7 @@ from conftest import (
     ROLE_ARN,
     TERMINAL,
     import_data,
+    make_bucket,
     make_group,
     train,
     wait_for,
@@ -62,7 +63,7 @@ def _code(exc: pytest.ExceptionInfo[ClientError]) -> str:
 def fast(default_pace: None, state_dir: Path) -> Any:
     with mock_personalize(state_dir) as mirror:
         s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
+        make_bucket(s3)
         from conftest import interactions_csv, items_csv
 
         s3.put_object(Bucket=BUCKET, Key="interactions.csv", Body=interactions_csv().encode())

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import BUCKET, INTERACTIONS_SCHEMA, ROLE_ARN, TERMINAL, wait_for
+from conftest import BUCKET, INTERACTIONS_SCHEMA, ROLE_ARN, TERMINAL, make_bucket, wait_for
 
 PREFIX = "arn:aws:personalize:::recipe/"
 N_USERS = 100
@@ -151,7 +151,7 @@ def test_top_picks_are_a_user_personalization_model_that_reads_new_events(state_
         runtime = boto3.client("personalize-runtime", region_name="us-east-1")
         events = boto3.client("personalize-events", region_name="us-east-1")
         s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
+        make_bucket(s3)
         group = domain_group(personalize, s3, "VIDEO_ON_DEMAND", vod_rows())
         arn = personalize.create_recommender(
             name="picks", datasetGroupArn=group, recipeArn=PREFIX + "aws-vod-top-picks"

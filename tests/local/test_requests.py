@@ -18,6 +18,7 @@ from conftest import (
     import_data,
     interactions_csv,
     items_csv,
+    make_bucket,
     make_group,
     train,
     wait_for,
@@ -164,7 +165,7 @@ def test_a_click_in_properties_moves_a_user_personalization_model_as_the_item_me
         runtime = boto3.client("personalize-runtime", region_name="us-east-1")
         events = boto3.client("personalize-events", region_name="us-east-1")
         s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
+        make_bucket(s3)
         s3.put_object(Bucket=BUCKET, Key="interactions.csv", Body=interactions_csv().encode())
         s3.put_object(Bucket=BUCKET, Key="items.csv", Body=items_csv().encode())
         arns = make_group(personalize)
