@@ -27,6 +27,7 @@ COMMANDS = (
     "events",
     "batch",
     "cleanup",
+    "serve",
 )
 
 
