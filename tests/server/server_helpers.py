@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 AWS_CLI = ROOT / ".tools" / "awscli" / "bin" / "aws"
@@ -131,3 +132,66 @@ def client_env(server: Server) -> dict[str, str]:
         "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
     }
+
+
+#: Four groups of 12 items; user ``vNNN`` watches the 12 items of group ``NNN % 4``, in an order of its own.
+GROUPS = {g: [f"m{k:02d}" for k in range(g, 48, 4)] for g in range(4)}
+N_VIEWERS = 100
+
+
+def group_csv() -> str:
+    lines = ["USER_ID,ITEM_ID,TIMESTAMP"]
+    for user in range(N_VIEWERS):
+        items = GROUPS[user % 4]
+        shift = user // 4 % 12
+        ordered = items[shift:] + items[:shift]
+        lines += [f"v{user:03d},{item},{START + user * 100 + k}" for k, item in enumerate(ordered)]
+    return "\n".join(lines) + "\n"
+
+
+def wait_active(describe: Any, key: str, timeout: float = 300, **arn: str) -> dict:
+    """Poll a boto3 ``describe_*`` until the resource is ACTIVE; fail with its failureReason."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = describe(**arn)[key]
+        if found["status"] == "ACTIVE":
+            return found
+        assert "FAILED" not in found["status"], found.get("failureReason")
+        assert time.monotonic() < deadline, f"{key} still {found['status']} after {timeout}s"
+        time.sleep(0.3)
+
+
+def plant_campaign(url: str, csv: str, recipe_arn: str, name: str) -> dict[str, str]:
+    """Data, dataset group, import, solution, version, campaign and event tracker, made with boto3 over HTTP.
+
+    Returns the ``campaignArn``, ``trackingId`` and ``datasetGroupArn``.
+    """
+    import boto3
+
+    s3, iam, personalize = (
+        boto3.client(s, endpoint_url=url, region_name="us-east-1") for s in ("s3", "iam", "personalize")
+    )
+    bucket = f"{name}-data"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="data/interactions.csv", Body=csv.encode())
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
+    schema = personalize.create_schema(name=f"{name}-schema", schema=INTERACTIONS_SCHEMA)["schemaArn"]
+    group = personalize.create_dataset_group(name=name)["datasetGroupArn"]
+    wait_active(personalize.describe_dataset_group, "datasetGroup", datasetGroupArn=group)
+    dataset = personalize.create_dataset(
+        name=f"{name}-interactions", datasetGroupArn=group, datasetType="Interactions", schemaArn=schema
+    )["datasetArn"]
+    job = personalize.create_dataset_import_job(
+        jobName=f"{name}-import",
+        datasetArn=dataset,
+        dataSource={"dataLocation": f"s3://{bucket}/data/interactions.csv"},
+        roleArn=role,
+    )["datasetImportJobArn"]
+    wait_active(personalize.describe_dataset_import_job, "datasetImportJob", datasetImportJobArn=job)
+    tracker = personalize.create_event_tracker(name=f"{name}-tracker", datasetGroupArn=group)
+    solution = personalize.create_solution(name=f"{name}-solution", datasetGroupArn=group, recipeArn=recipe_arn)
+    version = personalize.create_solution_version(solutionArn=solution["solutionArn"])["solutionVersionArn"]
+    wait_active(personalize.describe_solution_version, "solutionVersion", solutionVersionArn=version)
+    campaign = personalize.create_campaign(name=f"{name}-campaign", solutionVersionArn=version)["campaignArn"]
+    wait_active(personalize.describe_campaign, "campaign", campaignArn=campaign)
+    return {"campaignArn": campaign, "trackingId": tracker["trackingId"], "datasetGroupArn": group}
