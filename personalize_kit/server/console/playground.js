@@ -77,9 +77,9 @@ function chosen() {
   return state.choices.find((c) => c.arn === $("play-campaign").value) || null;
 }
 
-function optionLabel(choice) {
-  const kind = choice.kind === "recommender" ? "recommender" : arnTail(choice.recipeArn);
-  return `${choice.name} (${kind}) · ${choice.group.name}`;
+function optionLabel(choice, groups) {
+  const kind = choice.kind === "recommender" ? "recommender" : arnTail(choice.recipeArn).replace(/^aws-/, "");
+  return `${groups > 1 ? `${choice.group.name} / ` : ""}${choice.name} · ${kind}`;
 }
 
 /** New snapshot: refresh the campaign list, keeping the selection. */
@@ -94,7 +94,7 @@ export async function updateChoices(snapshot) {
   if (select.dataset.signature === signature) return;
   select.dataset.signature = signature;
   const preferred = [...usable].sort((a, b) => rank(a) - rank(b));
-  fill(select, usable.length ? usable.map((c) => h("option", {value: c.arn}, optionLabel(c)))
+  fill(select, usable.length ? usable.map((c) => h("option", {value: c.arn}, optionLabel(c, snapshot.groups.length)))
     : h("option", {value: ""}, "No ACTIVE campaign yet"));
   select.disabled = !usable.length;
   $("play-form").querySelector("button[type=submit]").disabled = !usable.length;
@@ -241,7 +241,8 @@ function renderList(items, previous) {
   fill(list, items.map((item, index) => {
     const body = itemBody(item, columns);
     const title = body.querySelector(".rec-title").textContent;
-    return h("li", {className: "rec", dataset: {item: item.itemId}},
+    const data = {item: item.itemId, ...(typeof item.score === "number" ? {score: String(item.score)} : {})};
+    return h("li", {className: "rec", dataset: data},
       h("span", {className: "rec-rank", "aria-hidden": "true"}, String(index + 1)),
       body,
       movement(item.itemId, index, previous),
