@@ -40,6 +40,7 @@ BUCKET = "console-data"
 ROLE_ARN = "arn:aws:iam::123456789012:role/PersonalizeS3"
 UP_ARN = "arn:aws:personalize:::recipe/aws-user-personalization"
 POPULARITY_ARN = "arn:aws:personalize:::recipe/aws-popularity-count"
+SIMS_ARN = "arn:aws:personalize:::recipe/aws-sims"
 QUICK = {"aws-user-personalization": {"max_epochs": 2, "time_budget": 60}}
 START = 1_700_000_000
 GENRES = ("Comedy", "Drama", "Thriller", "Animation")
@@ -91,7 +92,7 @@ def _wait(describe: Any, key: str, timeout: float = 240) -> dict[str, Any]:
 
 
 def build_state(state_dir: Path) -> dict[str, str]:
-    """A dataset group "films" with data, two trained solutions, their campaigns, an event tracker and a filter."""
+    """A dataset group "films" with data, three trained solutions, their campaigns, an event tracker and a filter."""
     import boto3
 
     from personalize_kit.local import mock_personalize
@@ -120,6 +121,7 @@ def build_state(state_dir: Path) -> dict[str, str]:
         for name, recipe, config in (
             ("films-up", UP_ARN, {"algorithmHyperParameters": {"hidden_dimension": "32", "bptt": "8"}}),
             ("films-popular", POPULARITY_ARN, {}),
+            ("films-similar", SIMS_ARN, {}),
         ):
             solution = personalize.create_solution(
                 name=name, datasetGroupArn=group, recipeArn=recipe, **({"solutionConfig": config} if config else {})
@@ -235,21 +237,21 @@ def test_console_tree_metrics_and_watched_events(serve: Any, page: Any, state_di
     page.wait_for_selector("#tree .tree")
     tree = page.inner_text("#tree")
     for name in ("films", "films-interactions", "films-items", "films-interactions-import", "films-items-import",
-                 "films-up", "films-popular", "films-tracker", "films-unwatched", "aws-user-personalization"):
+                 "films-up", "films-popular", "films-similar", "films-tracker", "films-unwatched", "aws-user-personalization"):
         assert name in tree, name
-    # the group, 2 datasets, 2 import jobs, 2 solutions, 2 versions, 2 campaigns, the tracker, the filter
-    assert page.locator("#tree .badge.ok").count() == 13
-    assert page.locator("#tree .tag.live").count() == 2  # each version is deployed by its campaign
+    # the group, 2 datasets, 2 import jobs, 3 solutions, 3 versions, 3 campaigns, the tracker, the filter
+    assert page.locator("#tree .badge.ok").count() == 16
+    assert page.locator("#tree .tag.live").count() == 3  # each version is deployed by its campaign
 
-    # The offline metrics of both ACTIVE versions as an SVG chart
+    # The offline metrics of the three ACTIVE versions as an SVG chart
     page.wait_for_selector("#metrics svg.chart rect")
-    assert page.locator("#metrics .legend li").count() == 2
+    assert page.locator("#metrics .legend li").count() == 3
     metrics = page.locator("#metrics thead th").count() - 1  # the first column names the version
     assert metrics >= 8  # coverage, MRR@25, NDCG@5/10/25, precision@5/10/25
-    assert page.locator("#metrics svg.chart rect").count() == 2 * metrics
+    assert page.locator("#metrics svg.chart rect").count() == 3 * metrics
 
     # The playground: titles and genres through metadataColumns
-    page.wait_for_function("document.querySelector('#play-campaign').options.length === 2")
+    page.wait_for_function("document.querySelector('#play-campaign').options.length === 3")
     page.select_option("#play-campaign", arns["films-up"])
     page.fill("#play-user", "u03")
     page.click("#play-form button[type=submit]")
@@ -272,6 +274,9 @@ def test_console_tree_metrics_and_watched_events(serve: Any, page: Any, state_di
     after = listed(page)
     assert after != before
     assert FILMS[target][0] in page.inner_text("#play-history")
+    assert "since the last answer" in page.inner_text("#play-summary")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     # With the filter that excludes watched films, the next film watched leaves the list
     page.select_option("#play-filter", label="films-unwatched")
@@ -285,13 +290,20 @@ def test_console_tree_metrics_and_watched_events(serve: Any, page: Any, state_di
     page.select_option("#play-filter", "")
     page.select_option("#play-campaign", arns["films-popular"])
     page.wait_for_function("document.querySelector('#play-info').textContent.includes('Item ids only')")
-    page.click("#play-form button[type=submit]")
-    page.wait_for_function("!document.querySelector('#play-results li.rec .chip')")
+    page.wait_for_selector("#play-results li.rec:not(:has(.chip))")
     popular = page.locator("#play-results li.rec").first
     assert popular.locator(".rec-title").inner_text() == popular.get_attribute("data-item")
 
-    page.select_option("#play-campaign", arns["films-up"])
-    page.wait_for_selector("#play-results li.rec .chip")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    # A related-items campaign (SIMS) takes an item; "Like this" asks for the items like the one clicked
+    page.select_option("#play-campaign", arns["films-similar"])
+    page.wait_for_function("document.querySelector('#play-user-label').textContent === 'Item id'")
+    page.fill("#play-user", "m00")
+    page.click("#play-form button[type=submit]")
+    page.wait_for_selector("#play-results li.rec button.secondary")
+    pick = listed(page)[0][0]
+    assert pick != "m00"
+    page.locator(f'#play-results li.rec[data-item="{pick}"] button.secondary').click()
+    page.wait_for_function(f"!document.querySelector('#play-results li.rec[data-item=\"{pick}\"]')")
+    assert page.input_value("#play-user") == pick
+    assert page.is_hidden("#play-error")
     assert page.errors == []

@@ -15,7 +15,7 @@ const described = new Map(); // cache key -> a Promise of a Describe* answer
 const sessionId = `console-${Math.random().toString(36).slice(2, 10)}`;
 
 const $ = (id) => document.getElementById(id);
-const state = {choices: [], context: null, previous: new Map(), history: [], busy: false};
+const state = {choices: [], context: null, previous: new Map(), history: [], ticket: 0};
 
 function once(key, load) {
   if (!described.has(key)) described.set(key, load().catch((err) => {
@@ -89,7 +89,10 @@ export async function updateChoices(snapshot) {
   const usable = choices.filter((c) => c.type !== "PERSONALIZED_RANKING");
   const select = $("play-campaign");
   const before = select.value;
-  const signature = usable.map((c) => `${c.arn}:${JSON.stringify(c.config)}`).join("|");
+  // What the playground depends on: the campaigns, and their groups' Items datasets, trackers and filters.
+  const signature = JSON.stringify(usable.map((c) => [c.arn, c.config,
+    c.group.datasets.map((d) => [d.datasetType, d.status]), c.group.trackers.map((t) => [t.name, t.status]),
+    c.group.filters.map((f) => [f.name, f.status])]));
   state.choices = usable;
   if (select.dataset.signature === signature) return;
   select.dataset.signature = signature;
@@ -124,7 +127,9 @@ async function choose(changed) {
     state.context = null;
     return;
   }
-  state.context = await contextFor(choice);
+  const context = await contextFor(choice);
+  if (!state.context || state.context.choice.arn !== choice.arn) state.ticket += 1; // drop answers in flight
+  state.context = context;
   describeContext();
   if (changed && $("play-user").value.trim()) await recommend();
 }
@@ -181,9 +186,11 @@ export async function recommend() {
   }
   const request = requestFor(who);
   const key = JSON.stringify({...request, numResults: undefined});
+  const ticket = ++state.ticket; // only the newest answer is shown when several are in flight
   $("play-results").setAttribute("aria-busy", "true");
   try {
     const answer = await getRecommendations(request);
+    if (ticket !== state.ticket) return;
     showError(null);
     const items = answer.itemList || [];
     renderList(items, state.previous.get(key));
@@ -235,7 +242,6 @@ function itemAction(item, title) {
 function renderList(items, previous) {
   const list = $("play-results");
   const columns = state.context.columns;
-  const changes = previous ? items.filter((i, k) => previous[k] !== i.itemId).length : 0;
   const scored = items.some((i) => typeof i.score === "number");
   const top = Math.max(...items.map((i) => i.score || 0), 1e-12);
   fill(list, items.map((item, index) => {
@@ -252,9 +258,18 @@ function renderList(items, previous) {
       itemAction(item, title));
   }));
   $("play-empty-list").hidden = items.length > 0;
-  $("play-summary").textContent = previous
-    ? `${items.length} items, ${changes} position${changes === 1 ? "" : "s"} changed since the last answer.`
-    : `${items.length} items.`;
+  $("play-summary").textContent = summary(items, previous);
+}
+
+function summary(items, previous) {
+  const count = `${items.length} item${items.length === 1 ? "" : "s"}`;
+  if (!previous) return `${count}.`;
+  const added = items.filter((i) => !previous.includes(i.itemId)).length;
+  const moved = items.filter((i, k) => previous.includes(i.itemId) && previous[k] !== i.itemId).length;
+  const gone = previous.filter((id) => !items.some((i) => i.itemId === id)).length;
+  if (!added && !moved && !gone) return `${count}, in the same order as the last answer.`;
+  const parts = [added && `${added} new`, moved && `${moved} moved`, gone && `${gone} gone`].filter(Boolean);
+  return `${count} \u00b7 since the last answer: ${parts.join(", ")}.`;
 }
 
 async function watched(item, title, button) {
@@ -266,6 +281,9 @@ async function watched(item, title, button) {
     state.history.unshift({who, title, itemId: item.itemId, at: new Date()});
     renderHistory();
     await recommend();
+    // keep the keyboard where it was: on the same item's button, else on the list's summary
+    const again = $("play-results").querySelector(`li.rec[data-item="${CSS.escape(item.itemId)}"] button`);
+    (again || $("play-summary")).focus();
   } catch (err) {
     showError(err instanceof ApiError ? err : {type: "Error", message: String(err)});
     button.disabled = false;
