@@ -41,7 +41,12 @@ def build_app(state_dir: Any = None, *, credentials: tuple[str, str] | None = No
 
 
 def make_server(app: ServerApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> Any:
-    """A threaded werkzeug server (moto's request handler, which keeps S3 metadata headers intact)."""
+    """A threaded werkzeug server (moto's request handler, which keeps S3 metadata headers intact).
+
+    Raises ``OSError`` when the address cannot be listened on (werkzeug itself would exit the process).
+    """
+    import socket
+
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server as werkzeug_server
 
@@ -49,7 +54,9 @@ def make_server(app: ServerApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PO
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             """Requests are logged by the application, one line each."""
 
-    server = werkzeug_server(host, port, app, threaded=True, request_handler=Handler)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.create_server((host, port), family=family) as listening:  # werkzeug keeps its own copy
+        server = werkzeug_server(host, port, app, threaded=True, request_handler=Handler, fd=listening.fileno())
     server.daemon_threads = True
     return server
 
