@@ -44,10 +44,34 @@ SIMS_ARN = "arn:aws:personalize:::recipe/aws-sims"
 QUICK = {"aws-user-personalization": {"max_epochs": 2, "time_budget": 60}}
 START = 1_700_000_000
 GENRES = ("Comedy", "Drama", "Thriller", "Animation")
-ADJECTIVES = ("Quiet", "Last", "Silver", "Hidden", "Little", "Northern", "Broken", "Golden", "Paper", "Electric", "Long",
-              "Crimson")
-NOUNS = ("Harbor", "Summer", "Garden", "Signal", "Orchard", "Lantern", "River", "Engine", "Letters", "Island", "Winter",
-         "Parade")
+ADJECTIVES = (
+    "Quiet",
+    "Last",
+    "Silver",
+    "Hidden",
+    "Little",
+    "Northern",
+    "Broken",
+    "Golden",
+    "Paper",
+    "Electric",
+    "Long",
+    "Crimson",
+)
+NOUNS = (
+    "Harbor",
+    "Summer",
+    "Garden",
+    "Signal",
+    "Orchard",
+    "Lantern",
+    "River",
+    "Engine",
+    "Letters",
+    "Island",
+    "Winter",
+    "Parade",
+)
 FILMS = {f"m{k:02d}": (f"The {ADJECTIVES[k % 12]} {NOUNS[(k * 5 + k // 12) % 12]}", GENRES[k % 4]) for k in range(48)}
 N_USERS = 60
 
@@ -75,8 +99,11 @@ def items_csv() -> str:
 
 ITEMS_SCHEMA = make_schema(
     "ITEMS",
-    [FieldSpec("ITEM_ID", "string"), FieldSpec("TITLE", "string", textual=True),
-     FieldSpec("GENRES", "string", categorical=True)],
+    [
+        FieldSpec("ITEM_ID", "string"),
+        FieldSpec("TITLE", "string", textual=True),
+        FieldSpec("GENRES", "string", categorical=True),
+    ],
 )
 
 
@@ -127,8 +154,10 @@ def build_state(state_dir: Path) -> dict[str, str]:
                 name=name, datasetGroupArn=group, recipeArn=recipe, **({"solutionConfig": config} if config else {})
             )["solutionArn"]
             version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-            _wait(lambda version=version: personalize.describe_solution_version(solutionVersionArn=version),
-                  "solutionVersion")
+            _wait(
+                lambda version=version: personalize.describe_solution_version(solutionVersionArn=version),
+                "solutionVersion",
+            )
             campaign_config: dict[str, Any] = {}
             if recipe == UP_ARN:
                 campaign_config = {
@@ -136,7 +165,9 @@ def build_state(state_dir: Path) -> dict[str, str]:
                     "itemExplorationConfig": {"explorationWeight": "0", "explorationItemAgeCutOff": "30"},
                 }
             arns[name] = personalize.create_campaign(
-                name=name, solutionVersionArn=version, **({"campaignConfig": campaign_config} if campaign_config else {})
+                name=name,
+                solutionVersionArn=version,
+                **({"campaignConfig": campaign_config} if campaign_config else {}),
             )["campaignArn"]
             _wait(lambda name=name: personalize.describe_campaign(campaignArn=arns[name]), "campaign")
         personalize.create_event_tracker(name="films-tracker", datasetGroupArn=group)
@@ -164,9 +195,22 @@ def serve() -> Iterator[Any]:
         port = _free_port()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         process = subprocess.Popen(
-            [sys.executable, "-m", "personalize_kit", "serve", "--port", str(port), "--state-dir", str(state_dir),
-             "--quiet"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "personalize_kit",
+                "serve",
+                "--port",
+                str(port),
+                "--state-dir",
+                str(state_dir),
+                "--quiet",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         started.append(process)
         url = f"http://127.0.0.1:{port}"
@@ -221,8 +265,8 @@ def test_console_with_an_empty_state(serve: Any, page: Any, state_dir: Path) -> 
     page.goto(serve(state_dir))
     page.wait_for_selector("#tree .empty")
     assert "No dataset groups yet" in page.inner_text("#tree")
-    assert page.is_visible("#play-empty")
-    assert page.is_disabled("#play-campaign")
+    page.wait_for_selector("#play-empty", state="visible")
+    assert page.is_hidden("#play-area")
     page.wait_for_selector("#metrics .empty")
     assert "No trained solution version yet" in page.inner_text("#metrics")
     assert page.inner_text("#live-text").startswith("0 dataset groups")
@@ -236,8 +280,19 @@ def test_console_tree_metrics_and_watched_events(serve: Any, page: Any, state_di
     # The resource tree, with live states
     page.wait_for_selector("#tree .tree")
     tree = page.inner_text("#tree")
-    for name in ("films", "films-interactions", "films-items", "films-interactions-import", "films-items-import",
-                 "films-up", "films-popular", "films-similar", "films-tracker", "films-unwatched", "aws-user-personalization"):
+    for name in (
+        "films",
+        "films-interactions",
+        "films-items",
+        "films-interactions-import",
+        "films-items-import",
+        "films-up",
+        "films-popular",
+        "films-similar",
+        "films-tracker",
+        "films-unwatched",
+        "aws-user-personalization",
+    ):
         assert name in tree, name
     # the group, 2 datasets, 2 import jobs, 3 solutions, 3 versions, 3 campaigns, the tracker, the filter
     assert page.locator("#tree .badge.ok").count() == 16

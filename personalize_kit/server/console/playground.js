@@ -103,6 +103,7 @@ export async function updateChoices(snapshot) {
   $("play-form").querySelector("button[type=submit]").disabled = !usable.length;
   select.value = usable.some((c) => c.arn === before) ? before : (preferred[0] ? preferred[0].arn : "");
   $("play-empty").hidden = usable.length > 0;
+  $("play-area").hidden = !usable.length;
   await choose(select.value !== before);
 }
 
