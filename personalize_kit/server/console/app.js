@@ -2,7 +2,7 @@
 
 import {health} from "./api.js";
 import {renderMetrics} from "./chart.js";
-import {fill, h} from "./dom.js";
+import {fill, h, refreshTimes} from "./dom.js";
 import {initPlayground, select, updateChoices} from "./playground.js";
 import {loadSnapshot} from "./resources.js";
 import {renderTree} from "./tree.js";
@@ -25,6 +25,8 @@ async function poll() {
       lastTree = signature;
       renderTree($("tree"), snapshot, (arn) => select(arn));
       $("tree").setAttribute("aria-busy", "false");
+    } else {
+      refreshTimes($("tree"));
     }
     await Promise.all([renderMetrics($("metrics"), snapshot), updateChoices(snapshot)]);
     const count = snapshot.groups.length;

@@ -66,6 +66,19 @@ export function statusTone(status) {
   return "idle";
 }
 
+/** A <time> showing how long ago ``epochSeconds`` was; refreshed by ``refreshTimes``. */
+export function timeAgo(epochSeconds, className = "meta") {
+  if (typeof epochSeconds !== "number") return null;
+  return h("time", {className, datetime: iso(epochSeconds), title: iso(epochSeconds),
+    dataset: {epoch: String(epochSeconds)}}, ago(epochSeconds));
+}
+
+/** Bring every "… ago" under ``root`` up to date. */
+export function refreshTimes(root = document) {
+  const now = Date.now() / 1000;
+  for (const node of root.querySelectorAll("time[data-epoch]")) node.textContent = ago(Number(node.dataset.epoch), now);
+}
+
 /** A status badge: text and colour (never colour alone). */
 export function badge(status, failureReason) {
   return h("span", {className: `badge ${statusTone(status)}`, title: failureReason || undefined}, status || "unknown");

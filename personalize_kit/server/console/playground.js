@@ -5,7 +5,7 @@ import {ApiError, control, getRecommendations, putEvents} from "./api.js";
 import {arnTail, fill, h} from "./dom.js";
 import {servables} from "./resources.js";
 
-const EVENT_TYPE = "watch";
+const EVENT_TYPE = "watch"; // unless the solution trains on one event type (its eventType)
 const USERS_KEY = "personalize-kit-console-users";
 const TITLE_COLUMN = /^(TITLE|NAME|ITEM_NAME|PRODUCT_NAME|PRODUCT_TITLE)$|TITLE/i;
 const GENRE_COLUMN = /GENRE|CATEGOR/i;
@@ -63,14 +63,22 @@ async function usableFilters(group) {
   return all.map((a) => a.filter).filter((f) => !String(f.filterExpression || "").includes("$"));
 }
 
+async function eventType(choice) {
+  if (!choice.solutionArn) return EVENT_TYPE;
+  const {solution} = await once(choice.solutionArn,
+    () => control("DescribeSolution", {solutionArn: choice.solutionArn}));
+  return solution.eventType || EVENT_TYPE;
+}
+
 async function contextFor(choice) {
-  const [type, columns, tracking, filters] = await Promise.all([
+  const [type, columns, tracking, filters, event] = await Promise.all([
     recipeType(choice),
     choice.config.enableMetadataWithRecommendations ? metadataColumns(choice.group) : Promise.resolve([]),
     trackingId(choice.group),
     usableFilters(choice.group),
+    eventType(choice),
   ]);
-  return {choice, type, columns, tracking, filters};
+  return {choice, type, columns, tracking, filters, event};
 }
 
 function chosen() {
@@ -150,7 +158,8 @@ function describeContext() {
     : `Item ids only: the ${choice.kind} returns no metadata (enableMetadataWithRecommendations is off).`);
   if (!itemBased) {
     notes.push(tracking
-      ? "\u201cWatched\u201d sends a PutEvents to the dataset group\u2019s event tracker."
+      ? `\u201cWatched\u201d sends a \u201c${state.context.event}\u201d event (PutEvents) to the dataset group\u2019s `
+        + "event tracker."
       : "No ACTIVE event tracker in this dataset group: create one to send events.");
   }
   $("play-info").textContent = notes.join(" ");
@@ -278,8 +287,8 @@ async function watched(item, title, button) {
   button.disabled = true;
   try {
     await putEvents({trackingId: state.context.tracking, userId: who, sessionId,
-      eventList: [{eventType: EVENT_TYPE, itemId: item.itemId, sentAt: Date.now() / 1000}]});
-    state.history.unshift({who, title, itemId: item.itemId, at: new Date()});
+      eventList: [{eventType: state.context.event, itemId: item.itemId, sentAt: Date.now() / 1000}]});
+    state.history.unshift({who, title, itemId: item.itemId, event: state.context.event, at: new Date()});
     renderHistory();
     await recommend();
     // keep the keyboard where it was: on the same item's button, else on the list's summary
@@ -295,7 +304,7 @@ function renderHistory() {
   const list = $("play-history");
   fill(list, state.history.slice(0, 12).map((e) => h("li", {},
     h("time", {datetime: e.at.toISOString()}, e.at.toLocaleTimeString()), " ",
-    h("span", {className: "rec-id"}, e.who), ` ${EVENT_TYPE} `, h("strong", {}, e.title))));
+    h("span", {className: "rec-id"}, e.who), ` ${e.event} `, h("strong", {}, e.title))));
   $("play-history-empty").hidden = state.history.length > 0;
 }
 

@@ -17,28 +17,38 @@ async function recommenders(group) {
   }
 }
 
+/** ``promise``, or ``fallback`` when the resource was deleted meanwhile (it leaves the tree at the next poll). */
+async function unlessGone(promise, fallback) {
+  try {
+    return await promise;
+  } catch (err) {
+    if (err instanceof ApiError && err.type === "ResourceNotFoundException") return fallback;
+    throw err;
+  }
+}
+
 async function dataset(summary) {
   const [importJobs, exportJobs] = await Promise.all([
-    listAll("ListDatasetImportJobs", {datasetArn: summary.datasetArn}, "datasetImportJobs"),
-    listAll("ListDatasetExportJobs", {datasetArn: summary.datasetArn}, "datasetExportJobs"),
+    unlessGone(listAll("ListDatasetImportJobs", {datasetArn: summary.datasetArn}, "datasetImportJobs"), []),
+    unlessGone(listAll("ListDatasetExportJobs", {datasetArn: summary.datasetArn}, "datasetExportJobs"), []),
   ]);
   return {...summary, importJobs, exportJobs};
 }
 
 async function campaign(summary) {
-  const {campaign: detail} = await control("DescribeCampaign", {campaignArn: summary.campaignArn});
-  return {...summary, ...detail};
+  const answer = await unlessGone(control("DescribeCampaign", {campaignArn: summary.campaignArn}), {});
+  return {...summary, ...(answer.campaign || {})};
 }
 
 async function solution(summary) {
   const [versions, campaigns] = await Promise.all([
-    listAll("ListSolutionVersions", {solutionArn: summary.solutionArn}, "solutionVersions"),
-    listAll("ListCampaigns", {solutionArn: summary.solutionArn}, "campaigns"),
+    unlessGone(listAll("ListSolutionVersions", {solutionArn: summary.solutionArn}, "solutionVersions"), []),
+    unlessGone(listAll("ListCampaigns", {solutionArn: summary.solutionArn}, "campaigns"), []),
   ]);
   const withJobs = await Promise.all(versions.map(async (version) => ({
     ...version,
-    batchJobs: await listAll(
-      "ListBatchInferenceJobs", {solutionVersionArn: version.solutionVersionArn}, "batchInferenceJobs"),
+    batchJobs: await unlessGone(listAll(
+      "ListBatchInferenceJobs", {solutionVersionArn: version.solutionVersionArn}, "batchInferenceJobs"), []),
   })));
   withJobs.sort((a, b) => (b.creationDateTime || 0) - (a.creationDateTime || 0));
   return {...summary, versions: withJobs, campaigns: await Promise.all(campaigns.map(campaign))};
@@ -47,10 +57,10 @@ async function solution(summary) {
 async function group(summary) {
   const arn = {datasetGroupArn: summary.datasetGroupArn};
   const [datasets, solutions, trackers, filters, recs] = await Promise.all([
-    listAll("ListDatasets", arn, "datasets"),
-    listAll("ListSolutions", arn, "solutions"),
-    listAll("ListEventTrackers", arn, "eventTrackers"),
-    listAll("ListFilters", arn, "Filters"),
+    unlessGone(listAll("ListDatasets", arn, "datasets"), []),
+    unlessGone(listAll("ListSolutions", arn, "solutions"), []),
+    unlessGone(listAll("ListEventTrackers", arn, "eventTrackers"), []),
+    unlessGone(listAll("ListFilters", arn, "Filters"), []),
     recommenders(summary),
   ]);
   const byName = (a, b) => String(a.name).localeCompare(String(b.name));
@@ -80,7 +90,7 @@ export function servables(snapshot) {
       for (const c of sol.campaigns) {
         if (c.status !== "ACTIVE") continue;
         out.push({kind: "campaign", arn: c.campaignArn, name: c.name, group: g, recipeArn: sol.recipeArn,
-          solutionName: sol.name, config: c.campaignConfig || {}});
+          solutionArn: sol.solutionArn, config: c.campaignConfig || {}});
       }
     }
     for (const r of g.recommenders) {

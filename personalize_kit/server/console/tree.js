@@ -1,13 +1,11 @@
 // The resource tree: nested <details> lists (keyboard and screen-reader friendly), states as text badges.
 
-import {ago, arnTail, badge, h, iso} from "./dom.js";
+import {arnTail, badge, h, timeAgo} from "./dom.js";
 
 const closed = new Set(); // keys of the branches a person folded; they stay folded across polls
 
 function when(resource) {
-  const stamp = resource.lastUpdatedDateTime || resource.creationDateTime;
-  if (typeof stamp !== "number") return null;
-  return h("time", {className: "meta", datetime: iso(stamp), title: iso(stamp)}, ago(stamp));
+  return timeAgo(resource.lastUpdatedDateTime || resource.creationDateTime);
 }
 
 function row(kind, name, resource, ...extra) {
