@@ -18,9 +18,10 @@ import logging
 import threading
 import time
 import uuid
+from http import HTTPStatus
 from typing import Any
 
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 
 from personalize_kit import __version__
 from personalize_kit.local.exceptions import ServiceError
@@ -34,6 +35,11 @@ logger = logging.getLogger(__name__)
 DEFAULT_REGION = "us-east-1"
 HEALTH_PATH = "/_health"
 _MIRROR_SERVICES = ("personalize", "personalize-runtime", "personalize-events")
+#: On every answer of the mirror: a page served from another origin (a dev server) may call the APIs.
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "x-amzn-RequestId, x-amzn-ErrorType, Date",
+}
 
 
 class MissingAuthenticationTokenException(ServiceError):
@@ -102,9 +108,9 @@ class ServerApp:
         with self.in_flight:
             try:
                 response, label = self.dispatch(request, environ)
-            except Exception:  # a bug of ours: one logged traceback, a 500 in the protocol's form
+            except Exception:  # a bug of ours: one logged traceback, a 500
                 logger.exception("%s %s failed", request.method, request.path)
-                response = Response("internal error", status=500)
+                response = Answer(500, {"Content-Type": "text/plain"}, b"internal error")
             if response is None:  # moto answers through its own WSGI app
                 status_holder: list[str] = []
 
@@ -124,11 +130,17 @@ class ServerApp:
 
     @staticmethod
     def _log(request: Request, label: str, status: str, started: float) -> None:
-        ms = (time.perf_counter() - started) * 1000
-        logger.info("%s %s %s %s %.1fms", request.method, request.full_path.rstrip("?"), label, status, ms)
+        if logger.isEnabledFor(logging.INFO):
+            environ = request.environ
+            query = environ.get("QUERY_STRING")
+            path = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+            ms = (time.perf_counter() - started) * 1000
+            logger.info("%s %s %s %s %.1fms", request.method, path, label, status, ms)
 
-    def dispatch(self, request: Request, environ: dict[str, Any]) -> tuple[Response | None, str]:
+    def dispatch(self, request: Request, environ: dict[str, Any]) -> tuple[Any, str]:
         """The response (``None``: moto answers) and a label for the log line."""
+        if request.method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:
+            return _preflight(environ), "preflight"
         if request.method in ("GET", "HEAD") and "Authorization" not in request.headers:
             if request.path == HEALTH_PATH:
                 return self.health(), "health"
@@ -158,7 +170,7 @@ class ServerApp:
         url = f"http://{request.host}{request.environ.get('RAW_URI') or request.full_path}"
         return self.verifier.check(request.method, url, request.headers, body)
 
-    def answer(self, found: Route, request: Request) -> Response:
+    def answer(self, found: Route, request: Request) -> Answer:
         """Parse the request, call the mirror, write the answer in the service's protocol."""
         try:
             if found.model is None:
@@ -178,12 +190,12 @@ class ServerApp:
             return self._error(found, InternalFailure(f"The local mirror failed: {type(exc).__name__}: {exc}"))
         return _response(status, headers, body)
 
-    def _error(self, found: Route, error: ServiceError) -> Response:
+    def _error(self, found: Route, error: ServiceError) -> Answer:
         protocol = "json" if found.service == "personalize" else "rest-json"
         status, headers, body = protocols.encode_error(protocol, error)
         return _response(status, headers, body)
 
-    def health(self) -> Response:
+    def health(self) -> Answer:
         body = {
             "version": __version__,
             "services": list(_MIRROR_SERVICES) + ["moto"],
@@ -197,13 +209,40 @@ def _region(request: Request) -> str:
     return scope.region if scope is not None else DEFAULT_REGION
 
 
-def _response(status: int, headers: dict[str, str], body: bytes) -> Response:
-    response = Response(body, status=status, headers=headers)
-    response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
-    return response
+class Answer:
+    """A response of ours: lighter than werkzeug's ``Response`` on the path every API call takes."""
+
+    __slots__ = ("body", "headers", "status_code")
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status_code, self.headers, self.body = status, headers, body
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        headers = [
+            *self.headers.items(),
+            *CORS_HEADERS.items(),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+            ("Content-Length", str(len(self.body))),
+        ]
+        start_response(f"{self.status_code} {HTTPStatus(self.status_code).phrase}", headers)
+        return [self.body]
 
 
-def _xml_or_json_refusal(request: Request, refusal: Refusal) -> Response:
+def _response(status: int, headers: dict[str, str], body: bytes) -> Answer:
+    return Answer(status, headers, body)
+
+
+def _preflight(environ: dict[str, Any]) -> Answer:
+    """The answer to a browser's CORS preflight: any origin may call the APIs (the server is local)."""
+    headers = {
+        "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, HEAD, OPTIONS",
+        "Access-Control-Allow-Headers": environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "*"),
+        "Access-Control-Max-Age": "600",
+    }
+    return Answer(200, headers, b"")
+
+
+def _xml_or_json_refusal(request: Request, refusal: Refusal) -> Answer:
     """A refused request for a moto service, in that service's error form."""
     json_class, query_code, s3_code = _REFUSALS[refusal.kind]
     if "json" in (request.content_type or ""):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 from typing import Any
 
@@ -98,24 +99,47 @@ def to_wire(shape: Any, value: Any) -> Any:
     """``value`` with only the members ``shape`` declares, timestamps as epoch seconds, blobs base64."""
     if value is None or shape is None:
         return None
+    return _converter(shape)(value)
+
+
+#: Scalar types that go out as they are.
+_PLAIN = frozenset({"string", "boolean", "integer", "long", "float", "double"})
+
+
+@functools.cache
+def _converter(shape: Any) -> Any:
+    """A function writing values of ``shape`` for the wire, built once per shape (a hot path: every answer)."""
     kind = shape.type_name
-    if kind == "structure":
-        out = {}
-        for name, member in shape.members.items():
-            if member.serialization.get("location"):
-                continue
-            item = to_wire(member, value.get(name))
-            if item is not None:
-                out[member.serialization.get("name", name)] = item
-        return out
-    if kind == "list":
-        return [to_wire(shape.member, item) for item in value]
-    if kind == "map":
-        return {key: to_wire(shape.value, item) for key, item in value.items()}
+    if kind in _PLAIN:
+        return _same
     if kind == "timestamp":
-        return value.timestamp() if isinstance(value, dt.datetime) else float(value)
+        return lambda value: value.timestamp() if isinstance(value, dt.datetime) else float(value)
     if kind == "blob":
-        return base64.b64encode(value if isinstance(value, bytes) else str(value).encode()).decode("ascii")
+        return lambda value: base64.b64encode(value if isinstance(value, bytes) else str(value).encode()).decode()
+    if kind == "list":
+        member = _converter(shape.member)
+        return (lambda value: list(value)) if member is _same else (lambda value: [member(item) for item in value])
+    if kind == "map":
+        item_converter = _converter(shape.value)
+        return lambda value: {key: item_converter(item) for key, item in value.items()}
+    members = {
+        name: (member.serialization.get("name", name), _converter(member))
+        for name, member in shape.members.items()
+        if not member.serialization.get("location")
+    }
+
+    def structure(value: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for name, item in value.items():
+            found = members.get(name)
+            if found is not None and item is not None:
+                out[found[0]] = item if found[1] is _same else found[1](item)
+        return out
+
+    return structure
+
+
+def _same(value: Any) -> Any:
     return value
 
 
