@@ -165,3 +165,17 @@ def test_output_keeps_declared_members_only():
     assert protocols.to_wire(shape.members["itemList"], []) == []
     timestamp_shape = service_model("personalize").shape_for("Date")
     assert protocols.to_wire(timestamp_shape, when) == when.timestamp()
+
+
+def test_pages_on_other_origins_may_call_the_apis(client: Client):
+    preflight = client.options(
+        "/recommendations",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type,x-amz-date"},
+    )  # fmt: skip
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert preflight.headers["Access-Control-Allow-Headers"] == "content-type,x-amz-date"
+    response = client.post("/", data="{}", headers={"X-Amz-Target": "AmazonPersonalize.ListRecipes"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "x-amzn-ErrorType" in response.headers["Access-Control-Expose-Headers"]
