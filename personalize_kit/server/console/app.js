@@ -7,9 +7,13 @@ import {initPlayground, select, updateChoices} from "./playground.js";
 import {loadSnapshot} from "./resources.js";
 import {renderTree} from "./tree.js";
 
-const POLL_MS = 3000;
+const POLL_BUSY_MS = 2000; // while anything is being created, trained or deleted
+const POLL_IDLE_MS = 5000;
+const BUSY = /PENDING|IN_PROGRESS|IN PROGRESS|STOPPING/;
 const $ = (id) => document.getElementById(id);
 let lastTree = "";
+let busy = true;
+let polling = false;
 
 function setLive(ok, text) {
   const live = $("live");
@@ -18,9 +22,12 @@ function setLive(ok, text) {
 }
 
 async function poll() {
+  if (polling) return; // the timer and a tab coming back into view may both ask
+  polling = true;
   try {
     const snapshot = await loadSnapshot();
     const signature = JSON.stringify(snapshot);
+    busy = BUSY.test(signature);
     if (signature !== lastTree) {
       lastTree = signature;
       renderTree($("tree"), snapshot, (arn) => select(arn));
@@ -33,12 +40,14 @@ async function poll() {
     setLive(true, `${count} dataset group${count === 1 ? "" : "s"} · updated ${new Date().toLocaleTimeString()}`);
   } catch (err) {
     setLive(false, `${err.type || "Error"}: ${err.message || err} · retrying`);
+  } finally {
+    polling = false;
   }
 }
 
 async function loop() {
   if (!document.hidden) await poll();
-  setTimeout(loop, POLL_MS);
+  setTimeout(loop, busy ? POLL_BUSY_MS : POLL_IDLE_MS);
 }
 
 async function showEndpoint() {

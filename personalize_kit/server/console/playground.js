@@ -15,7 +15,7 @@ const described = new Map(); // cache key -> a Promise of a Describe* answer
 const sessionId = `console-${Math.random().toString(36).slice(2, 10)}`;
 
 const $ = (id) => document.getElementById(id);
-const state = {choices: [], context: null, previous: new Map(), history: [], ticket: 0};
+const state = {choices: [], context: null, previous: new Map(), history: [], ticket: 0, typed: {}};
 
 function once(key, load) {
   if (!described.has(key)) described.set(key, load().catch((err) => {
@@ -137,10 +137,17 @@ async function choose(changed) {
     return;
   }
   const context = await contextFor(choice);
-  if (!state.context || state.context.choice.arn !== choice.arn) state.ticket += 1; // drop answers in flight
+  const previous = state.context;
+  if (!previous || previous.choice.arn !== choice.arn) state.ticket += 1; // drop answers in flight
+  if (previous && (previous.type === "RELATED_ITEMS") !== (context.type === "RELATED_ITEMS")) {
+    // a user id is no item id: keep what was typed for each kind of input
+    state.typed[previous.type === "RELATED_ITEMS" ? "item" : "user"] = $("play-user").value;
+    $("play-user").value = state.typed[context.type === "RELATED_ITEMS" ? "item" : "user"] || "";
+  }
   state.context = context;
   describeContext();
-  if (changed && $("play-user").value.trim()) await recommend();
+  const trackerChanged = previous && previous.tracking !== context.tracking;
+  if ((changed || trackerChanged) && $("play-user").value.trim()) await recommend();
 }
 
 function describeContext() {

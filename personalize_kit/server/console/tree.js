@@ -60,8 +60,11 @@ function versionNode(v, serving) {
     [reason(v) && leaf(reason(v)), ...jobs]);
 }
 
-function campaignNode(c, onTry) {
-  const tryIt = c.status === "ACTIVE"
+// Campaigns of these recipes rank an input list (GetPersonalizedRanking): the playground does not list them.
+const RANKING = /personalized-ranking/;
+
+function campaignNode(c, recipeArn, onTry) {
+  const tryIt = c.status === "ACTIVE" && !RANKING.test(recipeArn)
     ? h("button", {type: "button", className: "link", onclick: () => onTry(c.campaignArn),
       "aria-label": `Try campaign ${c.name} in the playground`}, "Try")
     : null;
@@ -75,7 +78,7 @@ function solutionNode(sol, onTry) {
   const recipe = arnTail(sol.recipeArn);
   return branch(sol.solutionArn, row("solution", sol.name, sol, tag(recipe)), [
     ...sol.versions.map((v) => versionNode(v, serving)),
-    ...sol.campaigns.map((c) => campaignNode(c, onTry)),
+    ...sol.campaigns.map((c) => campaignNode(c, sol.recipeArn, onTry)),
   ]);
 }
 
