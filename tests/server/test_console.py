@@ -269,7 +269,7 @@ def test_console_with_an_empty_state(serve: Any, page: Any, state_dir: Path) -> 
     assert page.is_hidden("#play-area")
     page.wait_for_selector("#metrics .empty")
     assert "No trained solution version yet" in page.inner_text("#metrics")
-    assert page.inner_text("#live-text").startswith("0 dataset groups")
+    page.wait_for_function("document.querySelector('#live-text').textContent.startsWith('0 dataset groups')")
     assert page.errors == []
 
 

@@ -29,25 +29,33 @@ function label(key) {
   return LABELS[key] || key.replace(/_at_(\d+)$/, "@$1").replace(/_/g, " ");
 }
 
-function niceMax(value) {
-  if (value <= 0) return 1;
-  const step = 10 ** Math.floor(Math.log10(value));
-  const top = Math.ceil(value / step) * step;
-  return Math.min(top, value <= 1 ? 1 : top);
+/** A round tick step and the axis top for values up to ``value`` (at most 5 steps: 0.05, 0.1, 0.25 ...). */
+function axis(value) {
+  if (!(value > 0)) return {step: 0.25, top: 1};
+  const raw = value / 5;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((m) => m >= raw);
+  return {step, top: Math.ceil(value / step - 1e-9) * step};
+}
+
+function decimals(step) {
+  return Math.max(0, Math.min(4, -Math.floor(Math.log10(step) + 1e-9) + (String(step).includes("25") ? 1 : 0)));
 }
 
 function svgChart(keys, series) {
   const width = 760, height = 280, left = 44, right = 8, top = 12, bottom = 40;
   const plotW = width - left - right, plotH = height - top - bottom;
-  const top1 = niceMax(Math.max(...series.flatMap((x) => keys.map((k) => Number(x.metrics[k]) || 0))));
+  const {step, top: top1} = axis(Math.max(...series.flatMap((x) => keys.map((k) => Number(x.metrics[k]) || 0))));
   const y = (v) => top + plotH - (v / top1) * plotH;
   const group = plotW / keys.length;
   const barW = Math.max(3, Math.min(22, (group * 0.75) / series.length));
   const nodes = [];
-  for (let i = 0; i <= 4; i += 1) {
-    const v = (top1 * i) / 4;
+  const steps = Math.round(top1 / step);
+  for (let i = 0; i <= steps; i += 1) {
+    const v = i * step;
     nodes.push(s("line", {x1: left, x2: width - right, y1: y(v), y2: y(v), className: i ? "grid" : "axis"}));
-    nodes.push(s("text", {x: left - 6, y: y(v) + 4, className: "tick", "text-anchor": "end"}, v.toFixed(2)));
+    nodes.push(s("text", {x: left - 6, y: y(v) + 4, className: "tick", "text-anchor": "end"},
+      v.toFixed(decimals(step))));
   }
   keys.forEach((key, k) => {
     const x0 = left + k * group + (group - barW * series.length) / 2;
@@ -105,7 +113,8 @@ export async function renderMetrics(container, snapshot) {
       "No trained solution version yet: metrics appear here when a version becomes ACTIVE."));
     return;
   }
-  const shown = versions.slice(0, MAX_SERIES);
+  // the newest versions, in name order so that a solution keeps its colour while its versions come and go
+  const shown = versions.slice(0, MAX_SERIES).sort((a, b) => a.label.localeCompare(b.label));
   const series = await Promise.all(shown.map(async (v) => ({...v, metrics: await metricsOf(v.arn)})));
   const present = new Set(series.flatMap((x) => Object.keys(x.metrics)));
   const keys = [...Object.keys(LABELS).filter((k) => present.has(k)),
