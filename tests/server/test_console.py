@@ -273,92 +273,87 @@ def test_console_with_an_empty_state(serve: Any, page: Any, state_dir: Path) -> 
     assert page.errors == []
 
 
-def test_console_tree_metrics_and_watched_events(serve: Any, page: Any, state_dir: Path) -> None:
-    arns = build_state(state_dir)
-    page.goto(serve(state_dir))
-
-    # The resource tree, with live states
+def check_tree(page: Any) -> None:
+    """Every resource of the planted state is in the tree, each ACTIVE, each version deployed."""
     page.wait_for_selector("#tree .tree")
     tree = page.inner_text("#tree")
-    for name in (
-        "films",
-        "films-interactions",
-        "films-items",
-        "films-interactions-import",
-        "films-items-import",
-        "films-up",
-        "films-popular",
-        "films-similar",
-        "films-tracker",
-        "films-unwatched",
-        "aws-user-personalization",
-    ):
-        assert name in tree, name
+    names = ["films", "films-interactions", "films-items", "films-interactions-import", "films-items-import"]
+    names += ["films-up", "films-popular", "films-similar", "films-tracker", "films-unwatched", "aws-sims"]
+    assert [name for name in names if name not in tree] == []
     # the group, 2 datasets, 2 import jobs, 3 solutions, 3 versions, 3 campaigns, the tracker, the filter
     assert page.locator("#tree .badge.ok").count() == 16
-    assert page.locator("#tree .tag.live").count() == 3  # each version is deployed by its campaign
+    assert page.locator("#tree .tag.live").count() == 3
 
-    # The offline metrics of the three ACTIVE versions as an SVG chart
+
+def check_metrics(page: Any) -> None:
+    """The three ACTIVE versions' metrics as one bar per version and metric, with a legend and a table."""
     page.wait_for_selector("#metrics svg.chart rect")
     assert page.locator("#metrics .legend li").count() == 3
     metrics = page.locator("#metrics thead th").count() - 1  # the first column names the version
     assert metrics >= 8  # coverage, MRR@25, NDCG@5/10/25, precision@5/10/25
     assert page.locator("#metrics svg.chart rect").count() == 3 * metrics
 
-    # The playground: titles and genres through metadataColumns
+
+def check_watched(page: Any, arns: dict[str, str]) -> None:
+    """Titles and genres through metadataColumns; "Watched" sends the event and the list changes at once."""
     page.wait_for_function("document.querySelector('#play-campaign').options.length === 3")
-    page.select_option("#play-campaign", arns["films-up"])
-    page.fill("#play-user", "u03")
-    page.click("#play-form button[type=submit]")
+    page.get_by_label("Campaign or recommender").select_option(arns["films-up"])
+    page.get_by_label("User id").fill("u03")
+    page.get_by_role("button", name="Recommend", exact=True).click()
     page.wait_for_selector("#play-results li.rec")
     before = listed(page)
     assert len(before) == 10
     first = page.locator("#play-results li.rec").first
-    title, genre = FILMS[before[0][0]]
-    assert first.locator(".rec-title").inner_text() == title
-    assert first.locator(".chip").inner_text() == genre
+    assert (first.locator(".rec-title").inner_text(), first.locator(".chip").inner_text()) == FILMS[before[0][0]]
 
-    # "Watched": PutEvents through the tracker, and the list is asked again at once
     target = before[4][0]
-    page.locator(f'#play-results li.rec[data-item="{target}"] button.watch').click()
+    page.get_by_role("button", name=f"Watched {FILMS[target][0]}").click()
     page.wait_for_function(
         "before => JSON.stringify([...document.querySelectorAll('#play-results li.rec')]"
         ".map(li => [li.dataset.item, li.dataset.score || ''])) !== JSON.stringify(before)",
         arg=before,
     )
-    after = listed(page)
-    assert after != before
+    assert listed(page) != before
     assert FILMS[target][0] in page.inner_text("#play-history")
     assert "since the last answer" in page.inner_text("#play-summary")
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-    # With the filter that excludes watched films, the next film watched leaves the list
-    page.select_option("#play-filter", label="films-unwatched")
+    # with the filter that excludes watched films, a film leaves the list as soon as it is watched
+    page.get_by_label("Filter").select_option(label="films-unwatched")
     page.wait_for_function(f"!document.querySelector('#play-results li.rec[data-item=\"{target}\"]')")
     second = listed(page)[0][0]
-    page.locator(f'#play-results li.rec[data-item="{second}"] button.watch').click()
+    page.get_by_role("button", name=f"Watched {FILMS[second][0]}").click()
     page.wait_for_function(f"!document.querySelector('#play-results li.rec[data-item=\"{second}\"]')")
     assert len(listed(page)) == 10
 
-    # A campaign without enableMetadataWithRecommendations answers with ids only
-    page.select_option("#play-filter", "")
-    page.select_option("#play-campaign", arns["films-popular"])
+
+def check_other_campaigns(page: Any, arns: dict[str, str]) -> None:
+    """Ids only without enableMetadataWithRecommendations; a related-items campaign takes an item id."""
+    page.get_by_label("Filter").select_option("")
+    page.get_by_label("Campaign or recommender").select_option(arns["films-popular"])
     page.wait_for_function("document.querySelector('#play-info').textContent.includes('Item ids only')")
     page.wait_for_selector("#play-results li.rec:not(:has(.chip))")
     popular = page.locator("#play-results li.rec").first
     assert popular.locator(".rec-title").inner_text() == popular.get_attribute("data-item")
 
-    # A related-items campaign (SIMS) takes an item; "Like this" asks for the items like the one clicked
-    page.select_option("#play-campaign", arns["films-similar"])
-    page.wait_for_function("document.querySelector('#play-user-label').textContent === 'Item id'")
-    page.fill("#play-user", "m00")
-    page.click("#play-form button[type=submit]")
+    page.get_by_label("Campaign or recommender").select_option(arns["films-similar"])
+    page.get_by_label("Item id").fill("m00")
+    page.get_by_role("button", name="Recommend", exact=True).click()
     page.wait_for_selector("#play-results li.rec button.secondary")
     pick = listed(page)[0][0]
     assert pick != "m00"
-    page.locator(f'#play-results li.rec[data-item="{pick}"] button.secondary').click()
+    page.get_by_role("button", name=f"Items like {pick}").click()  # SIMS without metadata: the title is the id
     page.wait_for_function(f"!document.querySelector('#play-results li.rec[data-item=\"{pick}\"]')")
-    assert page.input_value("#play-user") == pick
+    assert page.get_by_label("Item id").input_value() == pick
     assert page.is_hidden("#play-error")
+
+
+def test_console_tree_metrics_and_watched_events(serve: Any, page: Any, state_dir: Path) -> None:
+    arns = build_state(state_dir)
+    page.goto(serve(state_dir))
+    check_tree(page)
+    check_metrics(page)
+    check_watched(page, arns)
+    check_other_campaigns(page, arns)
     assert page.errors == []
