@@ -40,9 +40,26 @@ async function poll() {
     setLive(true, `${count} dataset group${count === 1 ? "" : "s"} · updated ${new Date().toLocaleTimeString()}`);
   } catch (err) {
     setLive(false, `${err.type || "Error"}: ${err.message || err} · retrying`);
+    if (!lastTree) {
+      fill($("tree"), h("p", {className: "error"}, explain(err)));
+      fill($("metrics"), h("p", {className: "hint"}, "Nothing to show until the resources can be read."));
+    }
   } finally {
     polling = false;
   }
+}
+
+/** What a person can do about an error that keeps the console from reading anything. */
+function explain(err) {
+  const code = (text) => h("code", {className: "nowrap"}, text);
+  if (err.type === "MissingAuthenticationTokenException") {
+    return ["This server verifies SigV4 signatures (", code("serve --credentials"), ") and a browser cannot sign "
+      + "its requests: start ", code("serve"), " without ", code("--credentials"), " to use the console."];
+  }
+  if (err.type === "NetworkError") {
+    return ["The server cannot be reached: is ", code("python -m personalize_kit serve"), " running?"];
+  }
+  return [`The resources cannot be read: ${err.type}: ${err.message}`];
 }
 
 async function loop() {
