@@ -17,7 +17,12 @@ let polling = false;
 
 function setLive(ok, text) {
   const live = $("live");
-  live.className = `live ${ok ? "ok" : "down"}`;
+  const state = `live ${ok ? "ok" : "down"}`;
+  if (live.className !== state) {
+    // announced to screen readers only when the connection comes or goes, not at every poll
+    $("live-announce").textContent = ok ? "Connected: resources are live." : `Connection problem: ${text}`;
+  }
+  live.className = state;
   $("live-text").textContent = text;
 }
 

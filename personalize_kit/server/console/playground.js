@@ -147,7 +147,9 @@ async function choose(changed) {
   state.context = context;
   describeContext();
   const trackerChanged = previous && previous.tracking !== context.tracking;
-  if ((changed || trackerChanged) && $("play-user").value.trim()) await recommend();
+  const resumed = !previous && !$("play-user").value.trim() && context.type !== "RELATED_ITEMS" && recentUsers()[0];
+  if (resumed) $("play-user").value = resumed; // the user tried last time, in this browser
+  if ((changed || trackerChanged || resumed) && $("play-user").value.trim()) await recommend();
 }
 
 function describeContext() {
