@@ -26,7 +26,9 @@ function once(key, load) {
 }
 
 async function recipeType(choice) {
-  if (choice.kind === "recommender") return ITEM_BASED.test(choice.recipeArn) ? "RELATED_ITEMS" : "USER_PERSONALIZATION";
+  if (choice.kind === "recommender") {
+    return ITEM_BASED.test(choice.recipeArn) ? "RELATED_ITEMS" : "USER_PERSONALIZATION";
+  }
   if (!recipeTypes.has(choice.recipeArn)) {
     const {recipe} = await control("DescribeRecipe", {recipeArn: choice.recipeArn});
     recipeTypes.set(choice.recipeArn, recipe.recipeType);
@@ -200,7 +202,8 @@ function requestFor(userOrItem) {
 export async function recommend() {
   const who = $("play-user").value.trim();
   if (!state.context || !who) {
-    showError(who ? null : {type: "Missing input", message: `Enter ${$("play-user-label").textContent.toLowerCase()}.`});
+    const what = $("play-user-label").textContent.toLowerCase();
+    showError(who ? null : {type: "Missing input", message: `Enter ${what === "item id" ? "an" : "a"} ${what}.`});
     return;
   }
   const request = requestFor(who);

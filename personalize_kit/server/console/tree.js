@@ -24,7 +24,7 @@ function reason(resource) {
 function branch(key, summary, children) {
   const items = children.flat().filter(Boolean);
   if (!items.length) return h("li", {className: "leaf"}, summary);
-  const details = h("details", {open: !closed.has(key), dataset: {key}}, h("summary", {}, summary),
+  const details = h("details", {open: !closed.has(key)}, h("summary", {dataset: {focus: key}}, summary),
     h("ul", {}, items));
   details.addEventListener("toggle", () => (details.open ? closed.delete(key) : closed.add(key)));
   return h("li", {}, details);
@@ -66,7 +66,7 @@ const RANKING = /personalized-ranking/;
 function campaignNode(c, recipeArn, onTry) {
   const tryIt = c.status === "ACTIVE" && !RANKING.test(recipeArn)
     ? h("button", {type: "button", className: "link", onclick: () => onTry(c.campaignArn),
-      "aria-label": `Try campaign ${c.name} in the playground`}, "Try")
+      dataset: {focus: c.campaignArn}, "aria-label": `Try campaign ${c.name} in the playground`}, "Try")
     : null;
   const pending = c.latestCampaignUpdate && c.latestCampaignUpdate.status !== "ACTIVE"
     ? h("span", {className: "tag"}, `update ${c.latestCampaignUpdate.status}`) : null;
@@ -90,7 +90,7 @@ function groupNode(g, onTry) {
     section(`${key}#solutions`, "Solutions", g.solutions.map((sol) => solutionNode(sol, onTry))),
     section(`${key}#recommenders`, "Recommenders", g.recommenders.map((r) => leaf(
       row("recommender", r.name, r, tag(arnTail(r.recipeArn)),
-        r.status === "ACTIVE" ? h("button", {type: "button", className: "link",
+        r.status === "ACTIVE" ? h("button", {type: "button", className: "link", dataset: {focus: r.recommenderArn},
           onclick: () => onTry(r.recommenderArn), "aria-label": `Try recommender ${r.name}`}, "Try") : null),
       reason(r)))),
     section(`${key}#trackers`, "Event trackers", g.trackers.map((t) => leaf(row("event tracker", t.name, t)))),
@@ -107,5 +107,11 @@ export function renderTree(container, snapshot, onTry) {
         " or any AWS SDK pointed at this endpoint; it appears here within seconds.")));
     return;
   }
+  // a re-render (states change while a person reads) keeps the keyboard focus where it was
+  const focused = container.contains(document.activeElement) ? document.activeElement.dataset.focus : undefined;
   container.replaceChildren(h("ul", {className: "tree"}, snapshot.groups.map((g) => groupNode(g, onTry))));
+  if (focused) {
+    const again = container.querySelector(`[data-focus="${CSS.escape(focused)}"]`);
+    if (again) again.focus();
+  }
 }
