@@ -294,7 +294,15 @@ def check_metrics(page: Any) -> None:
     assert page.locator("#metrics svg.chart rect").count() == 3 * metrics
 
 
-def check_watched(page: Any, arns: dict[str, str]) -> None:
+def recorded_events(state_dir: Path) -> list[dict[str, Any]]:
+    from personalize_kit.local import store
+    from personalize_kit.local.state import StateStore
+
+    path = store.events_path(StateStore(state_dir), "films")
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def check_watched(page: Any, arns: dict[str, str], state_dir: Path) -> None:
     """Titles and genres through metadataColumns; "Watched" sends the event and the list changes at once."""
     page.wait_for_function("document.querySelector('#play-campaign').options.length === 3")
     page.get_by_label("Campaign or recommender").select_option(arns["films-up"])
@@ -315,6 +323,10 @@ def check_watched(page: Any, arns: dict[str, str]) -> None:
     )
     assert listed(page) != before
     assert FILMS[target][0] in page.inner_text("#play-history")
+    event = recorded_events(state_dir)[-1]  # what the server's mirror recorded from the page's PutEvents
+    assert (event["USER_ID"], event["ITEM_ID"], event["EVENT_TYPE"]) == ("u03", target, "watch")
+    assert event["RECOMMENDATION_ID"].startswith("RID-")
+    assert event["IMPRESSION"] == "|".join(item for item, _ in before)
     assert "since the last answer" in page.inner_text("#play-summary")
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
@@ -354,6 +366,6 @@ def test_console_tree_metrics_and_watched_events(serve: Any, page: Any, state_di
     page.goto(serve(state_dir))
     check_tree(page)
     check_metrics(page)
-    check_watched(page, arns)
+    check_watched(page, arns, state_dir)
     check_other_campaigns(page, arns)
     assert page.errors == []

@@ -7,6 +7,7 @@ import {servables} from "./resources.js";
 
 const EVENT_TYPE = "watch"; // unless the solution trains on one event type (its eventType)
 const USERS_KEY = "personalize-kit-console-users";
+const MAX_IMPRESSION = 25; // PutEvents takes at most 25 impression item ids per event
 const TITLE_COLUMN = /^(TITLE|NAME|ITEM_NAME|PRODUCT_NAME|PRODUCT_TITLE)$|TITLE/i;
 const GENRE_COLUMN = /GENRE|CATEGOR/i;
 const ITEM_BASED = /more-like|frequently-bought|customers-who-viewed|similar/i;
@@ -15,7 +16,7 @@ const described = new Map(); // cache key -> a Promise of a Describe* answer
 const sessionId = `console-${Math.random().toString(36).slice(2, 10)}`;
 
 const $ = (id) => document.getElementById(id);
-const state = {choices: [], context: null, previous: new Map(), history: [], ticket: 0, typed: {}};
+const state = {choices: [], context: null, previous: new Map(), history: [], ticket: 0, typed: {}, shown: null};
 
 function once(key, load) {
   if (!described.has(key)) described.set(key, load().catch((err) => {
@@ -217,6 +218,7 @@ export async function recommend() {
     const items = answer.itemList || [];
     renderList(items, state.previous.get(key));
     state.previous.set(key, items.map((i) => i.itemId));
+    state.shown = {recommendationId: answer.recommendationId, items: items.map((i) => i.itemId)};
     if (state.context.type !== "RELATED_ITEMS") remember(who);
   } catch (err) {
     showError(err);
@@ -294,12 +296,21 @@ function summary(items, previous) {
   return `${count} \u00b7 since the last answer: ${parts.join(", ")}.`;
 }
 
+/** The list the event answers: its recommendationId and the items shown (the impression), as the service takes them. */
+function shownWith() {
+  const shown = state.shown || {};
+  return {
+    ...(shown.recommendationId ? {recommendationId: shown.recommendationId} : {}),
+    ...(shown.items && shown.items.length ? {impression: shown.items.slice(0, MAX_IMPRESSION)} : {}),
+  };
+}
+
 async function watched(item, title, button) {
   const who = $("play-user").value.trim();
   button.disabled = true;
   try {
     await putEvents({trackingId: state.context.tracking, userId: who, sessionId,
-      eventList: [{eventType: state.context.event, itemId: item.itemId, sentAt: Date.now() / 1000}]});
+      eventList: [{eventType: state.context.event, itemId: item.itemId, sentAt: Date.now() / 1000, ...shownWith()}]});
     state.history.unshift({who, title, itemId: item.itemId, event: state.context.event, at: new Date()});
     renderHistory();
     await recommend();
