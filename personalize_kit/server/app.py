@@ -167,7 +167,9 @@ class ServerApp:
         if self.verifier is None:
             return None
         body = request.get_data(cache=True)
-        url = f"http://{request.host}{request.environ.get('RAW_URI') or request.full_path}"
+        environ = request.environ
+        raw = environ.get("REQUEST_URI") or environ.get("RAW_URI") or request.full_path  # as sent: %-encoded
+        url = f"http://{request.host}{raw}"
         return self.verifier.check(request.method, url, request.headers, body)
 
     def answer(self, found: Route, request: Request) -> Answer:

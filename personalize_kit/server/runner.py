@@ -1,15 +1,19 @@
-"""Run the server: a threaded WSGI server on one port, stopped cleanly by SIGTERM or SIGINT.
+"""Run the server: waitress (a production WSGI server: one I/O loop, a pool of worker threads) on one port,
+stopped cleanly by SIGTERM or SIGINT.
 
-On a signal the server stops accepting connections, lets the requests being answered finish (up to
-:data:`DRAIN_SECONDS`), and returns; the CLI then exits 0. Trainings running in background threads end
-as they do when any mirror process ends (the next process finds them abandoned and settles them).
+On a signal the server stops accepting connections, lets the requests being answered finish and their
+answers go out (up to :data:`DRAIN_SECONDS`), closes the connections and returns; the CLI then exits 0.
+Trainings running in background threads end as they do when any mirror process ends (the next process
+finds them abandoned and settles them).
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +25,8 @@ from personalize_kit.server.sigv4 import Verifier
 logger = logging.getLogger(__name__)
 #: How long a stopping server waits for the requests in flight.
 DRAIN_SECONDS = 30.0
+#: Worker threads answering requests (the I/O itself is one loop; trainings run in threads of their own).
+WORKERS = 16
 
 
 def moto_application() -> Any:
@@ -35,30 +41,22 @@ def build_app(state_dir: Any = None, *, credentials: tuple[str, str] | None = No
     from personalize_kit.local._hooks import Mirror
 
     verifier = Verifier(*credentials) if credentials else None
-    return ServerApp(
-        Mirror(state_dir, **mirror_options), moto_application(), verifier=verifier, faults=Faults.from_env()
-    )
+    mirror = Mirror(state_dir, **mirror_options)
+    return ServerApp(mirror, moto_application(), verifier=verifier, faults=Faults.from_env())
 
 
 def make_server(app: ServerApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> Any:
-    """A threaded werkzeug server (moto's request handler, which keeps S3 metadata headers intact).
+    """A waitress server listening on ``host:port`` (port 0: a free one); ``OSError`` if it cannot listen."""
+    from waitress.server import create_server
 
-    Raises ``OSError`` when the address cannot be listened on (werkzeug itself would exit the process).
-    """
-    import socket
-
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug.serving import make_server as werkzeug_server
-
-    class Handler(MotoRequestHandler):
-        def log_request(self, code: Any = "-", size: Any = "-") -> None:
-            """Requests are logged by the application, one line each."""
-
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "queue depth" notes under load
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.create_server((host, port), family=family) as listening:  # werkzeug keeps its own copy
-        server = werkzeug_server(host, port, app, threaded=True, request_handler=Handler, fd=listening.fileno())
-    server.daemon_threads = True
-    return server
+    listening = socket.create_server((host, port), family=family)
+    return create_server(app, sockets=[listening], threads=WORKERS, ident="personalize_kit", expose_tracebacks=False)
+
+
+def address(server: Any) -> tuple[str, int]:
+    return server.effective_host, int(server.effective_port)
 
 
 def serve(app: ServerApp, server: Any, *, on_ready: Callable[[str], None] | None = None) -> None:
@@ -66,21 +64,43 @@ def serve(app: ServerApp, server: Any, *, on_ready: Callable[[str], None] | None
     stopping = threading.Event()
 
     def stop(signum: int, _frame: Any) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            logger.info("%s received: finishing requests in flight", signal.Signals(signum).name)
-            threading.Thread(target=server.shutdown, name="shutdown", daemon=True).start()
+        if stopping.is_set():
+            return
+        stopping.set()
+        logger.info("%s received: finishing requests in flight", signal.Signals(signum).name)
+        threading.Thread(target=_drain, args=(app, server), name="drain", daemon=True).start()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        host, port = server.server_address[:2]
+        host, port = address(server)
         if on_ready is not None:
             on_ready(f"http://{host}:{port}")
-        server.serve_forever(poll_interval=0.2)
+        server.run()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if not app.in_flight.wait_idle(DRAIN_SECONDS):
-            logger.warning("stopped with %d requests still in flight after %.0f s", app.in_flight.count, DRAIN_SECONDS)
-        server.server_close()
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         logger.info("stopped")
+
+
+def _drain(app: ServerApp, server: Any) -> None:
+    """Wait for the requests in flight and their answers to go out, then end the I/O loop."""
+    from waitress import wasyncore
+
+    deadline = time.monotonic() + DRAIN_SECONDS
+    dispatcher = server.task_dispatcher
+    # Changes to the loop's connections are made in the loop's own thread, through its trigger.
+    server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))  # no new connections
+
+    def busy() -> bool:
+        channels = [c for c in list(server._map.values()) if hasattr(c, "total_outbufs_len")]
+        pending = any(c.requests or c.total_outbufs_len for c in channels)
+        return app.in_flight.count > 0 or dispatcher.active_count > 0 or bool(dispatcher.queue) or pending
+
+    try:
+        while busy() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if busy():
+            logger.warning("stopping with requests still in flight after %.0f s", DRAIN_SECONDS)
+    finally:  # whatever happens, the loop ends: closing every connection empties its map
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))

@@ -18,7 +18,7 @@ from server_helpers import ROOT, free_port, get_json
 
 from personalize_kit.server import static
 from personalize_kit.server.app import ServerApp
-from personalize_kit.server.runner import make_server, serve
+from personalize_kit.server.runner import address, make_server, serve
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -97,7 +97,7 @@ def test_sigterm_finishes_the_requests_in_flight_then_stops(state_dir: Path):
     mirror = SlowMirror(state_dir, 1.0)
     app = ServerApp(mirror, moto_app=None)
     server = make_server(app, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    url = f"http://127.0.0.1:{address(server)[1]}/"
     answers: list[tuple[int, dict]] = []
 
     def slow_request() -> None:
