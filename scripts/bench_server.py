@@ -180,6 +180,7 @@ def main() -> int:
         AWS_DEFAULT_REGION="us-east-1",
     )
     rows = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         server = start_server(work / "state", port, work / "server.log")
@@ -200,6 +201,7 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(60)
+    args.load = (round(load_before, 1), round(os.getloadavg()[0], 1))
     write(rows, args)
     return 0
 
@@ -213,6 +215,11 @@ def write(rows: list[dict], args: argparse.Namespace) -> None:
             f"{r['errors']} | {'PASS' if r['meets_target'] else 'FAIL'} |"
         )
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    sharing = (
+        f"The machine's 1-minute load average was {args.load[0]} before and {args.load[1]} after the run "
+        f"({os.cpu_count()} CPUs; other work was running), and the benchmark and its server ran at niceness "
+        f"{os.nice(0)}: the numbers are those of a shared machine, not of 2 free cores."
+    )
     command = (
         f"python scripts/bench_server.py --clients {args.clients} --seconds {args.seconds:g} "
         f"--interactions {args.interactions} --items {args.items}"
@@ -222,7 +229,7 @@ def write(rows: list[dict], args: argparse.Namespace) -> None:
     (RESULTS / "server.json").write_text(
         json.dumps(
             {"date": time.strftime("%Y-%m-%d"), "machine": machine, "command": command, "targets": TARGETS,
-             "results": rows},
+             "load_average_before_after": args.load, "niceness": os.nice(0), "results": rows},
             indent=2,
         )
         + "\n"
@@ -232,7 +239,9 @@ def write(rows: list[dict], args: argparse.Namespace) -> None:
         f"`{command}` on {machine}, {time.strftime('%Y-%m-%d')}. {args.clients} client threads, each on its own "
         "keep-alive HTTP connection, send requests as fast as they can answer; the clients, the server (one "
         "process, default settings: a log line per request) and anything else on the machine share its CPUs. "
-        "Latency is measured at the client, from sending to the whole answer read.\n\n"
+        "Latency is measured at the client, from sending to the whole answer read. "
+        + sharing
+        + "\n\n"
         + "\n".join(table)
         + f"\n\nTargets: >= {TARGETS['requests_per_s']:,.0f} requests/s, p99 <= {TARGETS['p99_ms']} ms, "
         "0 errors.\n"
