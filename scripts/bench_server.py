@@ -54,7 +54,9 @@ def start_server(state_dir: Path, port: int, log: Path) -> subprocess.Popen:
     raise SystemExit(f"the server did not start: {log.read_text()[-2000:]}")
 
 
-def plant(work: Path, interactions: int, items: int) -> tuple[dict[str, str], str, list[str], list[str]]:
+def plant(
+    work: Path, interactions: int, items: int, recipes: tuple[str, ...] = RECIPES
+) -> tuple[dict[str, str], str, list[str], list[str]]:
     """Campaigns per recipe, the tracking id, users and items, made over HTTP with the SDK."""
     from personalize_kit.data.prepare import prepare
     from personalize_kit.data.schemas import load_schema
@@ -82,7 +84,7 @@ def plant(work: Path, interactions: int, items: int) -> tuple[dict[str, str], st
     ensure_import_job(dataset.arn, uri, "arn:aws:iam::123456789012:role/bench", name="bench-server")
     tracker = ensure_event_tracker(group.arn, "bench-server-events").description["trackingId"]
     campaigns = {}
-    for recipe in RECIPES:
+    for recipe in recipes:
         started = time.perf_counter()
         solution = ensure_solution(group.arn, f"bench-{recipe}", f"arn:aws:personalize:::recipe/{recipe}")
         version = ensure_solution_version(solution.arn)
@@ -166,6 +168,7 @@ def main() -> int:
     parser.add_argument("--interactions", type=int, default=50_000)
     parser.add_argument("--items", type=int, default=2_000)
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
     args = parser.parse_args()
 
     import socket
@@ -185,7 +188,7 @@ def main() -> int:
         work = Path(tmp)
         server = start_server(work / "state", port, work / "server.log")
         try:
-            planted = plant(work, args.interactions, args.items)
+            planted = plant(work, args.interactions, args.items, tuple(args.recipes))
             for label, path, make_body in scenarios(*planted):
                 Load(port, path, make_body, args.clients, 1.0).run()  # warm: models loaded, connections open
                 result = Load(port, path, make_body, args.clients, args.seconds).run()
@@ -222,7 +225,7 @@ def write(rows: list[dict], args: argparse.Namespace) -> None:
     )
     command = (
         f"python scripts/bench_server.py --clients {args.clients} --seconds {args.seconds:g} "
-        f"--interactions {args.interactions} --items {args.items}"
+        f"--interactions {args.interactions} --items {args.items} --recipes {' '.join(args.recipes)}"
     )
     print("\n".join(table))
     RESULTS.mkdir(parents=True, exist_ok=True)
