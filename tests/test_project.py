@@ -36,7 +36,9 @@ def test_ci_runs_the_readme_test_command_and_nothing_else():
 def test_importing_the_sdk_pulls_neither_tensorflow_nor_moto():
     code = (
         "import sys, personalize_kit, personalize_kit.data, personalize_kit.cli, personalize_kit.exceptions\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'moto', 'scipy'))\n"
+        "import personalize_kit.sdk, personalize_kit.server\n"
+        "heavy = sorted(m for m in sys.modules\n"
+        "               if m.split('.')[0] in ('tensorflow', 'keras', 'moto', 'scipy', 'flask', 'werkzeug'))\n"
         "print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

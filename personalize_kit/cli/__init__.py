@@ -28,6 +28,7 @@ COMMANDS = (
     "events",
     "batch",
     "cleanup",
+    "serve",
 )
 
 
