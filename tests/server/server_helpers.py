@@ -161,6 +161,33 @@ def wait_active(describe: Any, key: str, timeout: float = 300, **arn: str) -> di
         time.sleep(0.3)
 
 
+def role_policy(bucket: str, key_arn: str | None = None, data_prefix: str = "") -> str:
+    """What the role Personalize assumes may do on ``bucket`` (the CDK stack's policy; all of it by default)."""
+    from personalize_kit.sdk import policies
+
+    outputs = ("",) if not data_prefix else policies.OUTPUT_PREFIXES
+    return json.dumps(policies.role_policy(bucket, key_arn, data_prefix, outputs))
+
+
+def bucket_policy(bucket: str, data_prefix: str = "") -> str:
+    """The bucket policy letting Personalize use ``bucket`` (the CDK stack's; all of it by default)."""
+    from personalize_kit.sdk import policies
+
+    outputs = ("",) if not data_prefix else policies.OUTPUT_PREFIXES
+    return json.dumps(policies.bucket_policy(bucket, "123456789012", "us-east-1", data_prefix, outputs))
+
+
+def grant(url: str, bucket: str, role_name: str, *, key_arn: str | None = None, data_prefix: str = "") -> str:
+    """Over HTTP, as a user would: the role Personalize assumes, its policy and the bucket policy; the role ARN."""
+    import boto3
+
+    iam, s3 = (boto3.client(s, endpoint_url=url, region_name="us-east-1") for s in ("iam", "s3"))
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
+    iam.put_role_policy(RoleName=role_name, PolicyName="data", PolicyDocument=role_policy(bucket, key_arn, data_prefix))
+    s3.put_bucket_policy(Bucket=bucket, Policy=bucket_policy(bucket, data_prefix))
+    return str(role)
+
+
 def plant_campaign(url: str, csv: str, recipe_arn: str, name: str) -> dict[str, str]:
     """Data, dataset group, import, solution, version, campaign and event tracker, made with boto3 over HTTP.
 
@@ -174,13 +201,14 @@ def plant_campaign(url: str, csv: str, recipe_arn: str, name: str) -> dict[str, 
     bucket = f"{name}-data"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="data/interactions.csv", Body=csv.encode())
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
+    role = grant(url, bucket, f"{name}-role")
     schema = personalize.create_schema(name=f"{name}-schema", schema=INTERACTIONS_SCHEMA)["schemaArn"]
     group = personalize.create_dataset_group(name=name)["datasetGroupArn"]
     wait_active(personalize.describe_dataset_group, "datasetGroup", datasetGroupArn=group)
     dataset = personalize.create_dataset(
         name=f"{name}-interactions", datasetGroupArn=group, datasetType="Interactions", schemaArn=schema
     )["datasetArn"]
+    wait_active(personalize.describe_dataset, "dataset", datasetArn=dataset)
     job = personalize.create_dataset_import_job(
         jobName=f"{name}-import",
         datasetArn=dataset,
@@ -190,6 +218,8 @@ def plant_campaign(url: str, csv: str, recipe_arn: str, name: str) -> dict[str, 
     wait_active(personalize.describe_dataset_import_job, "datasetImportJob", datasetImportJobArn=job)
     tracker = personalize.create_event_tracker(name=f"{name}-tracker", datasetGroupArn=group)
     solution = personalize.create_solution(name=f"{name}-solution", datasetGroupArn=group, recipeArn=recipe_arn)
+    wait_active(personalize.describe_solution, "solution", solutionArn=solution["solutionArn"])
+    wait_active(personalize.describe_event_tracker, "eventTracker", eventTrackerArn=tracker["eventTrackerArn"])
     version = personalize.create_solution_version(solutionArn=solution["solutionArn"])["solutionVersionArn"]
     wait_active(personalize.describe_solution_version, "solutionVersion", solutionVersionArn=version)
     campaign = personalize.create_campaign(name=f"{name}-campaign", solutionVersionArn=version)["campaignArn"]

@@ -18,8 +18,10 @@ from server_helpers import (
     POPULARITY_ARN,
     TRUST_POLICY,
     Server,
+    bucket_policy,
     client_env,
     interactions_csv,
+    role_policy,
     running_server,
 )
 
@@ -70,6 +72,13 @@ def test_aws_cli_runs_the_lifecycle_against_the_server(tmp_path: Path, state_dir
         assert [o["Key"] for o in listing["Contents"]] == ["data/interactions.csv"]
         role = aws("iam", "create-role", "--role-name", "personalize", "--assume-role-policy-document", TRUST_POLICY)
         role_arn = role["Role"]["Arn"]
+        (tmp_path / "role-policy.json").write_text(role_policy("cli-data"))
+        (tmp_path / "bucket-policy.json").write_text(bucket_policy("cli-data"))
+        aws.run(
+            "iam", "put-role-policy", "--role-name", "personalize", "--policy-name", "data",
+            "--policy-document", "file://role-policy.json",
+        )  # fmt: skip
+        aws.run("s3api", "put-bucket-policy", "--bucket", "cli-data", "--policy", "file://bucket-policy.json")
 
         schema = aws("personalize", "create-schema", "--name", "cli-schema", "--schema", "file://schema.json")
         group = aws("personalize", "create-dataset-group", "--name", "cli-group")["datasetGroupArn"]
@@ -78,6 +87,7 @@ def test_aws_cli_runs_the_lifecycle_against_the_server(tmp_path: Path, state_dir
             "personalize", "create-dataset", "--name", "cli-interactions", "--dataset-group-arn", group,
             "--dataset-type", "Interactions", "--schema-arn", schema["schemaArn"],
         )["datasetArn"]  # fmt: skip
+        aws.wait_active("describe-dataset", "--dataset-arn", dataset, "dataset")
         job = aws(
             "personalize", "create-dataset-import-job", "--job-name", "cli-import", "--dataset-arn", dataset,
             "--data-source", "dataLocation=s3://cli-data/data/interactions.csv", "--role-arn", role_arn,
@@ -88,6 +98,7 @@ def test_aws_cli_runs_the_lifecycle_against_the_server(tmp_path: Path, state_dir
             "personalize", "create-solution", "--name", "cli-popular", "--dataset-group-arn", group,
             "--recipe-arn", POPULARITY_ARN,
         )["solutionArn"]  # fmt: skip
+        aws.wait_active("describe-solution", "--solution-arn", solution, "solution")
         version = aws("personalize", "create-solution-version", "--solution-arn", solution)["solutionVersionArn"]
         aws.wait_active("describe-solution-version", "--solution-version-arn", version, "solutionVersion")
         campaign = aws(

@@ -123,12 +123,14 @@ def build_state(state_dir: Path) -> dict[str, str]:
     import boto3
 
     from personalize_kit.local import mock_personalize
+    from personalize_kit.sdk.backend import grant_personalize
 
     arns: dict[str, str] = {}
-    with mock_personalize(state_dir, recipe_options=QUICK):
+    with mock_personalize(state_dir, recipe_options=QUICK, pace="instant"):  # the state, not its states
         personalize = boto3.client("personalize", region_name="us-east-1")
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
+        grant_personalize(boto3.Session(region_name="us-east-1"), BUCKET, output_prefixes=("",))
         s3.put_object(Bucket=BUCKET, Key="interactions.csv", Body=interactions_csv().encode())
         s3.put_object(Bucket=BUCKET, Key="items.csv", Body=items_csv().encode())
         group = personalize.create_dataset_group(name="films")["datasetGroupArn"]
@@ -296,10 +298,9 @@ def check_metrics(page: Any) -> None:
 
 def recorded_events(state_dir: Path) -> list[dict[str, Any]]:
     from personalize_kit.local import store
-    from personalize_kit.local.state import StateStore
+    from personalize_kit.local.state import StateDir
 
-    path = store.events_path(StateStore(state_dir), "films")
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return store.read_events(StateDir(state_dir), "films").to_dict("records")
 
 
 def check_watched(page: Any, arns: dict[str, str], state_dir: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from server_helpers import ROOT, TRUST_POLICY, client_env, running_server
+from server_helpers import ROOT, client_env, grant, running_server
 
 from personalize_kit.server.faults import FAULTS_ENV
 
@@ -25,9 +25,12 @@ FAULTS = {"CreateDatasetGroup": 1, "CreateSolutionVersion": 2, "DescribeSolution
 def aws_resources(url: str) -> dict[str, str]:
     """The bucket, role and key the aws backend reads from the project file, made on the server's moto."""
     kms, s3, iam = (boto3.client(s, endpoint_url=url, region_name="us-east-1") for s in ("kms", "s3", "iam"))
-    key = kms.create_key(Description="wire")["KeyMetadata"]["Arn"]
+    from personalize_kit.sdk import policies
+
+    key_policy = json.dumps(policies.key_policy("123456789012", "us-east-1"))
+    key = kms.create_key(Description="wire", Policy=key_policy)["KeyMetadata"]["Arn"]
     s3.create_bucket(Bucket="wire-data")
-    role = iam.create_role(RoleName="wire-personalize", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
+    role = grant(url, "wire-data", "wire-personalize", key_arn=key, data_prefix="data/")
     return {"bucket": "wire-data", "role_arn": role, "kms_key_arn": key}
 
 
