@@ -10,10 +10,12 @@ TensorFlow is loaded only when a TensorFlow recipe is trained.
 
 from __future__ import annotations
 
+import copy
 import importlib
 from dataclasses import dataclass
+from typing import Any
 
-from personalize_kit.exceptions import RecipeNotAvailableError
+from personalize_kit.exceptions import RecipeInputError, RecipeNotAvailableError
 from personalize_kit.recipes.base import Ranked, Recipe
 
 RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
@@ -93,6 +95,36 @@ RECIPES: dict[str, RecipeInfo] = {
 }
 
 
+_SEQUENCE_RECIPES = (
+    "aws-user-personalization",
+    "aws-user-personalization-v2",
+    "aws-personalized-ranking",
+    "aws-personalized-ranking-v2",
+)
+
+#: Keyword arguments of the recipe classes by profile and recipe name (what the mirror's ``recipe_options``
+#: takes). ``faithful``, the default, trains the models as described by each recipe; ``fast`` is for
+#: application tests that check their own code rather than the model's quality: every recipe trains on up to
+#: 10,000 interactions in about a second (the sequence recipes get closed-form weights from co-occurrence
+#: and order, :mod:`personalize_kit.recipes.sequence.quick`, instead of a Keras training), and still
+#: recommends what the data plainly shows (the next item after A is B).
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "faithful": {},
+    "fast": {name: {"training": "closed-form"} for name in _SEQUENCE_RECIPES},
+}
+
+
+def profile_options(profile: str) -> dict[str, dict[str, Any]]:
+    """The recipe keyword arguments of ``profile`` (a copy), for the mirror's ``recipe_options``.
+
+    >>> profile_options("fast")["aws-user-personalization"]
+    {'training': 'closed-form'}
+    """
+    if profile not in PROFILES:
+        raise RecipeInputError(f"unknown recipe profile {profile!r}; use one of {', '.join(PROFILES)}")
+    return copy.deepcopy(PROFILES[profile])
+
+
 def recipe_class(recipe_arn: str) -> type[Recipe]:
     """Import and return the class implementing ``recipe_arn``.
 
@@ -106,4 +138,14 @@ def recipe_class(recipe_arn: str) -> type[Recipe]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-__all__ = ["RECIPES", "RECIPE_ARN_PREFIX", "Ranked", "Recipe", "RecipeInfo", "RecipeNotAvailableError", "recipe_class"]
+__all__ = [
+    "PROFILES",
+    "RECIPES",
+    "RECIPE_ARN_PREFIX",
+    "Ranked",
+    "Recipe",
+    "RecipeInfo",
+    "RecipeNotAvailableError",
+    "profile_options",
+    "recipe_class",
+]

@@ -6,7 +6,7 @@ go last, in their input order, unscored. TensorFlow is imported only by ``fit``.
 
 from __future__ import annotations
 
-from personalize_kit.recipes._sequence import SequenceRecipe
+from personalize_kit.recipes.sequence import SequenceRecipe
 
 
 class PersonalizedRanking(SequenceRecipe):

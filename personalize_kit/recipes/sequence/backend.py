@@ -1,0 +1,43 @@
+"""TensorFlow for the sequence models' training, imported quietly and only when a model is fitted.
+
+TensorFlow's C++ runtime writes oneDNN and absl lines to the process's stderr when it is imported and when
+its first kernels run, and its Python logger warns about ``tf.function`` retracing when several models are
+fitted in one process. Training in the mirror prints nothing but the mirror's own progress, so
+:func:`load_tensorflow` sets, before TensorFlow is first imported, the environment that keeps it quiet:
+``TF_CPP_MIN_LOG_LEVEL=3`` and ``TF_ENABLE_ONEDNN_OPTS=0`` (the oneDNN custom operations are what prints;
+they also make results differ in the last bits from run to run). A value the user set is kept.
+TensorFlow's Python logger is set to errors only. Importing this module does none of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+#: Environment set (unless already set) before TensorFlow is imported.
+QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+def load_tensorflow() -> tuple[Any, Any]:
+    """``(tensorflow, keras)``, imported with :data:`QUIET_ENVIRONMENT` and a TensorFlow logger at ERROR.
+
+    >>> # tf, keras = load_tensorflow()
+    """
+    for key, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    import keras
+    import tensorflow as tf
+
+    tf.get_logger().setLevel(logging.ERROR)
+    return tf, keras
+
+
+def cores() -> int:
+    """CPU cores this process may use (its affinity where the platform tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+__all__ = ["QUIET_ENVIRONMENT", "cores", "load_tensorflow"]
