@@ -11,6 +11,7 @@ TensorFlow's Python logger is set to errors only. Importing this module does non
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from typing import Any
@@ -40,4 +41,17 @@ def cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-__all__ = ["QUIET_ENVIRONMENT", "cores", "load_tensorflow"]
+def one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """A context in which BLAS/LAPACK use one thread (``threadpoolctl``; a no-op when it is not installed).
+
+    The closed-form training's products and factorisations are small: OpenBLAS's threads only hand work
+    back and forth, and on a busy machine their spinning makes a 0.1 s factorisation take seconds.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1, "blas")
+
+
+__all__ = ["QUIET_ENVIRONMENT", "cores", "load_tensorflow", "one_blas_thread"]

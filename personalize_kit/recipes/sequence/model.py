@@ -15,6 +15,7 @@ user's latest actions, also for users never seen in training. The saved format i
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -23,6 +24,7 @@ import pandas as pd
 
 from personalize_kit.exceptions import RecipeInputError
 from personalize_kit.recipes.base import Range, Ranked, Recipe, check_hyperparameters
+from personalize_kit.recipes.sequence.backend import one_blas_thread
 from personalize_kit.recipes.sequence.features import (
     NO_TIME,
     PROFILE_EVENTS,
@@ -123,6 +125,16 @@ class SequenceRecipe(Recipe):
         hyperparameters: Mapping[str, str] | None = None,
     ) -> SequenceRecipe:
         """Train the sequence model (TensorFlow is imported here, and only here)."""
+        with one_blas_thread() if self.training == "closed-form" else contextlib.nullcontext():
+            return self._fit(interactions, items, users, hyperparameters)
+
+    def _fit(
+        self,
+        interactions: pd.DataFrame,
+        items: pd.DataFrame | None,
+        users: pd.DataFrame | None,
+        hyperparameters: Mapping[str, str] | None,
+    ) -> SequenceRecipe:
         self.hyperparameters = resolve_hyperparameters(hyperparameters, self.name)
         hp = self.hyperparameters
         user_ids, item_ids, stamps = clean_interactions(interactions)
