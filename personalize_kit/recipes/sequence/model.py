@@ -36,7 +36,7 @@ from personalize_kit.recipes.sequence.features import (
     windows,
 )
 from personalize_kit.recipes.sequence.quick import quick_weights
-from personalize_kit.recipes.sequence.saved import FORMAT_VERSION, STRING_ARRAYS, check_format
+from personalize_kit.recipes.sequence.saved import FORMAT_VERSION, GRU_WEIGHTS, STRING_ARRAYS, check_format
 from personalize_kit.recipes.sequence.serving import gru_run, matrix_vector, softmax, vector_matrix
 from personalize_kit.recipes.sequence.training import GRUTrainer, Metadata, TrainingSettings
 
@@ -71,6 +71,9 @@ def resolve_hyperparameters(hyperparameters: Mapping[str, str] | None, recipe: s
     }
 
 
+#: Most epochs of a training continued from an earlier model (:meth:`SequenceRecipe.refit`).
+REFIT_EPOCHS = 3
+
 #: How a sequence model's weights are obtained (``SequenceRecipe(training=...)``).
 TRAININGS = ("keras", "closed-form")
 
@@ -100,6 +103,7 @@ class SequenceRecipe(Recipe):
         verbose: bool = False,
         training: str = "keras",
     ) -> None:
+        self._start: SequenceRecipe | None = None
         if training not in TRAININGS:
             raise RecipeInputError(f"training must be one of {', '.join(TRAININGS)}, not {training!r}")
         self.training = training
@@ -175,7 +179,54 @@ class SequenceRecipe(Recipe):
             self.time_budget, self.verbose,
         )  # fmt: skip
         training = windows(data.user_codes, data.item_codes, stamps, a["users"].size, hp)
-        return GRUTrainer(training, metadata, settings).run(self.training_log)
+        initial = None if self._start is None else self._start.aligned_weights(a, hp["hidden_dimension"])
+        return GRUTrainer(training, metadata, settings, initial).run(self.training_log)
+
+    def refit(
+        self,
+        interactions: pd.DataFrame,
+        items: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
+        hyperparameters: Mapping[str, str] | None = None,
+    ) -> SequenceRecipe:
+        """A new model trained on ``interactions`` starting from this model's weights, for at most
+        :data:`REFIT_EPOCHS` epochs: the mirror trains a solution version once on the service's split (for
+        the metrics), then continues on all the data instead of training the final model from scratch.
+
+        Items and metadata tokens new to this model start fresh; everything else starts where it was.
+        """
+        model = type(self)(
+            max_epochs=min(self.max_epochs, REFIT_EPOCHS), seed=self.seed, batch_size=self.batch_size,
+            learning_rate=self.learning_rate, dropout=self.dropout, time_budget=self.time_budget,
+            verbose=self.verbose, training=self.training,
+        )  # fmt: skip
+        model._start = self if self.training == "keras" else None
+        model.fit(interactions, items, users, hyperparameters)
+        model._start = None
+        return model
+
+    def aligned_weights(
+        self, arrays: Mapping[str, np.ndarray], hidden: int
+    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]] | None:
+        """This model's weights laid out for another model's ``arrays`` (its catalogue and token vocabularies):
+        ``name -> (values, rows taken)``, matched by item id and token name; ``None`` when the sizes differ."""
+        mine = self._arrays
+        if not mine or mine["item_own_vectors"].shape[1] != hidden:
+            return None
+        out: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        for name, ids, new_ids in (
+            ("item_own_vectors", "items", "items"),
+            ("item_bias", "items", "items"),
+            ("item_token_vectors", "item_token_names", "item_token_names"),
+            ("user_token_vectors", "user_token_names", "user_token_names"),
+        ):
+            where = pd.Index(mine[ids]).get_indexer(arrays[new_ids])
+            values = mine[name][np.maximum(where, 0)]
+            if where.size:  # without tokens, the one placeholder row stays fresh
+                out[name] = (values, where >= 0)
+        rowed = ("item_own_vectors", "item_bias", "item_token_vectors", "user_token_vectors")
+        out.update({name: (mine[name], None) for name in GRU_WEIGHTS if name not in rowed})
+        return out
 
     # ------------------------------------------------------------------------------- derived
 

@@ -75,7 +75,13 @@ class GRUTrainer:
     >>> # weights = GRUTrainer(windows, metadata, TrainingSettings(hidden=64)).run(log)
     """
 
-    def __init__(self, windows: Mapping[str, np.ndarray], metadata: Metadata, settings: TrainingSettings) -> None:
+    def __init__(
+        self,
+        windows: Mapping[str, np.ndarray],
+        metadata: Metadata,
+        settings: TrainingSettings,
+        initial: Mapping[str, tuple[np.ndarray, np.ndarray | None]] | None = None,
+    ) -> None:
         self.windows, self.meta, self.settings = windows, metadata, settings
         self.tf, self.keras = load_tensorflow()
         self.started = time.monotonic()
@@ -83,6 +89,8 @@ class GRUTrainer:
         self.keras.utils.set_random_seed(settings.seed)
         self.tf.config.experimental.enable_op_determinism()
         self._variables()
+        if initial:
+            self._start_from(initial)
         n_items = metadata.n_items
         self.n_targets = int((windows["weights"] > 0).sum())
         self.n_negatives = n_items
@@ -148,6 +156,32 @@ class GRUTrainer:
         ]  # fmt: skip
         self.optimizer = keras.optimizers.Adam(learning_rate=s.learning_rate, clipnorm=5.0)
         self.optimizer.build(self.variables)
+
+    def _named(self) -> dict[str, Any]:
+        """The variables by the names of ``saved.GRU_WEIGHTS`` (``item_own_vectors`` without the padding row)."""
+        kernel, recurrent, gru_bias = self.gru.trainable_variables
+        return {
+            "item_own_vectors": self.own, "item_token_vectors": self.tokens, "item_bias": self.bias,
+            "repeat": self.repeat, "user_token_vectors": self.user_tokens, "init_kernel": self.init_kernel,
+            "init_bias": self.init_bias, "gru_kernel": kernel, "gru_recurrent": recurrent, "gru_bias": gru_bias,
+            "out_kernel": self.out_kernel, "out_bias": self.out_bias, "profile_kernel": self.profile_kernel,
+            "metadata_kernel": self.metadata_kernel,
+        }  # fmt: skip
+
+    def _start_from(self, initial: Mapping[str, tuple[np.ndarray, np.ndarray | None]]) -> None:
+        """Start from earlier weights: ``name -> (values, rows)``; ``rows`` (bool) marks the rows to take, the
+        others (new items or tokens) keep their fresh initialisation; ``None`` takes the whole array."""
+        for name, variable in self._named().items():
+            if name not in initial:
+                continue
+            values, rows = initial[name]
+            current = variable.numpy()
+            target = current[1:] if name == "item_own_vectors" else current
+            values = np.asarray(values, dtype=current.dtype).reshape(target.shape)
+            target[...] = (
+                values if rows is None else np.where(rows.reshape(-1, *[1] * (values.ndim - 1)), values, target)
+            )
+            variable.assign(current)
 
     def _queries(self, inputs: Any, weights: Any, users: Any, context: Any, training: bool) -> tuple[Any, Any]:
         """The query of every target position (masked to the real ones), and the item vectors."""
