@@ -32,6 +32,8 @@ class RecipeInfo:
     implementation: str | None = None
     #: Names of the hyperparameters the service accepts (``None``: not checked by name).
     hyperparameters: tuple[str, ...] | None = None
+    #: Whether campaigns may set ``itemExplorationConfig`` (the service refuses it for other recipes).
+    explores: bool = False
 
     @property
     def arn(self) -> str:
@@ -40,6 +42,7 @@ class RecipeInfo:
 
 _HISTORY = ("min_user_history_length_percentile", "max_user_history_length_percentile")
 _HRNN = ("hidden_dimension", "bptt", "recency_mask", *_HISTORY)
+_V2 = ("apply_recency_bias",)
 _SIMS = (
     "popularity_discount_factor",
     "min_cointeraction_count",
@@ -57,12 +60,14 @@ RECIPES: dict[str, RecipeInfo] = {
             "Predicts the items a user will interact with and explores new and cold items.",
             "personalize_kit.recipes.user_personalization:UserPersonalization",
             _HRNN,
+            explores=True,
         ),
         RecipeInfo(
             "aws-user-personalization-v2",
             "USER_PERSONALIZATION",
             "Predicts the items a user will interact with, for catalogues of up to 5 million items.",
-            "personalize_kit.recipes.user_personalization:UserPersonalization",
+            "personalize_kit.recipes.user_personalization:UserPersonalizationV2",
+            _V2,
         ),
         RecipeInfo(
             "aws-personalized-ranking",
@@ -75,7 +80,8 @@ RECIPES: dict[str, RecipeInfo] = {
             "aws-personalized-ranking-v2",
             "PERSONALIZED_RANKING",
             "Ranks a given list of items for a user, for catalogues of up to 5 million items.",
-            "personalize_kit.recipes.personalized_ranking:PersonalizedRanking",
+            "personalize_kit.recipes.personalized_ranking:PersonalizedRankingV2",
+            _V2,
         ),
         RecipeInfo(
             "aws-sims",

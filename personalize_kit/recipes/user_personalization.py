@@ -35,6 +35,7 @@ from personalize_kit.recipes.sequence import (
     softmax,
     user_token_lists,
 )
+from personalize_kit.recipes.sequence.transformer_recipe import TransformerRecipe
 
 _DAY = 86_400
 
@@ -231,10 +232,34 @@ def _mergehistories(
     return items, times
 
 
-class UserPersonalizationV2(UserPersonalization):
-    """``aws-user-personalization-v2``: the same model under the v2 recipe's name."""
+class UserPersonalizationV2(TransformerRecipe):
+    """``aws-user-personalization-v2``: a causal self-attention transformer over the user's events.
+
+    It does not explore, as the service's v2 recipe does not: new items come in through promotions, so
+    asking for exploration is refused.
+    """
 
     name = "aws-user-personalization-v2"
+    recipe_type = "USER_PERSONALIZATION"
+
+    def recommend(
+        self,
+        *,
+        user_id: str | None = None,
+        item_id: str | None = None,
+        n: int = 25,
+        recent_events: pd.DataFrame | None = None,
+        exclude: Sequence[str] = (),
+        exploration_weight: float = 0.0,
+        exploration_item_age_cut_off: float = 30.0,
+    ) -> Ranked:
+        """Top ``n`` items for the user; ``exploration_weight`` must be 0 (the recipe does not explore)."""
+        if exploration_weight:
+            raise RecipeInputError(
+                f"{self.name} does not explore new items (exploration_weight {exploration_weight}); "
+                "use a promotion to include new items"
+            )
+        return super().recommend(user_id=user_id, item_id=item_id, n=n, recent_events=recent_events, exclude=exclude)
 
 
 __all__ = ["UserPersonalization", "UserPersonalizationV2"]

@@ -193,15 +193,6 @@ def test_a_model_saved_in_an_older_format_asks_for_retraining(model: UserPersona
         UserPersonalization.load(directory)
 
 
-def test_the_v2_recipe_is_the_same_model_under_its_own_name(model: UserPersonalization, tmp_path: Path) -> None:
-    from personalize_kit.recipes.user_personalization import UserPersonalizationV2
-
-    assert UserPersonalizationV2.name == "aws-user-personalization-v2"
-    assert UserPersonalizationV2.check_hyperparameters({"bptt": "33"}) == ["bptt must be an integer in [2, 32], not 33"]
-    loaded = UserPersonalizationV2.load(model.save(tmp_path / "v2"))
-    assert loaded.recommend(user_id="u3") == model.recommend(user_id="u3")
-
-
 def test_importing_the_recipe_does_not_import_tensorflow() -> None:
     script = (
         "import sys, personalize_kit.recipes.user_personalization, personalize_kit.recipes.personalized_ranking\n"

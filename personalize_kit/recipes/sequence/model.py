@@ -152,6 +152,7 @@ class SequenceRecipe(Recipe):
         self._arrays = {**a, "history_items": hist_items, "history_times": hist_times, **weights}
         self._settings = {
             "format": FORMAT_VERSION,
+            "model": "gru",
             "hyperparameters": {k: str(v).lower() if isinstance(v, bool) else v for k, v in hp.items()},
             "user_columns": data.user_columns,
             "latest_timestamp": int(stamps.max()),
