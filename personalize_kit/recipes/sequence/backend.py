@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from typing import Any
 
 #: Environment set (unless already set) before TensorFlow is imported.
@@ -41,6 +42,26 @@ def cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+class TrainingClock:
+    """Seconds of training as a time budget counts them: the process's CPU time divided by the cores it may
+    use. On an idle machine that is about the wall time; on a machine busy with other work the training
+    gets the same compute, so it trains the same model, only slower (a wall-clock budget would stop it
+    after fewer epochs and make its quality depend on the machine's load)."""
+
+    def __init__(self) -> None:
+        self.cores = cores()
+        self._cpu = time.process_time()
+        self._wall = time.monotonic()
+
+    def spent(self) -> float:
+        """Budget seconds spent since the clock started."""
+        return (time.process_time() - self._cpu) / self.cores
+
+    def wall(self) -> float:
+        """Wall seconds since the clock started."""
+        return time.monotonic() - self._wall
+
+
 def one_blas_thread() -> contextlib.AbstractContextManager[Any]:
     """A context in which BLAS/LAPACK use one thread (``threadpoolctl``; a no-op when it is not installed).
 
@@ -54,4 +75,4 @@ def one_blas_thread() -> contextlib.AbstractContextManager[Any]:
     return threadpool_limits(1, "blas")
 
 
-__all__ = ["QUIET_ENVIRONMENT", "cores", "load_tensorflow", "one_blas_thread"]
+__all__ = ["QUIET_ENVIRONMENT", "TrainingClock", "cores", "load_tensorflow", "one_blas_thread"]

@@ -6,21 +6,22 @@ metadata projections) is scored against the same item vectors plus an item bias 
 weights for the items just read and older ones. The loss is next-item cross-entropy on every position,
 with the exact softmax while targets x catalogue stays under :data:`FULL_SOFTMAX_WORK` and uniform sampled
 negatives (corrected to estimate the full softmax) beyond. Early stopping watches the newest window of a
-slice of users; training also stops at a time budget (:func:`training_budget`).
+slice of users; training also stops at a time budget (:func:`training_budget`), counted in CPU seconds per
+core (:class:`~personalize_kit.recipes.sequence.backend.TrainingClock`) so that a busy machine trains the same
+model, only slower.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from personalize_kit.recipes.sequence.backend import cores, load_tensorflow
+from personalize_kit.recipes.sequence.backend import TrainingClock, cores, load_tensorflow
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class GRUTrainer:
     ) -> None:
         self.windows, self.meta, self.settings = windows, metadata, settings
         self.tf, self.keras = load_tensorflow()
-        self.started = time.monotonic()
+        self.clock = TrainingClock()
         self._threads()
         self.keras.utils.set_random_seed(settings.seed)
         self.tf.config.experimental.enable_op_determinism()
@@ -323,7 +324,7 @@ class GRUTrainer:
         best: list[np.ndarray] | None = None
         best_loss, stale = math.inf, 0
         for epoch in range(s.max_epochs):
-            epoch_start = time.monotonic()
+            epoch_start = self.clock.spent()
             order = train_rows[self.rng.permutation(train_rows.size)]
             losses = [
                 float(self.train_step(*self._batch(order[k : k + batch_size]), self._negatives()))
@@ -331,9 +332,9 @@ class GRUTrainer:
             ]
             train_loss = float(np.mean(losses)) if losses else math.nan
             valid_loss = self._validation_loss(valid_rows) if valid_rows.size else train_loss
-            elapsed = time.monotonic() - self.started
+            elapsed, spent = self.clock.wall(), self.clock.spent()
             entry = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss, "seconds": elapsed,
-                     "negatives": self.n_negatives, "batch_size": batch_size}  # fmt: skip
+                     "budget_seconds": spent, "negatives": self.n_negatives, "batch_size": batch_size}  # fmt: skip
             log.append(entry)
             logger.debug("epoch %d: train %.4f valid %.4f (%.1fs)", epoch + 1, train_loss, valid_loss, elapsed)
             if s.verbose:
@@ -345,7 +346,7 @@ class GRUTrainer:
                 stale += 1
                 if stale >= 2:
                     break
-            if elapsed + (time.monotonic() - epoch_start) > budget:
+            if spent + (spent - epoch_start) > budget:  # the next epoch would overrun the budget
                 break
         if best is not None:
             for variable, value in zip(self.variables, best, strict=True):

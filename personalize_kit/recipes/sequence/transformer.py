@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from personalize_kit.recipes.sequence.backend import cores, load_tensorflow
+from personalize_kit.recipes.sequence.backend import TrainingClock, cores, load_tensorflow
 from personalize_kit.recipes.sequence.training import FULL_SOFTMAX_WORK, MIN_NEGATIVES, Metadata, training_budget
 
 #: Newest items a query reads, and the length of the training windows.
@@ -94,7 +93,7 @@ class TransformerTrainer:
     def __init__(self, windows: Mapping[str, np.ndarray], metadata: Metadata, settings: TransformerSettings) -> None:
         self.windows, self.meta, self.settings = windows, metadata, settings
         self.tf, self.keras = load_tensorflow()
-        self.started = time.monotonic()
+        self.clock = TrainingClock()
         with contextlib.suppress(RuntimeError):  # TensorFlow already started: keep its thread pools
             self.tf.config.threading.set_intra_op_parallelism_threads(cores())
         self.keras.utils.set_random_seed(settings.seed)
@@ -246,13 +245,13 @@ class TransformerTrainer:
         budget = training_budget(self.n_targets) if s.time_budget is None else s.time_budget
         best, best_loss, stale = None, math.inf, 0
         for epoch in range(s.max_epochs):
-            epoch_start = time.monotonic()
+            epoch_start = self.clock.spent()
             order = train_rows[self.rng.permutation(train_rows.size)]
             losses = [float(self.train_step(*self._batch(order[k : k + batch_size]), self._negatives()))
                       for k in range(0, order.size, batch_size)]  # fmt: skip
             train_loss = float(np.mean(losses)) if losses else math.nan
             valid_loss = self._validation_loss(valid_rows) if valid_rows.size else train_loss
-            elapsed = time.monotonic() - self.started
+            elapsed, spent = self.clock.wall(), self.clock.spent()
             log.append({"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss, "seconds": elapsed})
             if valid_loss < best_loss - 1e-4:
                 best_loss, stale, best = valid_loss, 0, [v.numpy() for v in self.variables]
@@ -260,7 +259,7 @@ class TransformerTrainer:
                 stale += 1
                 if stale >= 2:
                     break
-            if elapsed + (time.monotonic() - epoch_start) > budget:
+            if spent + (spent - epoch_start) > budget:  # the next epoch would overrun the budget
                 break
         if best is not None:
             for variable, value in zip(self.variables, best, strict=True):
