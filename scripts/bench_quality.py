@@ -42,6 +42,7 @@ note; any other is skipped with the reason.
     python scripts/bench_quality.py                          # synthetic 100k, ml-100k, ml-latest-small
     python scripts/bench_quality.py --source synthetic --interactions 100000 --folds 3   # quicker, noisier
     python scripts/bench_quality.py --source /work/shared/data/movielens/ml-100k --e2e
+    python scripts/bench_quality.py --source path/to/a/movielens-or-u.data-folder --min-rating 4
 
 Prints the tables and writes scripts/results/quality.json and scripts/results/quality.md.
 """
@@ -689,6 +690,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=10, help="folds of held-out users (10: every user once)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split and the synthetic data (0)")
     parser.add_argument("--events", default="watch:3", help="rating -> event rules as prepare takes them (watch:3)")
+    parser.add_argument(
+        "--min-rating", type=float, help="keep ratings of at least this as watch events (same as --events watch:N)"
+    )
     parser.add_argument("--protocol", action="append", choices=("batch", "realtime", "item-to-item"))
     parser.add_argument("--recipe", action="append", help="only these recipe names (default: all found)")
     parser.add_argument("--e2e", action="store_true", help="also run the realtime protocol through the mirror")
@@ -708,6 +712,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "quality", help="results path without suffix")
     args = parser.parse_args(argv)
+    if args.min_rating is not None:
+        args.events = f"watch:{args.min_rating:g}"
     protocols = args.protocol or ["batch", "realtime", "item-to-item"]
     if "item-to-item" in protocols and "batch" not in protocols:
         protocols = ["batch", *protocols]
