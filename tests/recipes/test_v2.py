@@ -116,3 +116,33 @@ def test_attention_is_causal_and_ignores_padding() -> None:
     changed[0, 3:] = rng.standard_normal((MAX_LENGTH - 3, d))  # later positions and padding
     assert np.allclose(encode_sequence(weights, x, np.array([3])), encode_sequence(weights, changed, np.array([3])))
     assert not np.allclose(encode_sequence(weights, x, np.array([3])), encode_sequence(weights, x, np.array([4])))
+
+
+@pytest.mark.slow
+def test_numpy_serving_matches_the_keras_model() -> None:
+    from personalize_kit.recipes.sequence.training import Metadata
+    from personalize_kit.recipes.sequence.transformer import TransformerSettings, TransformerTrainer
+
+    rng = np.random.default_rng(2)
+    n_items, rows = 30, 6
+    inputs = rng.integers(1, n_items + 1, (rows, MAX_LENGTH)).astype(np.int32)
+    lengths = np.array([1, 5, 17, MAX_LENGTH, 9, 2])
+    for row, length in enumerate(lengths):
+        inputs[row, length:] = 0
+    windows = {
+        "inputs": inputs,
+        "targets": np.zeros_like(inputs),
+        "weights": (inputs > 0).astype(np.float32),
+        "users": np.arange(rows),
+        "newest": np.ones(rows, bool),
+        "context": np.zeros((rows, 0), np.int32),
+    }
+    ptr = np.arange(n_items + 1, dtype=np.int64)
+    metadata = Metadata(n_items, ptr, rng.integers(0, 3, n_items).astype(np.int32), np.zeros(rows + 1, np.int64),
+                        np.zeros(0, np.int32), 3, 0, np.ones(n_items, np.int64))  # fmt: skip
+    trainer = TransformerTrainer(windows, metadata, TransformerSettings(dim=16))
+    out, vectors = trainer._encode(inputs, training=False)
+    keras_last = out.numpy()[np.arange(rows), lengths - 1]
+    weights = {name: np.asarray(v.numpy(), np.float32) for name, v in trainer.w.items()}
+    embedded = vectors.numpy()[inputs] + weights["positions"][None]
+    assert np.allclose(encode_sequence(weights, embedded, lengths), keras_last, atol=1e-4)
