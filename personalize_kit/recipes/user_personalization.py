@@ -141,6 +141,8 @@ class UserPersonalization(SequenceRecipe):
             a["item_own_vectors"] = np.concatenate([a["item_own_vectors"], np.zeros((new_items.size, dim), np.float32)])
             a["item_bias"] = np.concatenate([a["item_bias"], self._new_biases(new_ptr, new_idx)]).astype(np.float32)
         a["items"] = catalogue
+        if "cooc_ptr" in a:  # new items have no co-occurring items until the next full training
+            a["cooc_ptr"] = np.concatenate([a["cooc_ptr"], np.full(n_items - n_old, a["cooc_ptr"][-1])])
         codes = np.asarray([item_index[i] for i in item_ids.tolist()], dtype=np.int32)
         counts = np.bincount(codes, minlength=n_items).astype(np.int64)
         a["item_counts"] = np.maximum(counts, np.pad(a["item_counts"], (0, n_items - n_old)))

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from planted import N_GENRES, PER_GENRE, events, item, planted_data, top
@@ -13,6 +14,7 @@ from planted import N_GENRES, PER_GENRE, events, item, planted_data, top
 from personalize_kit.exceptions import RecipeInputError
 from personalize_kit.recipes import PROFILES, RECIPES, profile_options, recipe_class
 from personalize_kit.recipes.personalized_ranking import PersonalizedRankingV2
+from personalize_kit.recipes.sequence import cooccurrence
 from personalize_kit.recipes.user_personalization import UserPersonalization
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,3 +105,27 @@ def test_every_recipe_trains_under_the_fast_profile_without_tensorflow() -> None
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True)
     assert done.stdout.strip() == "False False"
     assert all(recipe_class(arn) for arn in RECIPES)
+
+
+def test_the_cooccurrence_term_adds_what_goes_with_the_users_items(
+    data: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    interactions, items, users = data
+    pairs = pd.DataFrame(
+        {"USER_ID": [f"pair{k}" for k in range(12) for _ in range(2)], "ITEM_ID": ["g3i9", "g0i0"] * 12,
+         "TIMESTAMP": [1_599_000_000 + k for k in range(24)]}
+    )  # fmt: skip
+    frame = pd.concat([interactions, pairs], ignore_index=True)
+    model = UserPersonalization(**FAST["aws-user-personalization"], cooccurrence_weight=5.0).fit(frame, items, users)
+    plain = UserPersonalization(**FAST["aws-user-personalization"]).fit(frame, items, users)
+    recent = events("g0i0")
+    code = model._item_index
+    term = cooccurrence.scores(model._arrays, np.array([code["g0i0"]]), model.catalogue.size, 0.8)
+    assert 0 < term[code["g3i9"]] < term.max() == 1.0  # seen with g0i0 by the pair users, less than its genre
+    assert all(term[code[item(1, k)]] == 0 for k in range(PER_GENRE))  # never seen with g0i0
+    diff = np.log(model.scores("x", recent)) - np.log(plain.scores("x", recent))
+    assert np.allclose(diff - diff.mean(), 5.0 * (term - term.mean()), atol=1e-4)
+    loaded = UserPersonalization.load(model.save(tmp_path / "cooc"))
+    assert loaded.recommend(user_id="x", recent_events=recent) == model.recommend(user_id="x", recent_events=recent)
+    late = pd.DataFrame({"USER_ID": ["late"], "ITEM_ID": ["brand-new"], "TIMESTAMP": [2_000_000_000]})
+    assert len(model.update(late).recommend(user_id="late", n=3)) == 3  # new items have no neighbours yet

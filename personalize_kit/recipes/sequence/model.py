@@ -24,6 +24,7 @@ import pandas as pd
 
 from personalize_kit.exceptions import RecipeInputError
 from personalize_kit.recipes.base import Range, Ranked, Recipe, check_hyperparameters
+from personalize_kit.recipes.sequence import cooccurrence
 from personalize_kit.recipes.sequence.backend import one_blas_thread
 from personalize_kit.recipes.sequence.features import (
     NO_TIME,
@@ -85,7 +86,9 @@ class SequenceRecipe(Recipe):
     ``learning_rate``, ``dropout`` and ``time_budget`` (seconds of training; ``None`` scales it with the
     data, see :func:`training_budget`) tune the local training; the service's hyperparameters come through
     ``fit``. ``training`` is ``"keras"`` (the faithful model, :class:`GRUTrainer`) or ``"closed-form"`` (the
-    fast profile: weights computed in numpy from co-occurrence, :mod:`.quick`).
+    fast profile: weights computed in numpy from co-occurrence, :mod:`.quick`). ``cooccurrence_weight`` > 0
+    adds a recency-weighted co-occurrence term (:mod:`.cooccurrence`, with ``cooccurrence_decay`` and
+    ``cooccurrence_neighbours``) to the scores; 0, the default, leaves it out.
     """
 
     default_hyperparameters: ClassVar[Mapping[str, str]] = DEFAULT_HYPERPARAMETERS
@@ -102,8 +105,13 @@ class SequenceRecipe(Recipe):
         time_budget: float | None = None,
         verbose: bool = False,
         training: str = "keras",
+        cooccurrence_weight: float = 0.0,
+        cooccurrence_decay: float = 0.8,
+        cooccurrence_neighbours: int = 300,
     ) -> None:
         self._start: SequenceRecipe | None = None
+        self.cooccurrence = {"weight": cooccurrence_weight, "decay": cooccurrence_decay,
+                             "neighbours": cooccurrence_neighbours}  # fmt: skip
         if training not in TRAININGS:
             raise RecipeInputError(f"training must be one of {', '.join(TRAININGS)}, not {training!r}")
         self.training = training
@@ -150,9 +158,13 @@ class SequenceRecipe(Recipe):
         length = max(hp["bptt"], PROFILE_EVENTS)
         hist_items, hist_times = histories(data.user_codes, data.item_codes, stamps, a["users"].size, length)
         self._arrays = {**a, "history_items": hist_items, "history_times": hist_times, **weights}
+        if self.cooccurrence["weight"] > 0:
+            k = int(self.cooccurrence["neighbours"])
+            self._arrays.update(cooccurrence.neighbours(data.user_codes, data.item_codes, a["items"].size, k))
         self._settings = {
             "format": FORMAT_VERSION,
             "model": "gru",
+            "cooccurrence": self.cooccurrence if self.cooccurrence["weight"] > 0 else None,
             "hyperparameters": {k: str(v).lower() if isinstance(v, bool) else v for k, v in hp.items()},
             "user_columns": data.user_columns,
             "latest_timestamp": int(stamps.max()),
@@ -199,7 +211,8 @@ class SequenceRecipe(Recipe):
         model = type(self)(
             max_epochs=min(self.max_epochs, REFIT_EPOCHS), seed=self.seed, batch_size=self.batch_size,
             learning_rate=self.learning_rate, dropout=self.dropout, time_budget=self.time_budget,
-            verbose=self.verbose, training=self.training,
+            verbose=self.verbose, training=self.training, cooccurrence_weight=self.cooccurrence["weight"],
+            cooccurrence_decay=self.cooccurrence["decay"], cooccurrence_neighbours=self.cooccurrence["neighbours"],
         )  # fmt: skip
         model._start = self if self.training == "keras" else None
         model.fit(interactions, items, users, hyperparameters)
@@ -250,6 +263,7 @@ class SequenceRecipe(Recipe):
         self._bias = a["item_bias"].astype(np.float32)
         self._repeat, self._repeat_earlier = (np.float32(w) for w in a["repeat"].reshape(-1)[:2])
         self._bptt = int(self._settings["hyperparameters"]["bptt"])
+        self._cooccurrence = self._settings.get("cooccurrence")
 
     def _query(self, state: np.ndarray, profile: np.ndarray, user_feature: np.ndarray) -> np.ndarray:
         """The vector the item vectors are scored against: from the GRU state, the profile and the metadata."""
@@ -354,14 +368,23 @@ class SequenceRecipe(Recipe):
         the older ones the ``repeat_earlier`` weight, negative where users seldom come back to what they saw.
         """
         window, earlier = recent[-self._bptt :], recent[: -self._bptt]
+        extra = self._cooccurrence_term(recent)
         if codes is None:
             logits = matrix_vector(self._vectors, query) + self._bias
             logits[np.setdiff1d(earlier, window)] += self._repeat_earlier
             logits[np.unique(window)] += self._repeat
-            return logits
+            return logits if extra is None else logits + extra
         logits = matrix_vector(self._vectors[codes], query) + self._bias[codes]
         in_window = np.isin(codes, window)
-        return logits + self._repeat * in_window + self._repeat_earlier * (np.isin(codes, earlier) & ~in_window)
+        logits = logits + self._repeat * in_window + self._repeat_earlier * (np.isin(codes, earlier) & ~in_window)
+        return logits if extra is None else logits + extra[codes]
+
+    def _cooccurrence_term(self, recent: np.ndarray) -> np.ndarray | None:
+        """``weight x`` the recency-weighted co-occurrence scores of the user's events, or None when off."""
+        if not self._cooccurrence or recent.size == 0:
+            return None
+        term = cooccurrence.scores(self._arrays, recent, self._catalogue.size, float(self._cooccurrence["decay"]))
+        return float(self._cooccurrence["weight"]) * term
 
     def scores(self, user_id: str | None = None, recent_events: pd.DataFrame | None = None) -> np.ndarray:
         """Softmax over the whole catalogue (in :attr:`catalogue` order) for a user.
