@@ -294,8 +294,13 @@ def fit_baseline(make: Callable[[], Any], train: pd.DataFrame) -> Any:
     return make().fit(train)
 
 
+#: Keyword arguments of the recipe classes by recipe name (``--options``), e.g. a profile's.
+RECIPE_OPTIONS: dict[str, dict[str, Any]] = {}
+
+
 def fit_recipe(cls: type[Recipe], train: pd.DataFrame, dataset: Dataset, hyperparameters: dict[str, str]) -> Recipe:
-    return cls().fit(train, dataset.items, dataset.users, hyperparameters or None)
+    options = RECIPE_OPTIONS.get(str(getattr(cls, "name", "")), {})
+    return cls(**options).fit(train, dataset.items, dataset.users, hyperparameters or None)
 
 
 #: Extra runs of a recipe with other hyperparameters, shown next to the defaults.
@@ -710,8 +715,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--note", default="the machine was shared with other work while this ran", help="a line for the results"
     )
+    parser.add_argument(
+        "--options",
+        type=json.loads,
+        default={},
+        help='recipe keyword arguments by recipe name, JSON: {"aws-user-personalization": {"cooccurrence_weight": 8}}',
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "quality", help="results path without suffix")
     args = parser.parse_args(argv)
+    RECIPE_OPTIONS.update(args.options)
     if args.min_rating is not None:
         args.events = f"watch:{args.min_rating:g}"
     protocols = args.protocol or ["batch", "realtime", "item-to-item"]
@@ -739,6 +751,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "als": f"{als.name} {als.params}",
             "bpr": f"{BPR().name} {BPR().params}",
             "machine_note": args.note,
+            "recipe_options": args.options,
         },
         "recipes": [
             {"name": r.label, "class": f"{r.cls.__module__}:{r.cls.__name__}", "note": r.note} for r in recipes
