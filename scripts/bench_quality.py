@@ -620,9 +620,12 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
     }
+    from personalize_kit.recipes.sequence.backend import load_tensorflow
+
     for module in ("numpy", "scipy", "pandas", "implicit", "tensorflow"):
-        try:
-            info[module] = importlib.import_module(module).__version__
+        try:  # TensorFlow as the recipes import it (quietly, with their settings)
+            loaded = load_tensorflow()[0] if module == "tensorflow" else importlib.import_module(module)
+            info[module] = loaded.__version__
         except Exception:
             info[module] = None
     return info
