@@ -129,3 +129,18 @@ def test_the_cooccurrence_term_adds_what_goes_with_the_users_items(
     assert loaded.recommend(user_id="x", recent_events=recent) == model.recommend(user_id="x", recent_events=recent)
     late = pd.DataFrame({"USER_ID": ["late"], "ITEM_ID": ["brand-new"], "TIMESTAMP": [2_000_000_000]})
     assert len(model.update(late).recommend(user_id="late", n=3)) == 3  # new items have no neighbours yet
+
+
+def test_the_cooccurrence_scores_follow_their_definition() -> None:
+    rng = np.random.default_rng(5)
+    users, items = rng.integers(0, 30, 400), rng.integers(0, 25, 400)
+    order = np.lexsort((items, users))
+    arrays = cooccurrence.neighbours(users[order], items[order], 25, k=25)
+    seen = np.zeros((30, 25))
+    seen[users, items] = 1.0
+    counts = seen.sum(axis=0)
+    cosine = seen.T @ seen / np.sqrt(np.outer(np.maximum(counts, 1), np.maximum(counts, 1)))
+    np.fill_diagonal(cosine, 0.0)
+    recent = np.array([3, 7, -1, 3, 12])  # newest last: 12 (k=0), 3 (k=1; its older k=3 does not count), 7 (k=2)
+    expected = 0.8**0 * cosine[12] + 0.8**1 * cosine[3] + 0.8**2 * cosine[7]
+    assert np.allclose(cooccurrence.scores(arrays, recent, 25, 0.8), expected / expected.max(), atol=1e-5)

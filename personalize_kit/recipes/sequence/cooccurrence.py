@@ -45,18 +45,17 @@ def neighbours(user_codes: np.ndarray, item_codes: np.ndarray, n_items: int, k: 
 
 def scores(arrays: dict[str, np.ndarray], recent: np.ndarray, n_items: int, decay: float) -> np.ndarray:
     """The term for one user: ``recent`` are catalogue codes, newest last (-1 ignored); at most 1."""
-    out = np.zeros(n_items, np.float32)
-    codes = [int(c) for c in recent[::-1].tolist() if c >= 0]
     ptr, idx, val = arrays["cooc_ptr"], arrays["cooc_idx"], arrays["cooc_val"]
-    seen: set[int] = set()
-    for position, code in enumerate(codes):
-        if code in seen or code + 1 >= ptr.size:
-            continue
-        seen.add(code)
-        lo, hi = ptr[code], ptr[code + 1]
-        out[idx[lo:hi]] += (decay**position) * val[lo:hi]
+    newest_first = recent[::-1]
+    codes, first = np.unique(newest_first[newest_first >= 0], return_index=True)  # an item counts at its newest
+    keep = codes + 1 < ptr.size
+    codes, first = codes[keep], first[keep]
+    lo, counts = ptr[codes], ptr[codes + 1] - ptr[codes]
+    owner = np.repeat(np.arange(codes.size), counts)
+    take = lo[owner] + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    out = np.bincount(idx[take], weights=(decay ** first[owner]) * val[take], minlength=n_items)
     top = out.max() if out.size else 0.0
-    return out / top if top > 0 else out
+    return (out / top if top > 0 else out).astype(np.float32)
 
 
 __all__ = ["neighbours", "scores"]
