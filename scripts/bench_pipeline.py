@@ -24,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "scripts" / "results"
+#: Target of the first run (issue 14), on 2 cores.
+TARGET_S = 60.0
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str, str]:
@@ -41,6 +43,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", default="user-personalization")
     parser.add_argument("--source", default=None, help="data source (default: the zero-config default data)")
+    parser.add_argument("--note", default="the machine was shared with other work while this ran")
     args = parser.parse_args()
 
     extra = ["--source", str(Path(args.source).resolve())] if args.source else []
@@ -75,15 +78,21 @@ def main() -> int:
         "runs": rows,
         "metrics": metrics,
         "peak_rss_mib": round(peak),
+        "note": args.note,
+        "target_s": TARGET_S,
+        "verdict": "PASS" if first <= TARGET_S else "FAIL",
     }
     (RESULTS / "pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "pipeline.md").write_text(
         "# Pipeline benchmark\n\n"
-        f"`python scripts/bench_pipeline.py --recipe {args.recipe}` on {machine}, {time.strftime('%Y-%m-%d')}: "
+        f"`python scripts/bench_pipeline.py --recipe {args.recipe}` on {machine}, {time.strftime('%Y-%m-%d')} "
+        f"({args.note}): "
         f"`python -m personalize_kit {' '.join(command)}` on the local backend, data: {source}. "
         f"Peak memory of the runs: {round(peak)} MiB.\n\n"
         + "\n".join(table)
-        + "\n\nTarget: the first run under 2 minutes on 2 cores; the second creates nothing.\n"
+        + f"\n\nTarget: the first run <= {TARGET_S:.0f} s on 2 cores ({result['verdict']}); the second creates "
+        "nothing. A solution version is trained once: on the service's split for the metrics, then continued on "
+        "all the data.\n"
     )
     return 0
 

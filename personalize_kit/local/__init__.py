@@ -48,7 +48,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class mock_personalize:  # noqa: N801 - named like moto's mock_aws, which it wraps
     """Context manager and decorator answering Personalize from a local state directory.
 
-    ``pace``, ``training_seconds``, ``create_seconds`` and ``recipe_options`` are described in
+    ``pace``, ``training_seconds``, ``create_seconds``, ``recipe_options`` and ``profile`` are described in
     :class:`~personalize_kit.local.mirror.Mirror`. Clients must be created after the mirror starts (as
     with moto): a client made earlier does not carry the mirror's handlers.
 
@@ -68,10 +68,12 @@ class mock_personalize:  # noqa: N801 - named like moto's mock_aws, which it wra
         training_seconds: float | None = None,
         create_seconds: float | None = None,
         recipe_options: dict[str, dict[str, Any]] | None = None,
+        profile: str | None = None,
     ) -> None:
         self._state_dir = state_dir
         self._pace = pace
         self._recipe_options = recipe_options
+        self._profile = profile
         self._training_seconds = training_seconds
         self._create_seconds = create_seconds
         self._moto: Any = None
@@ -100,6 +102,7 @@ class mock_personalize:  # noqa: N801 - named like moto's mock_aws, which it wra
             "training_seconds": self._training_seconds,
             "create_seconds": self._create_seconds,
             "recipe_options": self._recipe_options,
+            "profile": self._profile,
         }
 
     def __enter__(self) -> Mirror:
@@ -131,6 +134,7 @@ def mirror_session(
     training_seconds: float | None = None,
     create_seconds: float | None = None,
     recipe_options: dict[str, dict[str, Any]] | None = None,
+    profile: str | None = None,
 ) -> Any:
     """A ``boto3.Session`` whose Personalize clients are answered by the mirror and other services by moto.
 
@@ -149,6 +153,7 @@ def mirror_session(
         training_seconds=training_seconds,
         create_seconds=create_seconds,
         recipe_options=recipe_options,
+        profile=profile,
     )
     session = boto3.Session(region_name=region_name, **FAKE_CREDENTIALS)
     session.events.register_first("before-call", mirror.before_call)

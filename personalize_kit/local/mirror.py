@@ -27,6 +27,7 @@ from personalize_kit.local.exceptions import InternalFailure, InvalidInputExcept
 from personalize_kit.local.lifecycle import Pace, resolve_pace
 from personalize_kit.local.resources import now
 from personalize_kit.local.state import StateDir
+from personalize_kit.recipes import profile_options
 
 logger = logging.getLogger(__name__)
 #: The mirror's log in its state directory: tracebacks of internal failures (a client sees one line).
@@ -53,6 +54,8 @@ SERVICES: dict[str, dict[str, Any]] = {
 }
 #: Environment variable with the minimum seconds a training takes in the mirror (default 0).
 TRAINING_SECONDS_ENV = "PERSONALIZE_KIT_TRAINING_SECONDS"
+#: Environment variable naming the recipes' profile (``faithful`` or ``fast``).
+PROFILE_ENV = "PERSONALIZE_KIT_PROFILE"
 #: Environment variable with the seconds new resources stay CREATE PENDING (a pace of its own).
 CREATE_SECONDS_ENV = "PERSONALIZE_KIT_CREATE_SECONDS"
 
@@ -92,7 +95,10 @@ class Mirror:
     ``$PERSONALIZE_KIT_TRAINING_SECONDS``, else the pace's) and ``create_seconds`` keeps new resources
     ``CREATE PENDING`` that long, everything else instant unless a pace is named (default
     ``$PERSONALIZE_KIT_CREATE_SECONDS``). ``recipe_options`` passes keyword arguments to the recipe classes
-    by recipe name, e.g. ``{"aws-user-personalization": {"max_epochs": 2}}`` for a quick local training.
+    by recipe name, e.g. ``{"aws-user-personalization": {"max_epochs": 2}}`` for a quick local training, on
+    top of ``profile``: ``faithful`` (the default: the recipes' real models) or ``fast`` (every recipe trains
+    10,000 interactions in a second or two, for tests of an application's own code rather than the model's
+    quality), default ``$PERSONALIZE_KIT_PROFILE``.
     """
 
     def __init__(
@@ -103,12 +109,16 @@ class Mirror:
         training_seconds: float | None = None,
         create_seconds: float | None = None,
         recipe_options: dict[str, dict[str, Any]] | None = None,
+        profile: str | None = None,
     ) -> None:
         self.state = StateDir(state_dir)
+        options = profile_options(profile or os.environ.get(PROFILE_ENV) or "faithful")
+        for name, extra in (recipe_options or {}).items():
+            options[name] = {**options.get(name, {}), **extra}
         self.settings = Settings(
             pace=resolve_pace(pace, _seconds(create_seconds, CREATE_SECONDS_ENV)),
             training_seconds=_seconds(training_seconds, TRAINING_SECONDS_ENV),
-            recipe_options=dict(recipe_options or {}),
+            recipe_options=options,
         )
         self.caches = Caches()
         _log_to(self.state.root)

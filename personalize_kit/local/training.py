@@ -150,9 +150,14 @@ def _train(backend: PersonalizeBackend, arn: str) -> None:
             model = _updated(load_model(backend, base, record["recipeArn"]), interactions, items, users)
             metrics = read_metrics(backend, base)
         else:
-            metrics = _offline_metrics(recipe, interactions, items, users, hyperparameters, options)
+            metrics, split_model = _offline_metrics(recipe, interactions, items, users, hyperparameters, options)
             heartbeat.check()
-            model = recipe(**options).fit(interactions, items, users, hyperparameters)
+            # one training per version: the final model continues from the split's model when the recipe can
+            refit = getattr(split_model, "refit", None)
+            if refit is not None:
+                model = refit(interactions, items, users, hyperparameters)
+            else:
+                model = recipe(**options).fit(interactions, items, users, hyperparameters)
         heartbeat.check()
         directory = model_dir(backend, arn)
         model.save(directory)
@@ -218,8 +223,9 @@ def _offline_metrics(
     users: pd.DataFrame | None,
     hyperparameters: dict[str, str],
     options: dict[str, Any],
-) -> dict[str, float]:
-    """GetSolutionMetrics values: a model trained on 90% of users, scored on the other users' newest 10%.
+) -> tuple[dict[str, float], Recipe]:
+    """GetSolutionMetrics values: a model trained on 90% of users, scored on the other users' newest 10%;
+    and that model, which never saw the held-out users (the final model may continue from it).
 
     Each held-out user's oldest 90% is what the model reads at query time (its recent events; for a
     related-items recipe, the newest of them is the query item).
@@ -246,7 +252,7 @@ def _offline_metrics(
     if items is not None:
         catalogue |= set(items["ITEM_ID"].astype(str))
     values = metrics_module.solution_metrics(recommended, relevant, catalogue_size=len(catalogue))
-    return {key: float(value) for key, value in values.items()}
+    return {key: float(value) for key, value in values.items()}, model
 
 
 __all__ = ["load_model", "model_dir", "read_metrics", "start"]

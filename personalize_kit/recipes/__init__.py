@@ -10,10 +10,12 @@ TensorFlow is loaded only when a TensorFlow recipe is trained.
 
 from __future__ import annotations
 
+import copy
 import importlib
 from dataclasses import dataclass
+from typing import Any
 
-from personalize_kit.exceptions import RecipeNotAvailableError
+from personalize_kit.exceptions import RecipeInputError, RecipeNotAvailableError
 from personalize_kit.recipes.base import Ranked, Recipe
 
 RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
@@ -30,6 +32,8 @@ class RecipeInfo:
     implementation: str | None = None
     #: Names of the hyperparameters the service accepts (``None``: not checked by name).
     hyperparameters: tuple[str, ...] | None = None
+    #: Whether campaigns may set ``itemExplorationConfig`` (the service refuses it for other recipes).
+    explores: bool = False
 
     @property
     def arn(self) -> str:
@@ -38,6 +42,7 @@ class RecipeInfo:
 
 _HISTORY = ("min_user_history_length_percentile", "max_user_history_length_percentile")
 _HRNN = ("hidden_dimension", "bptt", "recency_mask", *_HISTORY)
+_V2 = ("apply_recency_bias",)
 _SIMS = (
     "popularity_discount_factor",
     "min_cointeraction_count",
@@ -55,12 +60,14 @@ RECIPES: dict[str, RecipeInfo] = {
             "Predicts the items a user will interact with and explores new and cold items.",
             "personalize_kit.recipes.user_personalization:UserPersonalization",
             _HRNN,
+            explores=True,
         ),
         RecipeInfo(
             "aws-user-personalization-v2",
             "USER_PERSONALIZATION",
             "Predicts the items a user will interact with, for catalogues of up to 5 million items.",
-            "personalize_kit.recipes.user_personalization:UserPersonalization",
+            "personalize_kit.recipes.user_personalization:UserPersonalizationV2",
+            _V2,
         ),
         RecipeInfo(
             "aws-personalized-ranking",
@@ -73,7 +80,8 @@ RECIPES: dict[str, RecipeInfo] = {
             "aws-personalized-ranking-v2",
             "PERSONALIZED_RANKING",
             "Ranks a given list of items for a user, for catalogues of up to 5 million items.",
-            "personalize_kit.recipes.personalized_ranking:PersonalizedRanking",
+            "personalize_kit.recipes.personalized_ranking:PersonalizedRankingV2",
+            _V2,
         ),
         RecipeInfo(
             "aws-sims",
@@ -93,6 +101,36 @@ RECIPES: dict[str, RecipeInfo] = {
 }
 
 
+_SEQUENCE_RECIPES = (
+    "aws-user-personalization",
+    "aws-user-personalization-v2",
+    "aws-personalized-ranking",
+    "aws-personalized-ranking-v2",
+)
+
+#: Keyword arguments of the recipe classes by profile and recipe name (what the mirror's ``recipe_options``
+#: takes). ``faithful``, the default, trains the models as described by each recipe; ``fast`` is for
+#: application tests that check their own code rather than the model's quality: every recipe trains on up to
+#: 10,000 interactions in about a second (the sequence recipes get closed-form weights from co-occurrence
+#: and order, :mod:`personalize_kit.recipes.sequence.quick`, instead of a Keras training), and still
+#: recommends what the data plainly shows (the next item after A is B).
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "faithful": {},
+    "fast": {name: {"training": "closed-form"} for name in _SEQUENCE_RECIPES},
+}
+
+
+def profile_options(profile: str) -> dict[str, dict[str, Any]]:
+    """The recipe keyword arguments of ``profile`` (a copy), for the mirror's ``recipe_options``.
+
+    >>> profile_options("fast")["aws-user-personalization"]
+    {'training': 'closed-form'}
+    """
+    if profile not in PROFILES:
+        raise RecipeInputError(f"unknown recipe profile {profile!r}; use one of {', '.join(PROFILES)}")
+    return copy.deepcopy(PROFILES[profile])
+
+
 def recipe_class(recipe_arn: str) -> type[Recipe]:
     """Import and return the class implementing ``recipe_arn``.
 
@@ -106,4 +144,14 @@ def recipe_class(recipe_arn: str) -> type[Recipe]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-__all__ = ["RECIPES", "RECIPE_ARN_PREFIX", "Ranked", "Recipe", "RecipeInfo", "RecipeNotAvailableError", "recipe_class"]
+__all__ = [
+    "PROFILES",
+    "RECIPES",
+    "RECIPE_ARN_PREFIX",
+    "Ranked",
+    "Recipe",
+    "RecipeInfo",
+    "RecipeNotAvailableError",
+    "profile_options",
+    "recipe_class",
+]

@@ -1,12 +1,14 @@
 """Personalized-Ranking: orders a given list of items for a user with the User-Personalization model kind.
 
 Scores are a softmax over the known items of the list (they sum to 1); items the model does not know
-go last, in their input order, unscored. TensorFlow is imported only by ``fit``.
+go last, in their input order, unscored. TensorFlow is imported only by ``fit``. The v2 recipe uses the
+transformer of :mod:`personalize_kit.recipes.sequence.transformer`.
 """
 
 from __future__ import annotations
 
-from personalize_kit.recipes._sequence import SequenceRecipe
+from personalize_kit.recipes.sequence import SequenceRecipe
+from personalize_kit.recipes.sequence.transformer_recipe import TransformerRecipe
 
 
 class PersonalizedRanking(SequenceRecipe):
@@ -24,10 +26,11 @@ class PersonalizedRanking(SequenceRecipe):
     recipe_type = "PERSONALIZED_RANKING"
 
 
-class PersonalizedRankingV2(PersonalizedRanking):
-    """``aws-personalized-ranking-v2``: the same model under the v2 recipe's name."""
+class PersonalizedRankingV2(TransformerRecipe):
+    """``aws-personalized-ranking-v2``: ``rank(user, items)`` with the transformer of the v2 recipes."""
 
     name = "aws-personalized-ranking-v2"
+    recipe_type = "PERSONALIZED_RANKING"
 
 
 __all__ = ["PersonalizedRanking", "PersonalizedRankingV2"]

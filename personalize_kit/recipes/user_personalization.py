@@ -1,6 +1,6 @@
 """User-Personalization: next-item prediction from the user's history, with exploration of new items.
 
-The model is the sequence model of :mod:`personalize_kit.recipes._sequence` (an HRNN-kind GRU over the
+The model is the sequence model of :mod:`personalize_kit.recipes.sequence` (an HRNN-kind GRU over the
 user's newest ``bptt`` events with item and user metadata). TensorFlow is imported only by ``fit``;
 serving, ``update`` and loading run in numpy.
 
@@ -23,18 +23,19 @@ import numpy as np
 import pandas as pd
 
 from personalize_kit.exceptions import RecipeInputError
-from personalize_kit.recipes._sequence import (
+from personalize_kit.recipes.base import Ranked
+from personalize_kit.recipes.sequence import (
     PROFILE_EVENTS,
     SequenceRecipe,
-    _clean_interactions,
-    _creation_times,
-    _csr,
-    _histories,
-    _item_token_lists,
-    _user_token_lists,
+    clean_interactions,
+    creation_times,
+    csr,
+    histories,
+    item_token_lists,
     softmax,
+    user_token_lists,
 )
-from personalize_kit.recipes.base import Ranked
+from personalize_kit.recipes.sequence.transformer_recipe import TransformerRecipe
 
 _DAY = 86_400
 
@@ -120,7 +121,7 @@ class UserPersonalization(SequenceRecipe):
         if not self._arrays:
             raise RecipeInputError("UPDATE needs a trained model: fit a FULL version first")
         a = {key: value.copy() for key, value in self._arrays.items()}
-        user_ids, item_ids, stamps = _clean_interactions(interactions)
+        user_ids, item_ids, stamps = clean_interactions(interactions)
         old_items = a["items"]
         fresh = np.unique(item_ids)
         if items is not None and "ITEM_ID" in items.columns:
@@ -132,14 +133,16 @@ class UserPersonalization(SequenceRecipe):
 
         vocab = {name: i for i, name in enumerate(a["item_token_names"].tolist())}
         if new_items.size:
-            tokens = _item_token_lists(items, item_index, n_items)
-            new_ptr, new_idx = _csr(tokens[n_old:], vocab)
+            tokens = item_token_lists(items, item_index, n_items)
+            new_ptr, new_idx = csr(tokens[n_old:], vocab)
             a["item_token_ptr"] = np.concatenate([a["item_token_ptr"], a["item_token_ptr"][-1] + new_ptr[1:]])
             a["item_token_idx"] = np.concatenate([a["item_token_idx"], new_idx]).astype(np.int32)
             dim = a["item_own_vectors"].shape[1]
             a["item_own_vectors"] = np.concatenate([a["item_own_vectors"], np.zeros((new_items.size, dim), np.float32)])
             a["item_bias"] = np.concatenate([a["item_bias"], self._new_biases(new_ptr, new_idx)]).astype(np.float32)
         a["items"] = catalogue
+        if "cooc_ptr" in a:  # new items have no co-occurring items until the next full training
+            a["cooc_ptr"] = np.concatenate([a["cooc_ptr"], np.full(n_items - n_old, a["cooc_ptr"][-1])])
         codes = np.asarray([item_index[i] for i in item_ids.tolist()], dtype=np.int32)
         counts = np.bincount(codes, minlength=n_items).astype(np.int64)
         a["item_counts"] = np.maximum(counts, np.pad(a["item_counts"], (0, n_items - n_old)))
@@ -149,12 +152,12 @@ class UserPersonalization(SequenceRecipe):
         old_first = np.pad(a["item_first_seen"], (0, n_items - n_old), constant_values=-1)
         both = (first_seen >= 0) & (old_first >= 0)
         a["item_first_seen"] = np.where(both, np.minimum(first_seen, old_first), np.maximum(first_seen, old_first))
-        created = _creation_times(items, catalogue)
+        created = creation_times(items, catalogue)
         old_created = np.pad(a["item_created"], (0, n_items - n_old), constant_values=-1)
         a["item_created"] = np.where(created >= 0, created, old_created)
 
         # users: the old ones keep their rows; newcomers (interactions or metadata) are appended
-        meta_ids, meta_tokens = _user_token_lists(users, self._settings["user_columns"])
+        meta_ids, meta_tokens = user_token_lists(users, self._settings["user_columns"])
         known = a["users"]
         arrivals = np.setdiff1d(np.union1d(np.unique(user_ids), np.asarray(meta_ids, dtype=str)), known)
         all_users = np.concatenate([known, arrivals]).astype(str)
@@ -178,11 +181,11 @@ class UserPersonalization(SequenceRecipe):
 
         length = max(self._bptt, PROFILE_EVENTS)
         user_codes = np.asarray([user_row[u] for u in user_ids.tolist()], dtype=np.int64)
-        hist_items, hist_times = _histories(user_codes, codes, stamps, all_users.size, length)
+        hist_items, hist_times = histories(user_codes, codes, stamps, all_users.size, length)
         old_hist = np.full((all_users.size, length), -1, dtype=np.int32)
         old_times = np.zeros((all_users.size, length), dtype=np.int64)
         old_hist[: known.size], old_times[: known.size] = a["history_items"], a["history_times"]
-        a["history_items"], a["history_times"] = _merge_histories(old_hist, old_times, hist_items, hist_times)
+        a["history_items"], a["history_times"] = _mergehistories(old_hist, old_times, hist_items, hist_times)
 
         settings = dict(self._settings)
         settings["latest_timestamp"] = max(int(settings["latest_timestamp"]), int(stamps.max()) if stamps.size else 0)
@@ -209,7 +212,7 @@ class UserPersonalization(SequenceRecipe):
         return out
 
 
-def _merge_histories(
+def _mergehistories(
     old_items: np.ndarray, old_times: np.ndarray, new_items: np.ndarray, new_times: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per user, the union of two right-aligned histories (deduplicated on item and time), newest kept."""
@@ -231,10 +234,34 @@ def _merge_histories(
     return items, times
 
 
-class UserPersonalizationV2(UserPersonalization):
-    """``aws-user-personalization-v2``: the same model under the v2 recipe's name."""
+class UserPersonalizationV2(TransformerRecipe):
+    """``aws-user-personalization-v2``: a causal self-attention transformer over the user's events.
+
+    It does not explore, as the service's v2 recipe does not: new items come in through promotions, so
+    asking for exploration is refused.
+    """
 
     name = "aws-user-personalization-v2"
+    recipe_type = "USER_PERSONALIZATION"
+
+    def recommend(
+        self,
+        *,
+        user_id: str | None = None,
+        item_id: str | None = None,
+        n: int = 25,
+        recent_events: pd.DataFrame | None = None,
+        exclude: Sequence[str] = (),
+        exploration_weight: float = 0.0,
+        exploration_item_age_cut_off: float = 30.0,
+    ) -> Ranked:
+        """Top ``n`` items for the user; ``exploration_weight`` must be 0 (the recipe does not explore)."""
+        if exploration_weight:
+            raise RecipeInputError(
+                f"{self.name} does not explore new items (exploration_weight {exploration_weight}); "
+                "use a promotion to include new items"
+            )
+        return super().recommend(user_id=user_id, item_id=item_id, n=n, recent_events=recent_events, exclude=exclude)
 
 
 __all__ = ["UserPersonalization", "UserPersonalizationV2"]

@@ -10,67 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from planted import DAY, LATEST, N_GENRES, PER_GENRE, events, item, planted_data, top
 
 from personalize_kit.exceptions import RecipeInputError
-from personalize_kit.recipes._sequence import _windows, check_hyperparameters, gru_run
+from personalize_kit.recipes.base import check_hyperparameters
+from personalize_kit.recipes.sequence import gru_run, windows
 from personalize_kit.recipes.user_personalization import UserPersonalization
 
 REPO = Path(__file__).resolve().parents[2]
-N_GENRES, PER_GENRE = 4, 10
-DAY = 86_400
-LATEST = 1_600_000_000
 HYPERPARAMETERS = {"hidden_dimension": "32", "bptt": "8"}
-
-
-def item(genre: int, k: int) -> str:
-    return f"g{genre}i{k}"
-
-
-def planted_data(n_users: int = 80, length: int = 24, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Each user stays in one genre; after g{g}i{k} comes g{g}i{k+1} 75% of the time, else any item of it.
-
-    So ``g0i0`` (A) is most often followed by ``g0i1`` (B). The items frame also lists ``fresh``, created
-    a day before the newest interaction and never interacted with; every other item is old. The users
-    frame gives each user the segment ``S{genre}`` and lists ``meta-only`` (segment S2, no interactions).
-    """
-    rng = np.random.default_rng(seed)
-    rows = []
-    for u in range(n_users):
-        genre = u % N_GENRES
-        start = int(rng.integers(PER_GENRE))
-        base = LATEST - length * 100 - int(rng.integers(0, 1000))
-        k = start
-        for step in range(length):
-            rows.append((f"u{u}", item(genre, k), base + 100 * step))
-            k = (k + 1) % PER_GENRE if rng.random() < 0.75 else int(rng.integers(PER_GENRE))
-    interactions = pd.DataFrame(rows, columns=["USER_ID", "ITEM_ID", "TIMESTAMP"])
-    interactions.loc[interactions.index[-1], "TIMESTAMP"] = LATEST
-    ids = [item(g, k) for g in range(N_GENRES) for k in range(PER_GENRE)]
-    items = pd.DataFrame(
-        {
-            "ITEM_ID": [*ids, "fresh"],
-            "GENRES": [f"G{g}|Any" for g in range(N_GENRES) for _ in range(PER_GENRE)] + ["G1"],
-            "CREATION_TIMESTAMP": [LATEST - 1000 * DAY] * len(ids) + [LATEST - DAY],
-        }
-    )
-    users = pd.DataFrame(
-        {
-            "USER_ID": [f"u{u}" for u in range(n_users)] + ["meta-only"],
-            "AGE": [20 + u % 40 for u in range(n_users)] + [30],
-            "SEGMENT": [f"S{u % N_GENRES}" for u in range(n_users)] + ["S2"],
-        }
-    )
-    return interactions, items, users
-
-
-def events(*items: str, start: int = LATEST + 1000) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"USER_ID": "x", "ITEM_ID": list(items), "TIMESTAMP": [start + 10 * k for k in range(len(items))]}
-    )
-
-
-def top(ranked: list[tuple[str, float | None]], n: int | None = None) -> list[str]:
-    return [name for name, _ in ranked][:n]
 
 
 @pytest.fixture(scope="module")
@@ -245,15 +193,6 @@ def test_a_model_saved_in_an_older_format_asks_for_retraining(model: UserPersona
         UserPersonalization.load(directory)
 
 
-def test_the_v2_recipe_is_the_same_model_under_its_own_name(model: UserPersonalization, tmp_path: Path) -> None:
-    from personalize_kit.recipes.user_personalization import UserPersonalizationV2
-
-    assert UserPersonalizationV2.name == "aws-user-personalization-v2"
-    assert UserPersonalizationV2.check_hyperparameters({"bptt": "33"}) == ["bptt must be an integer in [2, 32], not 33"]
-    loaded = UserPersonalizationV2.load(model.save(tmp_path / "v2"))
-    assert loaded.recommend(user_id="u3") == model.recommend(user_id="u3")
-
-
 def test_importing_the_recipe_does_not_import_tensorflow() -> None:
     script = (
         "import sys, personalize_kit.recipes.user_personalization, personalize_kit.recipes.personalized_ranking\n"
@@ -299,7 +238,7 @@ def test_windows_cut_histories_from_the_newest_end() -> None:
         "min_user_history_length_percentile": 0.0,
         "max_user_history_length_percentile": 1.0,
     }
-    w = _windows(users, items, np.arange(8, dtype=np.int64), 2, hp)
+    w = windows(users, items, np.arange(8, dtype=np.int64), 2, hp)
     # inputs are item code + 1 (0 = padding), targets the next item's code
     assert w["inputs"].tolist() == [[1, 0], [2, 3], [4, 5], [7, 0]]
     assert w["targets"].tolist() == [[1, 0], [2, 3], [4, 5], [7, 0]]
@@ -319,7 +258,7 @@ def test_history_length_percentiles_leave_users_out() -> None:
         "min_user_history_length_percentile": 0.0,
         "max_user_history_length_percentile": 0.5,
     }
-    w = _windows(users, items, np.arange(15, dtype=np.int64), 3, hp)
+    w = windows(users, items, np.arange(15, dtype=np.int64), 3, hp)
     assert w["users"].tolist() == [0, 1]  # the user with 10 events is above the median length
     weights = w["weights"][w["weights"] > 0]
     assert weights.min() >= 0.5 and weights.max() <= 1.0 and len(set(weights.tolist())) == weights.size
@@ -367,10 +306,10 @@ def test_valid_hyperparameters_pass() -> None:
 def test_large_catalogues_train_with_a_sampled_softmax(
     data: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from personalize_kit.recipes import _sequence
+    from personalize_kit.recipes.sequence import training
 
-    monkeypatch.setattr(_sequence, "FULL_SOFTMAX_WORK", 1000)
-    monkeypatch.setattr(_sequence, "_MIN_NEGATIVES", 24)
+    monkeypatch.setattr(training, "FULL_SOFTMAX_WORK", 1000)
+    monkeypatch.setattr(training, "MIN_NEGATIVES", 24)
     interactions, items, users = data
     sampled = UserPersonalization(max_epochs=40, learning_rate=1e-2, batch_size=16).fit(
         interactions, items, users, HYPERPARAMETERS
@@ -381,7 +320,7 @@ def test_large_catalogues_train_with_a_sampled_softmax(
 
 
 def test_the_default_training_budget_grows_with_the_data() -> None:
-    from personalize_kit.recipes._sequence import training_budget
+    from personalize_kit.recipes.sequence import training_budget
 
     assert training_budget(10_000) == 50.0
     assert training_budget(1_000_000) == 420.0

@@ -34,10 +34,10 @@ _FILTER_DATASETS = {
 
 def check_campaign_config(config: dict | None, recipe_arn: str) -> None:
     exploration = (config or {}).get("itemExplorationConfig") or {}
-    if exploration and RECIPES[recipe_arn].name not in ("aws-user-personalization", "aws-user-personalization-v2"):
+    if exploration and not RECIPES[recipe_arn].explores:
         raise InvalidInputException(
-            "itemExplorationConfig is supported only for the User-Personalization recipes, not "
-            f"{RECIPES[recipe_arn].name}."
+            "itemExplorationConfig is supported only for the User-Personalization recipes that explore "
+            f"(aws-user-personalization), not {RECIPES[recipe_arn].name}."
         )
     for key, value in exploration.items():
         if key not in EXPLORATION_KEYS:

@@ -1,0 +1,50 @@
+"""The sequence models of User-Personalization and Personalized-Ranking: features, training, serving, format.
+
+- :mod:`.features`: metadata tokens, users' histories and training windows from the frames (numpy);
+- :mod:`.training`: :class:`GRUTrainer`, the Keras training of the GRU model (TensorFlow is imported by
+  :mod:`.backend`, quietly, when a model is fitted, and only then);
+- :mod:`.serving`: the GRU step, products and softmax in numpy, for answering requests without TensorFlow;
+- :mod:`.saved`: what ``model.npz`` and ``model.json`` hold;
+- :mod:`.model`: :class:`SequenceRecipe`, the recipe that ties them together.
+"""
+
+from __future__ import annotations
+
+from personalize_kit.recipes.sequence.features import (
+    PROFILE_EVENTS,
+    clean_interactions,
+    creation_times,
+    csr,
+    histories,
+    item_token_lists,
+    user_token_lists,
+    windows,
+)
+from personalize_kit.recipes.sequence.model import (
+    DEFAULT_HYPERPARAMETERS,
+    HYPERPARAMETER_RANGES,
+    SequenceRecipe,
+    resolve_hyperparameters,
+)
+from personalize_kit.recipes.sequence.serving import gru_run, softmax
+from personalize_kit.recipes.sequence.training import GRUTrainer, TrainingSettings, training_budget
+
+__all__ = [
+    "DEFAULT_HYPERPARAMETERS",
+    "HYPERPARAMETER_RANGES",
+    "PROFILE_EVENTS",
+    "GRUTrainer",
+    "SequenceRecipe",
+    "TrainingSettings",
+    "clean_interactions",
+    "creation_times",
+    "csr",
+    "gru_run",
+    "histories",
+    "item_token_lists",
+    "resolve_hyperparameters",
+    "softmax",
+    "training_budget",
+    "user_token_lists",
+    "windows",
+]

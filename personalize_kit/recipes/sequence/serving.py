@@ -1,0 +1,62 @@
+"""Serving arithmetic of the sequence models in numpy: the Keras GRU's step, products for one request, softmax.
+
+Nothing here imports TensorFlow: a trained model answers from its ``.npz`` arrays alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def vector_matrix(vector: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``vector @ matrix`` for one request: numpy's own loop, not BLAS, whose threads cost milliseconds of
+    hand-off on a busy machine for a product this small; a batch (2-D ``vector``) still goes to BLAS."""
+    return np.einsum("i,ij->j", vector, matrix, optimize=False) if vector.ndim == 1 else vector @ matrix
+
+
+def matrix_vector(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """``matrix @ vector`` for one request, without BLAS threads (see :func:`vector_matrix`)."""
+    return np.einsum("ij,j->i", matrix, vector, optimize=False)
+
+
+def gru_run(x_proj: np.ndarray, h: np.ndarray, recurrent_kernel: np.ndarray, recurrent_bias: np.ndarray) -> np.ndarray:
+    """Run a Keras GRU (``reset_after=True``, gates z, r, h) over steps; return the last state.
+
+    ``x_proj`` is ``inputs @ kernel + input_bias`` with shape ``(steps, 3H)`` or ``(batch, steps, 3H)``
+    and ``h`` the initial state ``(H,)`` or ``(batch, H)``. Padded steps of a batch (rows of NaN in
+    ``x_proj``) leave the state unchanged.
+
+    >>> h = gru_run(np.zeros((2, 6)), np.zeros(2), np.zeros((2, 6)), np.zeros(6))
+    >>> h.tolist()
+    [0.0, 0.0]
+    """
+    units = h.shape[-1]
+    for t in range(x_proj.shape[-2]):
+        x = x_proj[..., t, :]
+        inner = vector_matrix(h, recurrent_kernel) + recurrent_bias
+        z = sigmoid(x[..., :units] + inner[..., :units])
+        r = sigmoid(x[..., units : 2 * units] + inner[..., units : 2 * units])
+        candidate = np.tanh(x[..., 2 * units :] + r * inner[..., 2 * units :])
+        new = z * h + (1.0 - z) * candidate
+        if x.ndim == 2:
+            keep = np.isnan(x[:, :1])
+            new = np.where(keep, h, new)
+        h = new.astype(np.float32, copy=False)
+    return h
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax of a vector (float64, sums to 1).
+
+    >>> softmax(np.array([0.0, 0.0])).tolist()
+    [0.5, 0.5]
+    """
+    shifted = np.exp(logits.astype(np.float64) - logits.max())
+    return shifted / shifted.sum()
+
+
+__all__ = ["gru_run", "matrix_vector", "sigmoid", "softmax", "vector_matrix"]

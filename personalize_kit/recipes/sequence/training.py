@@ -1,0 +1,378 @@
+"""Training of the GRU sequence model in Keras: :class:`GRUTrainer` turns training windows into numpy weights.
+
+Each item is the sum of its own embedding and the mean of its metadata tokens' embeddings; a GRU reads a
+window of ``bptt`` items from a state derived from the user's metadata; the query (GRU output, profile and
+metadata projections) is scored against the same item vectors plus an item bias and learned ``repeat``
+weights for the items just read and older ones. The loss is next-item cross-entropy on every position,
+with the exact softmax while targets x catalogue stays under :data:`FULL_SOFTMAX_WORK` and uniform sampled
+negatives (corrected to estimate the full softmax) beyond. Early stopping watches the newest window of a
+slice of users; training also stops at a time budget (:func:`training_budget`), counted in CPU seconds per
+core (:class:`~personalize_kit.recipes.sequence.backend.TrainingClock`) so that a busy machine trains the same
+model, only slower.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from personalize_kit.recipes.sequence.backend import TrainingClock, cores, load_tensorflow
+
+logger = logging.getLogger(__name__)
+
+#: Largest (training targets x catalogue items) trained with the exact softmax; sampled beyond it.
+FULL_SOFTMAX_WORK = 2_000_000_000
+#: Fewest negatives of the sampled softmax.
+MIN_NEGATIVES = 1024
+
+
+def training_budget(n_targets: int) -> float:
+    """Seconds of training allowed by default: 50 s up to 120,000 targets, 42 s more per 100,000, at most 480 s.
+
+    Training stops after the epoch that would overrun it (and earlier when the validation loss stops falling).
+
+    >>> training_budget(50_000), training_budget(1_000_000)
+    (50.0, 420.0)
+    """
+    return float(min(480.0, max(50.0, 420.0 * n_targets / 1_000_000)))
+
+
+@dataclass
+class TrainingSettings:
+    """The local training's knobs (the service's hyperparameters are resolved before)."""
+
+    hidden: int
+    seed: int = 0
+    max_epochs: int = 12
+    batch_size: int | None = None
+    learning_rate: float = 3e-3
+    dropout: float = 0.25
+    time_budget: float | None = None
+    verbose: bool = False
+
+
+@dataclass
+class Metadata:
+    """Item and user metadata as CSR token lists, and the item interaction counts (the bias's prior)."""
+
+    n_items: int
+    item_ptr: np.ndarray
+    item_idx: np.ndarray
+    user_ptr: np.ndarray
+    user_idx: np.ndarray
+    n_item_tokens: int
+    n_user_tokens: int
+    item_counts: np.ndarray
+
+
+class GRUTrainer:
+    """Fits the GRU model on training windows (:func:`~personalize_kit.recipes.sequence.features.windows`).
+
+    >>> # weights = GRUTrainer(windows, metadata, TrainingSettings(hidden=64)).run(log)
+    """
+
+    def __init__(
+        self,
+        windows: Mapping[str, np.ndarray],
+        metadata: Metadata,
+        settings: TrainingSettings,
+        initial: Mapping[str, tuple[np.ndarray, np.ndarray | None]] | None = None,
+    ) -> None:
+        self.windows, self.meta, self.settings = windows, metadata, settings
+        self.tf, self.keras = load_tensorflow()
+        self.clock = TrainingClock()
+        self._threads()
+        self.keras.utils.set_random_seed(settings.seed)
+        self.tf.config.experimental.enable_op_determinism()
+        self._variables()
+        if initial:
+            self._start_from(initial)
+        n_items = metadata.n_items
+        self.n_targets = int((windows["weights"] > 0).sum())
+        self.n_negatives = n_items
+        if self.n_targets * n_items > FULL_SOFTMAX_WORK:
+            share = FULL_SOFTMAX_WORK // max(1, self.n_targets)
+            self.n_negatives = int(min(n_items - 1, max(MIN_NEGATIVES, share)))
+        self.sampled = self.n_negatives < n_items
+        self.correction = float(np.log((n_items - 1) / max(1, self.n_negatives)))
+        self.rng = np.random.default_rng(settings.seed)
+        self._steps()
+
+    # ------------------------------------------------------------------------------ the model
+
+    def _threads(self) -> None:
+        try:
+            self.tf.config.threading.set_intra_op_parallelism_threads(cores())
+            self.tf.config.threading.set_inter_op_parallelism_threads(min(2, cores()))
+        except RuntimeError:  # TensorFlow already started in this process: keep its thread pools
+            pass
+
+    def _sparse_rows(self, ptr: np.ndarray, idx: np.ndarray, n_rows: int, n_cols: int, offset: int) -> Any:
+        """A (rows x tokens) sparse matrix whose rows average the tokens of each row."""
+        counts = np.diff(ptr)
+        owner = np.repeat(np.arange(counts.size), counts)
+        return self.tf.SparseTensor(
+            indices=np.stack([owner + offset, idx.astype(np.int64)], axis=1).reshape(-1, 2).astype(np.int64),
+            values=(1.0 / np.maximum(counts, 1))[owner].astype(np.float32),
+            dense_shape=[n_rows, max(1, n_cols)],
+        )
+
+    def _variables(self) -> None:
+        tf, keras, meta, s = self.tf, self.keras, self.meta, self.settings
+        dim, seed = s.hidden, s.seed
+        self.item_matrix = self._sparse_rows(meta.item_ptr, meta.item_idx, meta.n_items + 1, meta.n_item_tokens, 1)
+        n_users = meta.user_ptr.size - 1
+        self.user_matrix = self._sparse_rows(meta.user_ptr, meta.user_idx, n_users, meta.n_user_tokens, 0)
+        init = keras.initializers.TruncatedNormal(stddev=0.05, seed=seed)
+
+        def glorot(offset: int) -> Any:
+            return keras.initializers.GlorotUniform(seed=seed + offset)((dim, dim))
+
+        counts = meta.item_counts.astype(np.float64)
+        prior = np.log((counts + 1.0) / (counts.sum() + meta.n_items))
+        self.own = tf.Variable(init((meta.n_items + 1, dim)), name="item_own")
+        self.tokens = tf.Variable(init((max(1, meta.n_item_tokens), dim)), name="item_tokens")
+        self.bias = tf.Variable((prior - prior.mean()).astype(np.float32), name="item_bias")
+        self.repeat = tf.Variable(tf.zeros(2), name="repeat")  # items in the GRU's window, earlier items
+        self.user_tokens = tf.Variable(init((max(1, meta.n_user_tokens), dim)), name="user_tokens")
+        self.init_kernel = tf.Variable(init((dim, dim)), name="init_kernel")
+        self.init_bias = tf.Variable(tf.zeros(dim), name="init_bias")
+        self.out_kernel = tf.Variable(glorot(1), name="out_kernel")
+        self.out_bias = tf.Variable(tf.zeros(dim), name="out_bias")
+        self.profile_kernel = tf.Variable(glorot(4), name="profile_kernel")
+        self.metadata_kernel = tf.Variable(glorot(6), name="metadata_kernel")
+        self.gru = keras.layers.GRU(dim, return_sequences=True, seed=seed)
+        self.gru.build((None, None, dim))
+        self.drop_in = keras.layers.Dropout(s.dropout, seed=seed + 2)
+        self.drop_out = keras.layers.Dropout(s.dropout, seed=seed + 3)
+        self.drop_profile = keras.layers.Dropout(s.dropout, seed=seed + 5)
+        self.variables = [
+            self.own, self.tokens, self.bias, self.repeat, self.user_tokens, self.init_kernel, self.init_bias,
+            self.out_kernel, self.out_bias, self.profile_kernel, self.metadata_kernel, *self.gru.trainable_variables,
+        ]  # fmt: skip
+        self.optimizer = keras.optimizers.Adam(learning_rate=s.learning_rate, clipnorm=5.0)
+        self.optimizer.build(self.variables)
+
+    def _named(self) -> dict[str, Any]:
+        """The variables by the names of ``saved.GRU_WEIGHTS`` (``item_own_vectors`` without the padding row)."""
+        kernel, recurrent, gru_bias = self.gru.trainable_variables
+        return {
+            "item_own_vectors": self.own, "item_token_vectors": self.tokens, "item_bias": self.bias,
+            "repeat": self.repeat, "user_token_vectors": self.user_tokens, "init_kernel": self.init_kernel,
+            "init_bias": self.init_bias, "gru_kernel": kernel, "gru_recurrent": recurrent, "gru_bias": gru_bias,
+            "out_kernel": self.out_kernel, "out_bias": self.out_bias, "profile_kernel": self.profile_kernel,
+            "metadata_kernel": self.metadata_kernel,
+        }  # fmt: skip
+
+    def _start_from(self, initial: Mapping[str, tuple[np.ndarray, np.ndarray | None]]) -> None:
+        """Start from earlier weights: ``name -> (values, rows)``; ``rows`` (bool) marks the rows to take, the
+        others (new items or tokens) keep their fresh initialisation; ``None`` takes the whole array."""
+        for name, variable in self._named().items():
+            if name not in initial:
+                continue
+            values, rows = initial[name]
+            current = variable.numpy()
+            target = current[1:] if name == "item_own_vectors" else current
+            values = np.asarray(values, dtype=current.dtype).reshape(target.shape)
+            target[...] = (
+                values if rows is None else np.where(rows.reshape(-1, *[1] * (values.ndim - 1)), values, target)
+            )
+            variable.assign(current)
+
+    def _queries(self, inputs: Any, weights: Any, users: Any, context: Any, training: bool) -> tuple[Any, Any]:
+        """The query of every target position (masked to the real ones), and the item vectors."""
+        tf = self.tf
+        vectors = self.own + tf.sparse.sparse_dense_matmul(self.item_matrix, self.tokens)
+        embedded = tf.gather(vectors, inputs)
+        x = self.drop_in(embedded, training=training)
+        user_vec = tf.gather(tf.sparse.sparse_dense_matmul(self.user_matrix, self.user_tokens), users)
+        h0 = tf.tanh(user_vec @ self.init_kernel + self.init_bias)
+        states = self.drop_out(self.gru(x, initial_state=h0, training=training), training=training)
+        mask = weights > 0
+        picked = tf.boolean_mask(states, mask)
+        # the profile: mean vector of the events before the window and of the window up to each position
+        present = tf.cast(context > 0, tf.float32)
+        before = tf.einsum("bc,bcd->bd", present, tf.gather(vectors, context))
+        read = tf.cast(inputs > 0, tf.float32)
+        total = before[:, None, :] + tf.cumsum(embedded * read[..., None], axis=1)
+        count = tf.reduce_sum(present, axis=1, keepdims=True) + tf.cumsum(read, axis=1)
+        profile = tf.boolean_mask(total / tf.maximum(count, 1.0)[..., None], mask)
+        query = picked @ self.out_kernel + self.drop_profile(profile, training=training) @ self.profile_kernel
+        per_position = tf.repeat(user_vec[:, None, :], tf.shape(inputs)[1], axis=1)
+        query += tf.boolean_mask(per_position, mask) @ self.metadata_kernel + self.out_bias
+        return query, vectors
+
+    def _full_logits(self, query: Any, vectors: Any, prior: Any, earlier: Any) -> Any:
+        """Logits over the whole catalogue, with the repeat weights on the items read before."""
+        tf = self.tf
+        logits = tf.matmul(query, vectors[1:], transpose_b=True) + self.bias
+
+        def seen(codes: Any) -> Any:  # 1 where a row's codes (item + 1; 0 = none) hold the item
+            rows = tf.repeat(tf.range(tf.shape(codes)[0])[:, None], tf.shape(codes)[1], axis=1)
+            read = codes > 0
+            where = tf.stack([tf.boolean_mask(rows, read), tf.boolean_mask(codes, read) - 1], axis=1)
+            return tf.minimum(tf.scatter_nd(where, tf.ones(tf.shape(where)[0]), tf.shape(logits)), 1.0)
+
+        in_window = seen(prior)
+        return logits + self.repeat[0] * in_window + self.repeat[1] * seen(earlier) * (1.0 - in_window)
+
+    def _sampled_logits(self, query: Any, vectors: Any, labels: Any, prior: Any, context: Any, owner: Any,
+                        negatives: Any) -> Any:  # fmt: skip
+        """The target against uniform negatives, shifted to estimate the full partition function."""
+        tf = self.tf
+        positive = tf.reduce_sum(query * tf.gather(vectors, labels + 1), axis=1) + tf.gather(self.bias, labels)
+        in_window = tf.reduce_any(tf.equal(prior, labels[:, None] + 1), axis=1)
+        before = tf.reduce_any(tf.equal(tf.gather(context, owner), labels[:, None] + 1), axis=1) & ~in_window
+        positive += self.repeat[0] * tf.cast(in_window, tf.float32) + self.repeat[1] * tf.cast(before, tf.float32)
+        negative = tf.matmul(query, tf.gather(vectors, negatives + 1), transpose_b=True)
+        negative += tf.gather(self.bias, negatives) + self.correction
+        in_window = tf.reduce_any(tf.equal(prior[:, :, None], negatives[None, None, :] + 1), axis=1)
+        # the events before the window are compared once per window, not once per position
+        before = tf.reduce_any(tf.equal(context[:, :, None], negatives[None, None, :] + 1), axis=1)
+        before = tf.gather(before, owner) & ~in_window
+        negative += self.repeat[0] * tf.cast(in_window, tf.float32) + self.repeat[1] * tf.cast(before, tf.float32)
+        clash = tf.equal(labels[:, None], negatives[None, :])
+        negative = tf.where(clash, tf.fill(tf.shape(negative), -1e9), negative)
+        return tf.concat([positive[:, None], negative], axis=1)
+
+    def forward(self, inputs: Any, targets: Any, weights: Any, users: Any, context: Any, negatives: Any,
+                training: bool) -> tuple[Any, Any]:  # fmt: skip
+        """The weighted sum of the positions' losses and the sum of their weights."""
+        tf = self.tf
+        query, vectors = self._queries(inputs, weights, users, context, training)
+        mask = weights > 0
+        labels = tf.boolean_mask(targets, mask)
+        # the items read up to each position (0 = none) get the learned repeat weights: those of the window
+        steps = tf.shape(inputs)[1]
+        lower = tf.cast(tf.linalg.band_part(tf.ones((steps, steps)), -1, 0), tf.int32)
+        prior = tf.boolean_mask(inputs[:, None, :] * lower[None], mask)
+        # and the user's events before the window (the window of each position is its owner)
+        owner = tf.boolean_mask(tf.repeat(tf.range(tf.shape(inputs)[0])[:, None], steps, axis=1), mask)
+        if negatives is None:
+            logits = self._full_logits(query, vectors, prior, tf.gather(context, owner))
+        else:
+            logits = self._sampled_logits(query, vectors, labels, prior, context, owner, negatives)
+            labels = tf.zeros_like(labels)
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        w = tf.boolean_mask(weights, mask)
+        return tf.reduce_sum(losses * w), tf.reduce_sum(w)
+
+    # ------------------------------------------------------------------------------ the loop
+
+    def _steps(self) -> None:
+        tf = self.tf
+        signature = [
+            tf.TensorSpec((None, None), tf.int32),
+            tf.TensorSpec((None, None), tf.int32),
+            tf.TensorSpec((None, None), tf.float32),
+            tf.TensorSpec((None,), tf.int64),
+            tf.TensorSpec((None, None), tf.int32),
+        ]
+
+        def train_step(inputs, targets, weights, users, context, negatives):  # type: ignore[no-untyped-def]
+            with tf.GradientTape() as tape:
+                sample = negatives if self.sampled else None
+                total, norm = self.forward(inputs, targets, weights, users, context, sample, True)
+                loss = total / tf.maximum(norm, 1e-6)
+            grads = tape.gradient(loss, self.variables)
+            self.optimizer.apply_gradients(zip(grads, self.variables, strict=True))
+            return loss
+
+        def eval_step(inputs, targets, weights, users, context):  # type: ignore[no-untyped-def]
+            return self.forward(inputs, targets, weights, users, context, None, False)
+
+        negatives = tf.TensorSpec((None,), tf.int32)
+        self.train_step = tf.function(train_step, input_signature=[*signature, negatives], autograph=False)
+        self.eval_step = tf.function(eval_step, input_signature=signature, autograph=False)
+
+    def _negatives(self) -> np.ndarray:
+        if not self.sampled:
+            return np.zeros(0, dtype=np.int32)
+        return self.rng.choice(self.meta.n_items, self.n_negatives, replace=False).astype(np.int32)
+
+    def _batch(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        w = self.windows
+        return w["inputs"][rows], w["targets"][rows], w["weights"][rows], w["users"][rows], w["context"][rows]
+
+    def _validation_split(self) -> tuple[np.ndarray, np.ndarray]:
+        """Training rows and validation rows (the newest window of up to 10% of the users, at most 1000)."""
+        w = self.windows
+        newest_users = np.unique(w["users"][w["newest"]])
+        n_valid = min(max(1, newest_users.size // 10), 1000) if newest_users.size >= 20 else 0
+        valid_users = self.rng.choice(newest_users, n_valid, replace=False) if n_valid else np.empty(0, np.int64)
+        is_valid = w["newest"] & np.isin(w["users"], valid_users)
+        return np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
+
+    def _validation_loss(self, rows: np.ndarray) -> float:
+        total = norm = 0.0
+        for start in range(0, rows.size, 64):
+            t, n = self.eval_step(*self._batch(rows[start : start + 64]))
+            total, norm = total + float(t), norm + float(n)
+        return total / max(norm, 1e-6)
+
+    def run(self, log: list[dict[str, float]]) -> dict[str, np.ndarray]:
+        """Train until the validation loss stops falling or the budget is spent; the best epoch's weights."""
+        s = self.settings
+        train_rows, valid_rows = self._validation_split()
+        batch_size = s.batch_size or int(np.clip(self.windows["inputs"].shape[0] // 300, 32, 256))
+        budget = training_budget(self.n_targets) if s.time_budget is None else s.time_budget
+        best: list[np.ndarray] | None = None
+        best_loss, stale = math.inf, 0
+        for epoch in range(s.max_epochs):
+            epoch_start = self.clock.spent()
+            order = train_rows[self.rng.permutation(train_rows.size)]
+            losses = [
+                float(self.train_step(*self._batch(order[k : k + batch_size]), self._negatives()))
+                for k in range(0, order.size, batch_size)
+            ]
+            train_loss = float(np.mean(losses)) if losses else math.nan
+            valid_loss = self._validation_loss(valid_rows) if valid_rows.size else train_loss
+            elapsed, spent = self.clock.wall(), self.clock.spent()
+            entry = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss, "seconds": elapsed,
+                     "budget_seconds": spent, "negatives": self.n_negatives, "batch_size": batch_size}  # fmt: skip
+            log.append(entry)
+            logger.debug("epoch %d: train %.4f valid %.4f (%.1fs)", epoch + 1, train_loss, valid_loss, elapsed)
+            if s.verbose:
+                print(f"epoch {epoch + 1}: train {train_loss:.4f} valid {valid_loss:.4f} ({elapsed:.1f}s)", flush=True)
+            if valid_loss < best_loss - 1e-4:
+                best_loss, stale = valid_loss, 0
+                best = [v.numpy() for v in self.variables]
+            else:
+                stale += 1
+                if stale >= 2:
+                    break
+            if spent + (spent - epoch_start) > budget:  # the next epoch would overrun the budget
+                break
+        if best is not None:
+            for variable, value in zip(self.variables, best, strict=True):
+                variable.assign(value)
+        return self.weights()
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """The weights serving needs, as float32 numpy arrays (names of ``saved.GRU_WEIGHTS``)."""
+        kernel, recurrent, gru_bias = (v.numpy() for v in self.gru.trainable_variables)
+        out = {
+            "item_own_vectors": self.own.numpy()[1:],
+            "item_token_vectors": self.tokens.numpy(),
+            "item_bias": self.bias.numpy(),
+            "repeat": self.repeat.numpy(),
+            "user_token_vectors": self.user_tokens.numpy(),
+            "init_kernel": self.init_kernel.numpy(),
+            "init_bias": self.init_bias.numpy(),
+            "gru_kernel": kernel,
+            "gru_recurrent": recurrent,
+            "gru_bias": np.asarray(gru_bias).reshape(2, -1),
+            "out_kernel": self.out_kernel.numpy(),
+            "out_bias": self.out_bias.numpy(),
+            "profile_kernel": self.profile_kernel.numpy(),
+            "metadata_kernel": self.metadata_kernel.numpy(),
+        }
+        return {name: np.asarray(value, dtype=np.float32) for name, value in out.items()}
+
+
+__all__ = ["FULL_SOFTMAX_WORK", "GRUTrainer", "Metadata", "TrainingSettings", "training_budget"]

@@ -1,0 +1,272 @@
+"""The transformer sequence model of User-Personalization-v2 and Personalized-Ranking-v2.
+
+Each item is the sum of its own embedding and the mean of its metadata tokens' embeddings (e.g. ``GENRES``);
+a user's newest :data:`MAX_LENGTH` items, oldest first, get learned position embeddings and go through
+:data:`BLOCKS` pre-norm blocks of causal self-attention (one head) and a feed-forward layer. The output at
+the newest position is the query, scored against the same item vectors plus an item bias; training is
+next-item cross-entropy at every position of windows cut from the users' histories (a full softmax while
+targets x catalogue stays under ``FULL_SOFTMAX_WORK``, uniform sampled negatives beyond). Training runs in
+Keras (:class:`TransformerTrainer`); serving runs the same blocks in numpy (:func:`encode_sequence`), so
+a trained model answers without TensorFlow. The query at the end of each known user's history is cached.
+
+With ``apply_recency_bias`` (the service's hyperparameter, default true) newer events weigh more in the
+loss (0.5 for the oldest event of the dataset to 1 for the newest), as ``recency_mask`` does for v1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from personalize_kit.recipes.sequence.backend import TrainingClock, cores, load_tensorflow
+from personalize_kit.recipes.sequence.training import FULL_SOFTMAX_WORK, MIN_NEGATIVES, Metadata, training_budget
+
+#: Newest items a query reads, and the length of the training windows.
+MAX_LENGTH = 32
+#: Attention blocks.
+BLOCKS = 2
+#: Epsilon of the layer normalisations (the same in training and serving).
+EPSILON = 1e-5
+#: Weight names of one block, in the saved arrays as ``block{k}_{name}``.
+BLOCK_WEIGHTS = ("ln1_gamma", "ln1_beta", "query", "key", "value", "output", "ln2_gamma", "ln2_beta",
+                 "ffn_in", "ffn_in_bias", "ffn_out", "ffn_out_bias")  # fmt: skip
+
+
+@dataclass
+class TransformerSettings:
+    """The local training's knobs."""
+
+    dim: int = 64
+    seed: int = 0
+    max_epochs: int = 20
+    batch_size: int | None = None
+    learning_rate: float = 2e-3
+    dropout: float = 0.2
+    time_budget: float | None = None
+
+
+# ------------------------------------------------------------------------------------ numpy serving
+
+
+def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + EPSILON) * gamma + beta
+
+
+def encode_sequence(weights: Mapping[str, np.ndarray], embedded: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Outputs of the blocks at each sequence's newest position.
+
+    ``embedded`` is ``(batch, L, d)`` item vectors plus positions, left-aligned; ``length`` the real items
+    per row (at least 1). Row ``b`` attends only to its first ``length[b]`` positions, causally.
+    """
+    steps = embedded.shape[1]
+    real = np.arange(steps)[None, :] < length[:, None]
+    allowed = np.tril(np.ones((steps, steps), dtype=bool))[None] & real[:, None, :]
+    x = embedded.astype(np.float32)
+    scale = 1.0 / math.sqrt(x.shape[-1])
+    for k in range(BLOCKS):
+        w = {name: weights[f"block{k}_{name}"] for name in BLOCK_WEIGHTS}
+        h = layer_norm(x, w["ln1_gamma"], w["ln1_beta"])
+        scores = np.einsum("bqd,bkd->bqk", h @ w["query"], h @ w["key"]) * scale
+        scores = np.where(allowed, scores, -1e9)
+        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        attention = scores / scores.sum(axis=-1, keepdims=True)
+        x = x + np.einsum("bqk,bkd->bqd", attention, h @ w["value"]) @ w["output"]
+        h = layer_norm(x, w["ln2_gamma"], w["ln2_beta"])
+        x = x + np.maximum(h @ w["ffn_in"] + w["ffn_in_bias"], 0.0) @ w["ffn_out"] + w["ffn_out_bias"]
+    x = layer_norm(x, weights["final_gamma"], weights["final_beta"])
+    return x[np.arange(x.shape[0]), length - 1].astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------ Keras training
+
+
+class TransformerTrainer:
+    """Fits the transformer on training windows (``features.windows`` with ``bptt`` = :data:`MAX_LENGTH`)."""
+
+    def __init__(self, windows: Mapping[str, np.ndarray], metadata: Metadata, settings: TransformerSettings) -> None:
+        self.windows, self.meta, self.settings = windows, metadata, settings
+        self.tf, self.keras = load_tensorflow()
+        self.clock = TrainingClock()
+        with contextlib.suppress(RuntimeError):  # TensorFlow already started: keep its thread pools
+            self.tf.config.threading.set_intra_op_parallelism_threads(cores())
+        self.keras.utils.set_random_seed(settings.seed)
+        self.tf.config.experimental.enable_op_determinism()
+        self.rng = np.random.default_rng(settings.seed)
+        n_items = metadata.n_items
+        self.n_targets = int((windows["weights"] > 0).sum())
+        self.n_negatives = n_items
+        if self.n_targets * n_items > FULL_SOFTMAX_WORK:
+            share = FULL_SOFTMAX_WORK // max(1, self.n_targets)
+            self.n_negatives = int(min(n_items - 1, max(MIN_NEGATIVES, share)))
+        self.sampled = self.n_negatives < n_items
+        self.correction = float(np.log((n_items - 1) / max(1, self.n_negatives)))
+        self._variables()
+        self._steps()
+
+    def _variables(self) -> None:
+        tf, keras, meta, s = self.tf, self.keras, self.meta, self.settings
+        d = s.dim
+        counts = np.diff(meta.item_ptr)
+        owner = np.repeat(np.arange(counts.size), counts)
+        self.item_matrix = tf.SparseTensor(
+            indices=np.stack([owner + 1, meta.item_idx.astype(np.int64)], axis=1).reshape(-1, 2).astype(np.int64),
+            values=(1.0 / np.maximum(counts, 1))[owner].astype(np.float32),
+            dense_shape=[meta.n_items + 1, max(1, meta.n_item_tokens)],
+        )
+        init = keras.initializers.TruncatedNormal(stddev=0.05, seed=s.seed)
+        prior = np.log((meta.item_counts.astype(np.float64) + 1.0) / (meta.item_counts.sum() + meta.n_items))
+        self.w: dict[str, Any] = {
+            "item_own_vectors": tf.Variable(init((meta.n_items + 1, d))),
+            "item_token_vectors": tf.Variable(init((max(1, meta.n_item_tokens), d))),
+            "item_bias": tf.Variable((prior - prior.mean()).astype(np.float32)),
+            "positions": tf.Variable(init((MAX_LENGTH, d))),
+            "final_gamma": tf.Variable(tf.ones(d)),
+            "final_beta": tf.Variable(tf.zeros(d)),
+        }
+        for k in range(BLOCKS):
+            glorot = [keras.initializers.GlorotUniform(seed=s.seed + 10 * k + j) for j in range(6)]
+            shapes = {"query": (d, d), "key": (d, d), "value": (d, d), "output": (d, d), "ffn_in": (d, 2 * d),
+                      "ffn_out": (2 * d, d)}  # fmt: skip
+            for j, (name, shape) in enumerate(shapes.items()):
+                self.w[f"block{k}_{name}"] = tf.Variable(glorot[j](shape))
+            for name, size, value in (
+                ("ln1_gamma", d, 1.0),
+                ("ln1_beta", d, 0.0),
+                ("ln2_gamma", d, 1.0),
+                ("ln2_beta", d, 0.0),
+                ("ffn_in_bias", 2 * d, 0.0),
+                ("ffn_out_bias", d, 0.0),
+            ):
+                self.w[f"block{k}_{name}"] = tf.Variable(tf.fill([size], value))  # fmt: skip
+        self.dropout = keras.layers.Dropout(s.dropout, seed=s.seed + 99)
+        self.variables = list(self.w.values())
+        self.optimizer = keras.optimizers.Adam(learning_rate=s.learning_rate, clipnorm=5.0)
+        self.optimizer.build(self.variables)
+
+    def _norm(self, x: Any, gamma: Any, beta: Any) -> Any:
+        mean, var = self.tf.nn.moments(x, axes=[-1], keepdims=True)
+        return (x - mean) / self.tf.sqrt(var + EPSILON) * gamma + beta
+
+    def _encode(self, inputs: Any, training: bool) -> tuple[Any, Any]:
+        """Block outputs at every position ``(batch, L, d)`` and the item vectors (row 0: padding)."""
+        tf, w = self.tf, self.w
+        vectors = w["item_own_vectors"] + tf.sparse.sparse_dense_matmul(self.item_matrix, w["item_token_vectors"])
+        steps = tf.shape(inputs)[1]
+        x = self.dropout(tf.gather(vectors, inputs) + w["positions"][None, :steps], training=training)
+        real = inputs > 0
+        causal = tf.cast(tf.linalg.band_part(tf.ones((steps, steps)), -1, 0), tf.bool)
+        allowed = causal[None] & real[:, None, :]
+        scale = 1.0 / math.sqrt(self.settings.dim)
+        for k in range(BLOCKS):
+            b = {name: w[f"block{k}_{name}"] for name in BLOCK_WEIGHTS}
+            h = self._norm(x, b["ln1_gamma"], b["ln1_beta"])
+            scores = tf.einsum("bqd,bkd->bqk", h @ b["query"], h @ b["key"]) * scale
+            attention = tf.nn.softmax(tf.where(allowed, scores, -1e9), axis=-1)
+            x = x + self.dropout(tf.einsum("bqk,bkd->bqd", attention, h @ b["value"]) @ b["output"], training=training)
+            h = self._norm(x, b["ln2_gamma"], b["ln2_beta"])
+            ffn = tf.nn.relu(h @ b["ffn_in"] + b["ffn_in_bias"]) @ b["ffn_out"] + b["ffn_out_bias"]
+            x = x + self.dropout(ffn, training=training)
+        return self._norm(x, w["final_gamma"], w["final_beta"]), vectors
+
+    def forward(self, inputs: Any, targets: Any, weights: Any, negatives: Any, training: bool) -> tuple[Any, Any]:
+        tf, w = self.tf, self.w
+        out, vectors = self._encode(inputs, training)
+        mask = weights > 0
+        query, labels = tf.boolean_mask(out, mask), tf.boolean_mask(targets, mask)
+        if negatives is None:
+            logits = tf.matmul(query, vectors[1:], transpose_b=True) + w["item_bias"]
+        else:
+            positive = tf.reduce_sum(query * tf.gather(vectors, labels + 1), axis=1) + tf.gather(w["item_bias"], labels)
+            negative = tf.matmul(query, tf.gather(vectors, negatives + 1), transpose_b=True)
+            negative += tf.gather(w["item_bias"], negatives) + self.correction
+            negative = tf.where(tf.equal(labels[:, None], negatives[None, :]), -1e9, negative)
+            logits = tf.concat([positive[:, None], negative], axis=1)
+            labels = tf.zeros_like(labels)
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        weight = tf.boolean_mask(weights, mask)
+        return tf.reduce_sum(losses * weight), tf.reduce_sum(weight)
+
+    def _steps(self) -> None:
+        tf = self.tf
+        spec = [tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.int32),
+                tf.TensorSpec((None, None), tf.float32)]  # fmt: skip
+
+        def train_step(inputs, targets, weights, negatives):  # type: ignore[no-untyped-def]
+            with tf.GradientTape() as tape:
+                total, norm = self.forward(inputs, targets, weights, negatives if self.sampled else None, True)
+                loss = total / tf.maximum(norm, 1e-6)
+            grads = tape.gradient(loss, self.variables)
+            self.optimizer.apply_gradients(zip(grads, self.variables, strict=True))
+            return loss
+
+        def eval_step(inputs, targets, weights):  # type: ignore[no-untyped-def]
+            return self.forward(inputs, targets, weights, None, False)
+
+        negatives = tf.TensorSpec((None,), tf.int32)
+        self.train_step = tf.function(train_step, input_signature=[*spec, negatives], autograph=False)
+        self.eval_step = tf.function(eval_step, input_signature=spec, autograph=False)
+
+    def _rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Training rows and validation rows (the newest window of up to 10% of the users, at most 1000)."""
+        w = self.windows
+        newest_users = np.unique(w["users"][w["newest"]])
+        n_valid = min(max(1, newest_users.size // 10), 1000) if newest_users.size >= 20 else 0
+        valid_users = self.rng.choice(newest_users, n_valid, replace=False) if n_valid else np.empty(0, np.int64)
+        is_valid = w["newest"] & np.isin(w["users"], valid_users)
+        return np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
+
+    def _batch(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        return self.windows["inputs"][rows], self.windows["targets"][rows], self.windows["weights"][rows]
+
+    def _negatives(self) -> np.ndarray:
+        if not self.sampled:
+            return np.zeros(0, dtype=np.int32)
+        return self.rng.choice(self.meta.n_items, self.n_negatives, replace=False).astype(np.int32)
+
+    def _validation_loss(self, rows: np.ndarray) -> float:
+        total = norm = 0.0
+        for start in range(0, rows.size, 128):
+            t, n = self.eval_step(*self._batch(rows[start : start + 128]))
+            total, norm = total + float(t), norm + float(n)
+        return total / max(norm, 1e-6)
+
+    def run(self, log: list[dict[str, float]]) -> dict[str, np.ndarray]:
+        """Train until the validation loss stops falling or the budget is spent; the best epoch's weights."""
+        s = self.settings
+        train_rows, valid_rows = self._rows()
+        batch_size = s.batch_size or int(np.clip(self.windows["inputs"].shape[0] // 300, 32, 256))
+        budget = training_budget(self.n_targets) if s.time_budget is None else s.time_budget
+        best, best_loss, stale = None, math.inf, 0
+        for epoch in range(s.max_epochs):
+            epoch_start = self.clock.spent()
+            order = train_rows[self.rng.permutation(train_rows.size)]
+            losses = [float(self.train_step(*self._batch(order[k : k + batch_size]), self._negatives()))
+                      for k in range(0, order.size, batch_size)]  # fmt: skip
+            train_loss = float(np.mean(losses)) if losses else math.nan
+            valid_loss = self._validation_loss(valid_rows) if valid_rows.size else train_loss
+            elapsed, spent = self.clock.wall(), self.clock.spent()
+            log.append({"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss, "seconds": elapsed})
+            if valid_loss < best_loss - 1e-4:
+                best_loss, stale, best = valid_loss, 0, [v.numpy() for v in self.variables]
+            else:
+                stale += 1
+                if stale >= 2:
+                    break
+            if spent + (spent - epoch_start) > budget:  # the next epoch would overrun the budget
+                break
+        if best is not None:
+            for variable, value in zip(self.variables, best, strict=True):
+                variable.assign(value)
+        out = {name: np.asarray(v.numpy(), dtype=np.float32) for name, v in self.w.items()}
+        out["item_own_vectors"] = out["item_own_vectors"][1:]
+        return out
+
+
+__all__ = ["BLOCKS", "MAX_LENGTH", "TransformerSettings", "TransformerTrainer", "encode_sequence"]

@@ -1,0 +1,213 @@
+"""The recipe around the transformer (:mod:`.transformer`): fitting, numpy serving and the saved format.
+
+It shares the GRU recipe's features, history merging, ranking and persistence (:class:`SequenceRecipe`)
+and replaces the model: the query is the transformer's output at the user's newest event; there are no
+repeat terms, no user metadata and no exploration (the v2 recipes bring new items in with promotions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from personalize_kit.exceptions import RecipeInputError
+from personalize_kit.recipes.base import Range, check_hyperparameters
+from personalize_kit.recipes.sequence.features import (
+    NO_TIME,
+    PROFILE_EVENTS,
+    clean_interactions,
+    encode,
+    histories,
+    windows,
+)
+from personalize_kit.recipes.sequence.model import SequenceRecipe
+from personalize_kit.recipes.sequence.saved import STRING_ARRAYS, check_format
+from personalize_kit.recipes.sequence.serving import matrix_vector
+from personalize_kit.recipes.sequence.training import Metadata
+from personalize_kit.recipes.sequence.transformer import (
+    MAX_LENGTH,
+    TransformerSettings,
+    TransformerTrainer,
+    encode_sequence,
+)
+
+#: The v2 recipes' hyperparameters and ranges, and their defaults (strings, as the service takes them).
+V2_RANGES: dict[str, Range] = {"apply_recency_bias": ("categorical", ("true", "false"))}
+V2_DEFAULTS: dict[str, str] = {"apply_recency_bias": "true"}
+#: Saved-format version of the transformer models.
+V2_FORMAT = 1
+
+
+def resolve_v2(hyperparameters: Mapping[str, str] | None, recipe: str) -> dict[str, Any]:
+    errors = check_hyperparameters(V2_RANGES, V2_DEFAULTS, hyperparameters, recipe=recipe)
+    if errors:
+        raise RecipeInputError("invalid hyperparameters: " + "; ".join(errors))
+    merged = {**V2_DEFAULTS, **{k: str(v).strip() for k, v in (hyperparameters or {}).items()}}
+    return {"apply_recency_bias": merged["apply_recency_bias"].lower() == "true"}
+
+
+class TransformerRecipe(SequenceRecipe):
+    """Shared implementation of the v2 recipes; ``dim``, ``max_epochs``, ``seed``, ``batch_size``,
+    ``learning_rate``, ``dropout`` and ``time_budget`` tune the local training."""
+
+    default_hyperparameters: ClassVar[Mapping[str, str]] = V2_DEFAULTS
+    hyperparameter_ranges: ClassVar[Mapping[str, Range]] = V2_RANGES
+
+    def __init__(
+        self,
+        *,
+        dim: int = 64,
+        seed: int = 0,
+        max_epochs: int = 20,
+        batch_size: int | None = None,
+        learning_rate: float = 2e-3,
+        dropout: float = 0.2,
+        time_budget: float | None = None,
+        training: str = "keras",
+    ) -> None:
+        super().__init__(seed=seed, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate,
+                         dropout=dropout, time_budget=time_budget, training=training)  # fmt: skip
+        self.dim = dim
+        self.hyperparameters = resolve_v2({}, getattr(self, "name", "the recipe"))
+
+    def fit(
+        self,
+        interactions: pd.DataFrame,
+        items: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
+        hyperparameters: Mapping[str, str] | None = None,
+    ) -> TransformerRecipe:
+        """Train the transformer (TensorFlow is imported here); user metadata is not used.
+
+        With ``training="closed-form"`` (the fast profile) the model is the GRU model's closed form instead.
+        """
+        hp = resolve_v2(hyperparameters, self.name)
+        if self.training == "closed-form":
+            super().fit(interactions, items, users)
+            self.hyperparameters = hp
+            return self
+        self.hyperparameters = hp
+        user_ids, item_ids, stamps = clean_interactions(interactions)
+        if item_ids.size == 0:
+            raise RecipeInputError("cannot train on an empty interactions dataset")
+        data = encode(user_ids, item_ids, stamps, items, None)
+        a = data.arrays
+        window_hp = {"bptt": MAX_LENGTH, "recency_mask": hp["apply_recency_bias"],
+                     "min_user_history_length_percentile": 0.0, "max_user_history_length_percentile": 1.0}  # fmt: skip
+        training = windows(data.user_codes, data.item_codes, stamps, a["users"].size, window_hp)
+        metadata = Metadata(a["items"].size, a["item_token_ptr"], a["item_token_idx"], a["user_token_ptr"],
+                            a["user_token_idx"], a["item_token_names"].size, 0, a["item_counts"])  # fmt: skip
+        settings = TransformerSettings(self.dim, self.seed, self.max_epochs, self.batch_size, self.learning_rate,
+                                       self.dropout, self.time_budget)  # fmt: skip
+        weights = TransformerTrainer(training, metadata, settings).run(self.training_log)
+        length = max(MAX_LENGTH, PROFILE_EVENTS)
+        hist_items, hist_times = histories(data.user_codes, data.item_codes, stamps, a["users"].size, length)
+        self._arrays = {**a, "history_items": hist_items, "history_times": hist_times, **weights}
+        self._settings = {
+            "format": V2_FORMAT,
+            "model": "transformer",
+            "hyperparameters": {k: str(v).lower() for k, v in hp.items()},
+            "user_columns": [],
+            "latest_timestamp": int(stamps.max()),
+            "training_log": self.training_log,
+        }
+        self._prepare()
+        self._arrays["user_queries"] = self._queries_for_all_users()
+        return self
+
+    def refit(self, interactions: pd.DataFrame, items: pd.DataFrame | None = None, users: pd.DataFrame | None = None,
+              hyperparameters: Mapping[str, str] | None = None) -> TransformerRecipe:  # fmt: skip
+        """A new model trained on ``interactions`` (from scratch: the transformer does not continue yet)."""
+        return type(self)(dim=self.dim, seed=self.seed, max_epochs=self.max_epochs, batch_size=self.batch_size,
+                          learning_rate=self.learning_rate, dropout=self.dropout, time_budget=self.time_budget,
+                          training=self.training).fit(interactions, items, users, hyperparameters)  # fmt: skip
+
+    @property
+    def _gru(self) -> bool:
+        """Whether this model is the GRU closed form (the fast profile) rather than the transformer."""
+        return self._settings.get("model") == "gru"
+
+    # ------------------------------------------------------------------------------- serving
+
+    def _prepare(self) -> None:
+        if self._gru:
+            return super()._prepare()
+        a = self._arrays
+        token_mean = np.zeros_like(a["item_own_vectors"])
+        if a["item_token_idx"].size:
+            counts = np.diff(a["item_token_ptr"])
+            np.add.at(
+                token_mean, np.repeat(np.arange(counts.size), counts), a["item_token_vectors"][a["item_token_idx"]]
+            )
+            token_mean /= np.maximum(counts, 1)[:, None]
+        self._vectors = (a["item_own_vectors"] + token_mean).astype(np.float32)
+        self._item_index = {item: i for i, item in enumerate(a["items"].tolist())}
+        self._user_index = {user: i for i, user in enumerate(a["users"].tolist())}
+        self._catalogue = a["items"].astype(str)
+        self._bias = a["item_bias"].astype(np.float32)
+        self._bptt = MAX_LENGTH
+        self._default_query = np.zeros(self._vectors.shape[1], np.float32)  # the item bias alone: popularity
+
+    def _encode(self, codes: np.ndarray) -> np.ndarray:
+        """Queries of item-code rows (newest last, -1 = none on the left)."""
+        codes = codes[:, -MAX_LENGTH:]
+        length = (codes >= 0).sum(axis=1)
+        left = np.zeros_like(codes)  # left-align: the oldest kept item at position 0
+        for row in range(codes.shape[0]):
+            present = codes[row][codes[row] >= 0]
+            left[row, : present.size] = present
+        embedded = self._vectors[left] + self._arrays["positions"][None, : codes.shape[1]]
+        queries = encode_sequence(self._arrays, embedded, np.maximum(length, 1))
+        queries[length == 0] = self._default_query
+        return queries
+
+    def _queries_for_all_users(self, chunk: int = 2048) -> np.ndarray:
+        if self._gru:
+            return super()._queries_for_all_users()
+        hist = self._arrays["history_items"]
+        parts = [self._encode(hist[s : s + chunk]) for s in range(0, hist.shape[0], chunk)]
+        return np.concatenate(parts) if parts else np.zeros((0, self._vectors.shape[1]), np.float32)
+
+    def _state(self, user_id: str | None, recent_events: pd.DataFrame | None,
+               item_id: str | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        if self._gru:
+            return super()._state(user_id, recent_events, item_id)
+        if item_id is not None and user_id is None:
+            extra = pd.DataFrame({"ITEM_ID": [item_id], "TIMESTAMP": [NO_TIME]})
+            recent_events = extra if recent_events is None else pd.concat([recent_events, extra], ignore_index=True)
+        row, sequence = self._sequence(user_id, recent_events)
+        if sequence.size == 0:
+            query = self._default_query if row is None else self._arrays["user_queries"][row]
+            return query, sequence
+        return self._encode(sequence[None, :])[0], sequence
+
+    def _logits(self, query: np.ndarray, recent: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
+        if self._gru:
+            return super()._logits(query, recent, codes)
+        if codes is None:
+            return matrix_vector(self._vectors, query) + self._bias
+        return matrix_vector(self._vectors[codes], query) + self._bias[codes]
+
+    @classmethod
+    def _from_arrays(cls, arrays: Mapping[str, np.ndarray], settings: Mapping[str, Any]) -> TransformerRecipe:
+        if settings.get("model") == "gru":
+            model = super()._from_arrays(arrays, settings)
+            assert isinstance(model, TransformerRecipe)
+            model.hyperparameters = resolve_v2({}, cls.name)
+            return model
+        check_format(settings, V2_FORMAT)
+        model = cls()
+        model._arrays = {key: np.asarray(value) for key, value in arrays.items()}
+        for key in STRING_ARRAYS:
+            model._arrays[key] = model._arrays[key].astype(str)
+        model._settings = dict(settings)
+        model.hyperparameters = resolve_v2({k: str(v) for k, v in settings["hyperparameters"].items()}, cls.name)
+        model.training_log = list(settings.get("training_log", []))
+        model._prepare()
+        return model
+
+
+__all__ = ["V2_DEFAULTS", "V2_RANGES", "TransformerRecipe"]
