@@ -65,7 +65,7 @@ def test_the_newest_genre_wins(model: UserPersonalizationV2) -> None:
 
 @pytest.mark.slow
 def test_v2_refuses_exploration_and_the_mirror_refuses_its_campaign_setting(model: UserPersonalizationV2) -> None:
-    from personalize_kit.local.control import _check_campaign_config
+    from personalize_kit.local.control.serving import check_campaign_config as _check_campaign_config
     from personalize_kit.local.exceptions import InvalidInputException
 
     with pytest.raises(RecipeInputError, match="does not explore new items.*use a promotion"):
