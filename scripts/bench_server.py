@@ -58,6 +58,8 @@ def plant(
     work: Path, interactions: int, items: int, recipes: tuple[str, ...] = RECIPES
 ) -> tuple[dict[str, str], str, list[str], list[str]]:
     """Campaigns per recipe, the tracking id, users and items, made over HTTP with the SDK."""
+    import boto3
+
     from personalize_kit.data.prepare import prepare
     from personalize_kit.data.schemas import load_schema
     from personalize_kit.data.synthetic import SyntheticConfig, generate
@@ -73,15 +75,17 @@ def plant(
         upload,
     )
     from personalize_kit.sdk._clients import client
+    from personalize_kit.sdk.backend import grant_personalize
 
     client("s3").create_bucket(Bucket="bench-server")
+    role = grant_personalize(boto3.Session(), "bench-server", role_name="bench", output_prefixes=("",))
     raw = generate(SyntheticConfig(n_interactions=interactions, n_items=items, seed=3))
     prepare(raw, work / "out")
     group = ensure_dataset_group("bench-server")
     schema = ensure_schema("bench-server-interactions", load_schema(work / "out" / "schemas" / "interactions.json"))
     dataset = ensure_dataset(group.arn, "INTERACTIONS", schema.arn)
     uri, _ = upload(work / "out" / "interaction.csv", "bench-server", "data/interaction.csv")
-    ensure_import_job(dataset.arn, uri, "arn:aws:iam::123456789012:role/bench", name="bench-server")
+    ensure_import_job(dataset.arn, uri, role, name="bench-server")
     tracker = ensure_event_tracker(group.arn, "bench-server-events").description["trackingId"]
     campaigns = {}
     for recipe in recipes:
