@@ -61,6 +61,7 @@ def main() -> int:
         ensure_solution_version,
         upload,
     )
+    from personalize_kit.sdk.backend import grant_personalize
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,7 +69,7 @@ def main() -> int:
         session = mirror_session(work / "state")
         s3 = session.client("s3")
         s3.create_bucket(Bucket="bench")
-        role = "arn:aws:iam::123456789012:role/bench"
+        role = grant_personalize(session, "bench", role_name="bench", output_prefixes=("",))
         raw = generate(SyntheticConfig(n_interactions=args.interactions, n_items=args.items, seed=3))
         prepare(raw, work / "out")
         group = ensure_dataset_group("bench", session=session)

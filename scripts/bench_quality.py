@@ -442,6 +442,7 @@ def mirror_lists(
 
     from personalize_kit.data.schemas import FieldSpec, interactions_schema, make_schema
     from personalize_kit.local import mock_personalize
+    from personalize_kit.sdk.backend import grant_personalize
 
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -466,12 +467,19 @@ def mirror_lists(
             kind = ("int", False) if column == "AGE" else ("string", True)
             fields.append(FieldSpec(column, kind[0], nullable=True, categorical=kind[1]))
         datasets["USERS"] = (make_schema("USERS", fields), dataset.users)
-    with tempfile.TemporaryDirectory() as state, mock_personalize(state, training_seconds=0):
+    # the quality of the served campaigns, not the service's states: everything settles at once
+    with tempfile.TemporaryDirectory() as state, mock_personalize(state, training_seconds=0, pace="instant"):
         s3 = boto3.client("s3", region_name="us-east-1")
         personalize = boto3.client("personalize", region_name="us-east-1")
         events = boto3.client("personalize-events", region_name="us-east-1")
         runtime = boto3.client("personalize-runtime", region_name="us-east-1")
         s3.create_bucket(Bucket=E2E_BUCKET)
+        grant_personalize(
+            boto3.Session(region_name="us-east-1"),
+            E2E_BUCKET,
+            role_name=E2E_ROLE.rsplit("/", 1)[-1],
+            output_prefixes=("",),
+        )
         group = personalize.create_dataset_group(name="bench")["datasetGroupArn"]
         _wait(lambda: personalize.describe_dataset_group(datasetGroupArn=group)["datasetGroup"], "dataset group")
         for kind, (schema, frame) in datasets.items():
