@@ -70,7 +70,69 @@ class Metadata:
     item_counts: np.ndarray
 
 
-class GRUTrainer:
+class EpochLoop:
+    """The epoch loop both sequence models train with: shuffled batches, a validation loss after each epoch,
+    early stopping after two epochs without improvement, the training budget, the best epoch's weights.
+
+    A trainer supplies ``settings`` (``max_epochs``, ``batch_size``, ``time_budget``), ``windows``,
+    ``n_targets``, ``rng``, ``clock``, ``variables``, ``train_step``/``eval_step``, ``_batch``,
+    ``_negatives``, ``_train_and_validation_rows`` and ``weights``.
+    """
+
+    #: Rows per batch of the validation loss.
+    validation_rows = 64
+
+    def _validation_loss(self, rows: np.ndarray) -> float:
+        total = norm = 0.0
+        for start in range(0, rows.size, self.validation_rows):
+            t, n = self.eval_step(*self._batch(rows[start : start + self.validation_rows]))  # type: ignore[attr-defined]
+            total, norm = total + float(t), norm + float(n)
+        return total / max(norm, 1e-6)
+
+    def _epoch_details(self, batch_size: int, spent: float) -> dict[str, float]:
+        """What a trainer adds to each epoch's log entry."""
+        return {}
+
+    def run(self, log: list[dict[str, float]]) -> dict[str, np.ndarray]:
+        """Train until the validation loss stops falling or the budget is spent; the best epoch's weights."""
+        t: Any = self
+        s = t.settings
+        train_rows, valid_rows = t._train_and_validation_rows()
+        batch_size = s.batch_size or int(np.clip(t.windows["inputs"].shape[0] // 300, 32, 256))
+        budget = training_budget(t.n_targets) if s.time_budget is None else s.time_budget
+        best: list[np.ndarray] | None = None
+        best_loss, stale = math.inf, 0
+        for epoch in range(s.max_epochs):
+            epoch_start = t.clock.spent()
+            order = train_rows[t.rng.permutation(train_rows.size)]
+            losses = [
+                float(t.train_step(*t._batch(order[k : k + batch_size]), t._negatives()))
+                for k in range(0, order.size, batch_size)
+            ]
+            train_loss = float(np.mean(losses)) if losses else math.nan
+            valid_loss = self._validation_loss(valid_rows) if valid_rows.size else train_loss
+            elapsed, spent = t.clock.wall(), t.clock.spent()
+            entry = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss, "seconds": elapsed}
+            log.append({**entry, **self._epoch_details(batch_size, spent)})
+            logger.debug("epoch %d: train %.4f valid %.4f (%.1fs)", epoch + 1, train_loss, valid_loss, elapsed)
+            if getattr(s, "verbose", False):
+                print(f"epoch {epoch + 1}: train {train_loss:.4f} valid {valid_loss:.4f} ({elapsed:.1f}s)", flush=True)
+            if valid_loss < best_loss - 1e-4:
+                best_loss, stale = valid_loss, 0
+                best = [v.numpy() for v in t.variables]
+            else:
+                stale += 1
+                if stale >= 2:
+                    break
+            if spent + (spent - epoch_start) > budget:  # the next epoch would overrun the budget
+                break
+        if best is not None:
+            for variable, value in zip(t.variables, best, strict=True):
+                variable.assign(value)
+        return t.weights()
+
+
+class GRUTrainer(EpochLoop):
     """Fits the GRU model on training windows (:func:`~personalize_kit.recipes.sequence.features.windows`).
 
     >>> # weights = GRUTrainer(windows, metadata, TrainingSettings(hidden=64)).run(log)
@@ -299,7 +361,7 @@ class GRUTrainer:
         w = self.windows
         return w["inputs"][rows], w["targets"][rows], w["weights"][rows], w["users"][rows], w["context"][rows]
 
-    def _validation_split(self) -> tuple[np.ndarray, np.ndarray]:
+    def _train_and_validation_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """Training rows and validation rows (the newest window of up to 10% of the users, at most 1000)."""
         w = self.windows
         newest_users = np.unique(w["users"][w["newest"]])
@@ -308,50 +370,8 @@ class GRUTrainer:
         is_valid = w["newest"] & np.isin(w["users"], valid_users)
         return np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
 
-    def _validation_loss(self, rows: np.ndarray) -> float:
-        total = norm = 0.0
-        for start in range(0, rows.size, 64):
-            t, n = self.eval_step(*self._batch(rows[start : start + 64]))
-            total, norm = total + float(t), norm + float(n)
-        return total / max(norm, 1e-6)
-
-    def run(self, log: list[dict[str, float]]) -> dict[str, np.ndarray]:
-        """Train until the validation loss stops falling or the budget is spent; the best epoch's weights."""
-        s = self.settings
-        train_rows, valid_rows = self._validation_split()
-        batch_size = s.batch_size or int(np.clip(self.windows["inputs"].shape[0] // 300, 32, 256))
-        budget = training_budget(self.n_targets) if s.time_budget is None else s.time_budget
-        best: list[np.ndarray] | None = None
-        best_loss, stale = math.inf, 0
-        for epoch in range(s.max_epochs):
-            epoch_start = self.clock.spent()
-            order = train_rows[self.rng.permutation(train_rows.size)]
-            losses = [
-                float(self.train_step(*self._batch(order[k : k + batch_size]), self._negatives()))
-                for k in range(0, order.size, batch_size)
-            ]
-            train_loss = float(np.mean(losses)) if losses else math.nan
-            valid_loss = self._validation_loss(valid_rows) if valid_rows.size else train_loss
-            elapsed, spent = self.clock.wall(), self.clock.spent()
-            entry = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss, "seconds": elapsed,
-                     "budget_seconds": spent, "negatives": self.n_negatives, "batch_size": batch_size}  # fmt: skip
-            log.append(entry)
-            logger.debug("epoch %d: train %.4f valid %.4f (%.1fs)", epoch + 1, train_loss, valid_loss, elapsed)
-            if s.verbose:
-                print(f"epoch {epoch + 1}: train {train_loss:.4f} valid {valid_loss:.4f} ({elapsed:.1f}s)", flush=True)
-            if valid_loss < best_loss - 1e-4:
-                best_loss, stale = valid_loss, 0
-                best = [v.numpy() for v in self.variables]
-            else:
-                stale += 1
-                if stale >= 2:
-                    break
-            if spent + (spent - epoch_start) > budget:  # the next epoch would overrun the budget
-                break
-        if best is not None:
-            for variable, value in zip(self.variables, best, strict=True):
-                variable.assign(value)
-        return self.weights()
+    def _epoch_details(self, batch_size: int, spent: float) -> dict[str, float]:
+        return {"budget_seconds": spent, "negatives": self.n_negatives, "batch_size": batch_size}
 
     def weights(self) -> dict[str, np.ndarray]:
         """The weights serving needs, as float32 numpy arrays (names of ``saved.GRU_WEIGHTS``)."""
@@ -375,4 +395,4 @@ class GRUTrainer:
         return {name: np.asarray(value, dtype=np.float32) for name, value in out.items()}
 
 
-__all__ = ["FULL_SOFTMAX_WORK", "GRUTrainer", "Metadata", "TrainingSettings", "training_budget"]
+__all__ = ["FULL_SOFTMAX_WORK", "EpochLoop", "GRUTrainer", "Metadata", "TrainingSettings", "training_budget"]

@@ -24,7 +24,12 @@ from typing import Any
 import numpy as np
 
 from personalize_kit.recipes.sequence.backend import TrainingClock, cores, load_tensorflow
-from personalize_kit.recipes.sequence.training import FULL_SOFTMAX_WORK, MIN_NEGATIVES, Metadata, training_budget
+from personalize_kit.recipes.sequence.training import (
+    FULL_SOFTMAX_WORK,
+    MIN_NEGATIVES,
+    EpochLoop,
+    Metadata,
+)
 
 #: Newest items a query reads, and the length of the training windows.
 MAX_LENGTH = 32
@@ -87,8 +92,10 @@ def encode_sequence(weights: Mapping[str, np.ndarray], embedded: np.ndarray, len
 # ------------------------------------------------------------------------------------ Keras training
 
 
-class TransformerTrainer:
+class TransformerTrainer(EpochLoop):
     """Fits the transformer on training windows (``features.windows`` with ``bptt`` = :data:`MAX_LENGTH`)."""
+
+    validation_rows = 128
 
     def __init__(self, windows: Mapping[str, np.ndarray], metadata: Metadata, settings: TransformerSettings) -> None:
         self.windows, self.meta, self.settings = windows, metadata, settings
@@ -213,7 +220,7 @@ class TransformerTrainer:
         self.train_step = tf.function(train_step, input_signature=[*spec, negatives], autograph=False)
         self.eval_step = tf.function(eval_step, input_signature=spec, autograph=False)
 
-    def _rows(self) -> tuple[np.ndarray, np.ndarray]:
+    def _train_and_validation_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """Training rows and validation rows (the newest window of up to 10% of the users, at most 1000)."""
         w = self.windows
         newest_users = np.unique(w["users"][w["newest"]])
@@ -230,40 +237,8 @@ class TransformerTrainer:
             return np.zeros(0, dtype=np.int32)
         return self.rng.choice(self.meta.n_items, self.n_negatives, replace=False).astype(np.int32)
 
-    def _validation_loss(self, rows: np.ndarray) -> float:
-        total = norm = 0.0
-        for start in range(0, rows.size, 128):
-            t, n = self.eval_step(*self._batch(rows[start : start + 128]))
-            total, norm = total + float(t), norm + float(n)
-        return total / max(norm, 1e-6)
-
-    def run(self, log: list[dict[str, float]]) -> dict[str, np.ndarray]:
-        """Train until the validation loss stops falling or the budget is spent; the best epoch's weights."""
-        s = self.settings
-        train_rows, valid_rows = self._rows()
-        batch_size = s.batch_size or int(np.clip(self.windows["inputs"].shape[0] // 300, 32, 256))
-        budget = training_budget(self.n_targets) if s.time_budget is None else s.time_budget
-        best, best_loss, stale = None, math.inf, 0
-        for epoch in range(s.max_epochs):
-            epoch_start = self.clock.spent()
-            order = train_rows[self.rng.permutation(train_rows.size)]
-            losses = [float(self.train_step(*self._batch(order[k : k + batch_size]), self._negatives()))
-                      for k in range(0, order.size, batch_size)]  # fmt: skip
-            train_loss = float(np.mean(losses)) if losses else math.nan
-            valid_loss = self._validation_loss(valid_rows) if valid_rows.size else train_loss
-            elapsed, spent = self.clock.wall(), self.clock.spent()
-            log.append({"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss, "seconds": elapsed})
-            if valid_loss < best_loss - 1e-4:
-                best_loss, stale, best = valid_loss, 0, [v.numpy() for v in self.variables]
-            else:
-                stale += 1
-                if stale >= 2:
-                    break
-            if spent + (spent - epoch_start) > budget:  # the next epoch would overrun the budget
-                break
-        if best is not None:
-            for variable, value in zip(self.variables, best, strict=True):
-                variable.assign(value)
+    def weights(self) -> dict[str, np.ndarray]:
+        """The weights serving needs, as float32 numpy arrays."""
         out = {name: np.asarray(v.numpy(), dtype=np.float32) for name, v in self.w.items()}
         out["item_own_vectors"] = out["item_own_vectors"][1:]
         return out
