@@ -46,7 +46,7 @@ def local_backend(project: Project, state_dir: str | Path | None = None, pace: s
     _, account, region = account_and_region(session)
     bucket = f"{project.name.lower().replace('_', '-')}-data"
     key_arn = _local_key(project, session, account, region)
-    _local_bucket(bucket, key_arn, project.aws.prefix, session, account, region)
+    _local_bucket(bucket, key_arn, session)
     role_arn = grant_personalize(
         session, bucket, role_name=f"{project.name}-personalize", data_prefix=project.aws.prefix, key_arn=key_arn
     )
@@ -97,7 +97,8 @@ def _local_key(project: Project, session: Any, account: str, region: str) -> str
         return key_arn
 
 
-def _local_bucket(bucket: str, key_arn: str, prefix: str, session: Any, account: str, region: str) -> None:
+def _local_bucket(bucket: str, key_arn: str, session: Any) -> None:
+    """The data bucket, encrypted with the key by default (its policy is written by :func:`grant_personalize`)."""
     s3 = client("s3", session)
     try:
         s3.head_bucket(Bucket=bucket)
