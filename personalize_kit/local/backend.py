@@ -15,8 +15,12 @@ from typing import Any
 
 from personalize_kit.kinds import KINDS
 from personalize_kit.local import lifecycle
-from personalize_kit.local.resources import ACCOUNT_ID, Resource, Resources
+from personalize_kit.local.resources import ACCOUNT_ID, Resource, Resources, Snapshot
 from personalize_kit.local.state import StateDir
+from personalize_kit.lru import LRU
+
+#: Users whose newest events each process keeps (as read last), for serving.
+RECENT_USERS = 4096
 
 
 @dataclass
@@ -43,6 +47,10 @@ class Caches:
     models: dict[str, Any] = field(default_factory=dict)
     #: Datasets by (dataset group, type): ``(version key, frame, per-user index or None)``.
     datasets: dict[tuple[str, str], Any] = field(default_factory=dict)
+    #: Users' newest events as last read: ``(rows, frame)`` (see :func:`~personalize_kit.local.store.recent_events`).
+    recent_events: LRU = field(default_factory=lambda: LRU(RECENT_USERS))
+    #: Rows of the resources table read while it is unchanged.
+    resources: Snapshot = field(default_factory=Snapshot)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -83,11 +91,12 @@ class PersonalizeBackend:
 
     def read(self) -> Resources:
         """The resources as they are now, after settling those whose time has come (see ``lifecycle``)."""
-        resources = Resources(self.db.connection(), self.region)
+        resources = Resources(self.db.connection(), self.region, self.caches.resources)
         if lifecycle.reconcile(self, resources, dry=True):
             with self.transaction():
                 pass
-            resources = Resources(self.db.connection(), self.region)
+            resources = Resources(self.db.connection(), self.region, self.caches.resources)
+            lifecycle.reconcile(self, resources, dry=True)  # learns the generation the transaction left
         return resources
 
     def get(self, arn: str, kind: str, *, status: int | None = None) -> Resource:

@@ -15,7 +15,8 @@ Tables::
     resources(arn, kind, region, status, created, attrs, tags, internal)   one row per resource
     events(seq, dataset_group, user_id, item_id, ts, event_type, ...)      PutEvents, in arrival order
     records(seq, dataset_group, dataset_type, record_id, fields)           PutItems / PutUsers
-    meta(key, value)                                                       schema version
+    meta(key, value)                 schema version; resources_generation, counted up by triggers on
+                                     every change of ``resources`` (see ``resources.Snapshot``)
 
 Indexes make "the newest N events of user U in dataset group G" and a filter's look at one user's
 interactions index reads, whatever the number of events stored.
@@ -59,6 +60,13 @@ INSERT_EVENT = (
     f"INSERT INTO events (dataset_group, {', '.join(c for _, c in EVENT_FIELDS)}) "
     f"VALUES ({', '.join('?' * (len(EVENT_FIELDS) + 1))})"
 )
+#: Adds a batch of events in one step of SQLite: ``dataset_group`` and a JSON array of rows, each the
+#: values of :data:`EVENT_FIELDS` in order (a step per row would hand the GIL to other threads each time).
+INSERT_EVENTS = (
+    f"INSERT INTO events (dataset_group, {', '.join(c for _, c in EVENT_FIELDS)}) SELECT ?, "
+    + ", ".join(f"json_extract(value, '$[{k}]')" for k in range(len(EVENT_FIELDS)))
+    + " FROM json_each(?) ORDER BY CAST(key AS INTEGER)"
+)
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,6 +82,10 @@ CREATE TABLE IF NOT EXISTS resources (
 );
 CREATE INDEX IF NOT EXISTS resources_by_kind ON resources (kind, region, created);
 CREATE INDEX IF NOT EXISTS resources_by_status ON resources (status);
+INSERT OR IGNORE INTO meta VALUES ('resources_generation', '0');
+CREATE TRIGGER IF NOT EXISTS resources_added AFTER INSERT ON resources BEGIN {bump}; END;
+CREATE TRIGGER IF NOT EXISTS resources_changed AFTER UPDATE ON resources BEGIN {bump}; END;
+CREATE TRIGGER IF NOT EXISTS resources_removed AFTER DELETE ON resources BEGIN {bump}; END;
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     dataset_group TEXT NOT NULL,
@@ -98,7 +110,7 @@ CREATE TABLE IF NOT EXISTS records (
     fields TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_by_dataset ON records (dataset_group, dataset_type, seq);
-"""
+""".replace("{bump}", "UPDATE meta SET value = value + 1 WHERE key = 'resources_generation'")
 
 
 class Database:
@@ -166,7 +178,7 @@ class Database:
     def _create(self) -> None:
         try:
             with self.write() as conn:
-                for statement in filter(str.strip, _TABLES.split(";")):
+                for statement in filter(str.strip, _TABLES.split(";\n")):
                     conn.execute(statement)
                 found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
                 if found is None:
@@ -180,4 +192,4 @@ class Database:
             raise self._unusable(exc) from exc
 
 
-__all__ = ["DB_FILE", "EVENT_FIELDS", "INSERT_EVENT", "Database"]
+__all__ = ["DB_FILE", "EVENT_FIELDS", "INSERT_EVENT", "INSERT_EVENTS", "Database"]

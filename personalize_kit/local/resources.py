@@ -4,7 +4,8 @@ A :class:`Resource` is one row of the ``resources`` table: its :class:`~personal
 ARN, ``attrs`` (the API's camelCase fields, timestamps as epoch seconds, exactly as Describe returns
 them), its tags and ``internal`` (what only the mirror needs: the process running a job, a due time).
 :class:`Resources` is the view of the table an operation works with inside one transaction: records it
-hands out are written back when the transaction ends, if they changed.
+hands out are written back when the transaction ends, if they changed. Reads outside a transaction may
+share a process's :class:`Snapshot`: rows read once are served again while the table is unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import base64
 import binascii
 import json
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,19 +102,63 @@ class Resource:
 
 
 _COLUMNS = "arn, kind, attrs, tags, internal"
+#: The resources in flight, with the table's generation (one row with NULLs when none is in flight).
+_IN_FLIGHT_WITH_GENERATION = (
+    "SELECT m.value, r.arn, r.kind, r.attrs, r.tags, r.internal FROM meta m "
+    "LEFT JOIN resources r ON r.status IN ({marks}) WHERE m.key = 'resources_generation'"
+)
+
+
+class Snapshot:
+    """Rows of the resources table read by one process, kept while the table's generation is unchanged.
+
+    The database counts every change of the table (a trigger bumps ``meta.resources_generation`` in the
+    changing transaction), so a read that learnt the generation may take rows read earlier at the same
+    one instead of asking SQLite again. Rows are tuples; every reader makes its own records from them.
+    """
+
+    #: Most queries kept for one generation.
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self.generation = -1
+        self._rows: dict[tuple[str, tuple[Any, ...]], list[tuple[Any, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def rows(self, generation: int, sql: str, args: tuple[Any, ...], conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+        with self._lock:
+            if generation > self.generation:
+                self.generation, self._rows = generation, {}
+            found = self._rows.get((sql, args)) if generation == self.generation else None
+        if found is not None:
+            return found
+        rows = conn.execute(sql, args).fetchall()
+        with self._lock:
+            if generation == self.generation and len(self._rows) < self.SIZE:
+                self._rows[(sql, args)] = rows
+        return rows
 
 
 class Resources:
     """The resources table seen through one connection (inside a transaction when writing).
 
     Records handed out by :meth:`get`, :meth:`find` and :meth:`all` are remembered; :meth:`flush` (called
-    when a write transaction ends) writes back those that changed.
+    when a write transaction ends) writes back those that changed. A read-only view given a ``snapshot``
+    learns the table's generation with its first look at the resources in flight (:meth:`in_flight`) and
+    from then on takes what the snapshot holds for that generation.
     """
 
-    def __init__(self, conn: sqlite3.Connection, region: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, region: str, snapshot: Snapshot | None = None) -> None:
         self.conn = conn
         self.region = region
         self._seen: dict[str, tuple[Resource, tuple[Any, ...]]] = {}
+        self._snapshot = snapshot
+        self._generation: int | None = None
+
+    def _select(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        if self._snapshot is None or self._generation is None:
+            return self.conn.execute(sql, args).fetchall()
+        return self._snapshot.rows(self._generation, sql, args, self.conn)
 
     def _remember(self, resource: Resource) -> Resource:
         seen = self._seen.get(resource.arn)
@@ -124,8 +170,8 @@ class Resources:
     def get(self, arn: str) -> Resource | None:
         if arn in self._seen:
             return self._seen[arn][0]
-        row = self.conn.execute(f"SELECT {_COLUMNS} FROM resources WHERE arn = ?", (arn,)).fetchone()
-        return None if row is None else self._remember(Resource._from_row(row))
+        rows = self._select(f"SELECT {_COLUMNS} FROM resources WHERE arn = ?", (arn,))
+        return self._remember(Resource._from_row(rows[0])) if rows else None
 
     def find(self, arn: str, kind: str, *, status: int | None = None) -> Resource:
         """The resource of ``arn`` of the given kind, or :class:`ResourceNotFoundException`."""
@@ -146,13 +192,18 @@ class Resources:
                 sql += f" AND json_extract(attrs, '$.{key}') = ?"
                 args.append(value)
         sql += " ORDER BY created, arn"
-        return [self._remember(Resource._from_row(row)) for row in self.conn.execute(sql, args)]
+        return [self._remember(Resource._from_row(row)) for row in self._select(sql, tuple(args))]
 
     def in_flight(self, statuses: tuple[str, ...]) -> list[Resource]:
-        """Resources whose status is one of ``statuses`` (an index read)."""
+        """Resources whose status is one of ``statuses`` (an index read); with a snapshot, in the same
+        query, the table's generation."""
         marks = ",".join("?" * len(statuses))
-        rows = self.conn.execute(f"SELECT {_COLUMNS} FROM resources WHERE status IN ({marks})", statuses)
-        return [self._remember(Resource._from_row(row)) for row in rows]
+        if self._snapshot is None:
+            rows = self.conn.execute(f"SELECT {_COLUMNS} FROM resources WHERE status IN ({marks})", statuses)
+            return [self._remember(Resource._from_row(row)) for row in rows]
+        found = self.conn.execute(_IN_FLIGHT_WITH_GENERATION.format(marks=marks), statuses).fetchall()
+        self._generation = int(found[0][0]) if found else None
+        return [self._remember(Resource._from_row(row[1:])) for row in found if row[1] is not None]
 
     def count(self, kind: str, *, statuses: tuple[str, ...] | None = None, region: str | None = None) -> int:
         sql, args = "SELECT COUNT(*) FROM resources WHERE kind = ?", [kind]
@@ -218,4 +269,4 @@ def paginate(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> d
     return page
 
 
-__all__ = ["ACCOUNT_ID", "Resource", "Resources", "new_resource", "now", "paginate"]
+__all__ = ["ACCOUNT_ID", "Resource", "Resources", "Snapshot", "new_resource", "now", "paginate"]

@@ -54,7 +54,7 @@ def recent_events(backend: PersonalizeBackend, group: str, user_id: str | None) 
     """The user's newest recorded events, oldest first, or ``None`` when there are none."""
     if user_id is None:
         return None
-    return store.recent_events(backend.state, group, str(user_id), RECENT_EVENTS)
+    return store.recent_events(backend.state, group, str(user_id), RECENT_EVENTS, backend.caches.recent_events)
 
 
 def exploration(model: Recipe, config: dict[str, str] | None) -> dict[str, float]:

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from personalize_kit.local.backend import PersonalizeBackend
-from personalize_kit.local.db import EVENT_FIELDS, INSERT_EVENT
+from personalize_kit.local.db import EVENT_FIELDS, INSERT_EVENTS
 from personalize_kit.local.state import StateDir, atomic_write
+from personalize_kit.lru import LRU
 
 #: Columns of the interactions the recipes read.
 INTERACTION_COLUMNS = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE")
@@ -185,26 +186,40 @@ def _load_dataset(state: StateDir, dataset_group: str, dataset_type: str) -> pd.
 
 def append_events(state: StateDir, dataset_group: str, rows: list[dict[str, Any]]) -> None:
     """Record events (dicts keyed by :data:`EVENT_FIELDS` names), committed in one transaction."""
-    values = [(dataset_group, *(row.get(name) for name, _ in EVENT_FIELDS)) for row in rows]
+    values = json.dumps([[row.get(name) for name, _ in EVENT_FIELDS] for row in rows])
     with state.db.write() as conn:
-        conn.executemany(INSERT_EVENT, values)
+        conn.execute(INSERT_EVENTS, (dataset_group, values))
 
 
-def recent_events(state: StateDir, dataset_group: str, user_id: str, n: int) -> pd.DataFrame | None:
-    """The user's ``n`` newest recorded events, oldest first (an index read), or ``None`` when there are none."""
-    rows = (
-        state.db.connection()
-        .execute(
-            "SELECT user_id, item_id, ts, event_type, event_value FROM events "
-            "WHERE dataset_group = ? AND user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?",
-            (dataset_group, user_id, n),
-        )
-        .fetchall()
-    )
-    if not rows:
+#: A user's ``n`` newest events as one JSON array of ``[seq, user, item, ts, type, value]``: one row, so the
+#: whole read is one step of SQLite (a step per row would hand the GIL to other threads a hundred times).
+RECENT_EVENTS_SQL = (
+    "SELECT json_group_array(json_array(seq, user_id, item_id, ts, event_type, event_value)) FROM ("
+    "SELECT seq, user_id, item_id, ts, event_type, event_value FROM events "
+    "WHERE dataset_group = ? AND user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?)"
+)
+
+
+def recent_events(
+    state: StateDir, dataset_group: str, user_id: str, n: int, cache: LRU | None = None
+) -> pd.DataFrame | None:
+    """The user's ``n`` newest recorded events, oldest first (an index read), or ``None`` when there are none.
+
+    With a ``cache``, the frame made the last time is returned again (the same object) while the events
+    read are unchanged, so that recipes may keep what they computed from it.
+    """
+    (found,) = state.db.connection().execute(RECENT_EVENTS_SQL, (dataset_group, user_id, n)).fetchone()
+    if found == "[]":
         return None
-    rows.reverse()
-    return pd.DataFrame(rows, columns=list(INTERACTION_COLUMNS))
+    key = (str(state.root), dataset_group, user_id, n)
+    cached = cache.get(key) if cache is not None else None
+    if cached is not None and cached[0] == found:
+        return cached[1]
+    rows = sorted(json.loads(found), key=lambda row: (row[3], row[0]))  # oldest first
+    frame = pd.DataFrame([row[1:] for row in rows], columns=list(INTERACTION_COLUMNS))
+    if cache is not None:
+        cache.put(key, (found, frame))
+    return frame
 
 
 def read_events(state: StateDir, dataset_group: str) -> pd.DataFrame:
@@ -217,19 +232,23 @@ def read_events(state: StateDir, dataset_group: str) -> pd.DataFrame:
     return pd.DataFrame(rows.fetchall(), columns=names)
 
 
-def _user_events_for_filter(state: StateDir, dataset_group: str, user_id: str) -> list[tuple[Any, ...]]:
-    return (
+def _user_events_for_filter(state: StateDir, dataset_group: str, user_id: str) -> list[list[Any]]:
+    """The user's newest :data:`FILTER_INTERACTIONS_PER_TYPE` events of each type, oldest first: read as one
+    JSON array (one step of SQLite, see :data:`RECENT_EVENTS_SQL`)."""
+    (found,) = (
         state.db.connection()
         .execute(
-            "SELECT user_id, item_id, ts, event_type FROM ("
-            " SELECT user_id, item_id, ts, event_type, ROW_NUMBER() OVER ("
+            "SELECT json_group_array(json_array(user_id, item_id, ts, event_type, seq)) FROM ("
+            " SELECT user_id, item_id, ts, event_type, seq, ROW_NUMBER() OVER ("
             "  PARTITION BY lower(event_type) ORDER BY ts DESC, seq DESC) AS newest"
             " FROM events WHERE dataset_group = ? AND user_id = ? AND item_id IS NOT NULL)"
-            " WHERE newest <= ? ORDER BY ts",
+            " WHERE newest <= ?",
             (dataset_group, user_id, FILTER_INTERACTIONS_PER_TYPE),
         )
-        .fetchall()
+        .fetchone()
     )
+    rows = sorted(json.loads(found), key=lambda row: (row[2], row[4]))
+    return [row[:4] for row in rows]
 
 
 def _imported_by_user(backend: PersonalizeBackend, dataset_group: str) -> tuple[pd.DataFrame, dict[str, slice]]:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import itertools
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +36,8 @@ from personalize_kit.sdk.policies import BATCH_OUTPUT_PREFIX
 from personalize_kit.sdk.project import Project, SolutionConfig
 
 RECIPE_ARN = "arn:aws:personalize:::recipe/{}"
+#: Seconds an adopted batch job's results may take to appear in their file (another run downloads them).
+RESULTS_PATIENCE = 60.0
 Say = Callable[[str], None]
 
 
@@ -345,19 +349,36 @@ def run_batch(
     target = download or source.with_name(source.name + ".out")
     s3 = client("s3", backend.session)
     try:
-        target.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except s3.exceptions.NoSuchKey:
-        # an adopted job's results may be gone (the local backend's S3 lives only in the process that ran it)
-        if job.action != "adopted" or not target.is_file():
-            from personalize_kit.exceptions import MissingResourceError
+        body = None
+    if body is not None:
+        partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+        partial.write_bytes(body)
+        os.replace(partial, target)  # a run racing this one never reads half a file
+    elif job.action != "adopted" or not _results_appear(target):
+        # an adopted job's results may be gone: the local backend's S3 lives only in the process that ran
+        # the job, which downloads them to the same file as soon as the job ends
+        from personalize_kit.exceptions import MissingResourceError
 
-            raise MissingResourceError(
-                f"the results of batch inference job {job.name} are not at s3://{bucket}/{key} and not in {target}; "
-                "run the job again on a changed input, or clean up the dataset group"
-            ) from None
+        raise MissingResourceError(
+            f"the results of batch inference job {job.name} are not at s3://{bucket}/{key} and not in {target}; "
+            "run the job again on a changed input, or clean up the dataset group"
+        )
     job.detail = (job.detail + "; " if job.detail else "") + f"results in {target}"
     job.description = {**job.description, "resultsUri": f"s3://{bucket}/{key}", "resultsFile": str(target)}
     return job
+
+
+def _results_appear(target: Path, *, patience: float = RESULTS_PATIENCE) -> bool:
+    """Whether the results file is there, or appears within ``patience`` seconds (the run that made the
+    job is downloading it)."""
+    deadline = time.monotonic() + patience
+    while not target.is_file():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def plan(project: Project, backend: Backend, *, say: Say | None = None) -> list[tuple[str, str, str]]:

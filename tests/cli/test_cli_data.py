@@ -18,8 +18,9 @@ def cli(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "out"
-    result = cli("prepare", "--source", "synthetic", "--interactions", "5000", "--seed", "3", "--out", str(out),
-                 "--json")
+    result = cli(
+        "prepare", "--source", "synthetic", "--interactions", "5000", "--seed", "3", "--out", str(out), "--json"
+    )
     assert result.returncode == 0, result.stderr
     return out, json.loads(result.stdout)
 
@@ -27,7 +28,10 @@ def prepared(tmp_path_factory):
 def test_prepare_synthetic_writes_the_three_files_and_balanced_counts(prepared):
     out, summary = prepared
     assert sorted(p.name for p in out.iterdir() if p.suffix == ".csv") == [
-        "interaction.csv", "interaction.rejected.csv", "item-meta.csv", "user-meta.csv"
+        "interaction.csv",
+        "interaction.rejected.csv",
+        "item-meta.csv",
+        "user-meta.csv",
     ]
     counts = summary["counts"]["interaction.csv"]
     assert counts["read"] == 5000 and counts["balanced"]
@@ -77,8 +81,12 @@ def test_bad_input_is_one_line_without_traceback(tmp_path, args, words):
 def test_default_source_offline_falls_back_to_synthetic_with_a_notice(tmp_path):
     import os
 
-    env = {**os.environ, "PERSONALIZE_KIT_OFFLINE": "1", "PERSONALIZE_KIT_CACHE": str(tmp_path / "cache"),
-           "PERSONALIZE_KIT_MOVIELENS_DIR": str(tmp_path / "none")}
+    env = {
+        **os.environ,
+        "PERSONALIZE_KIT_OFFLINE": "1",
+        "PERSONALIZE_KIT_CACHE": str(tmp_path / "cache"),
+        "PERSONALIZE_KIT_MOVIELENS_DIR": str(tmp_path / "none"),
+    }
     result = cli("prepare", "--interactions", "3000", "--out", str(tmp_path / "out"), env=env)
     assert result.returncode == 0, result.stderr
     notice = [line for line in result.stderr.splitlines() if line.startswith("notice:")]

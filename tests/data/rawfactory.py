@@ -13,9 +13,7 @@ NOW = 1_700_000_000
 
 def ratings_table(rows: list[tuple[str, str, float, int]]) -> pa.Table:
     users, items, ratings, stamps = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [], [], [])
-    return pa.table(
-        {"user_id": users, "item_id": items, "rating": ratings, "timestamp": stamps}, schema=RATINGS_SCHEMA
-    )
+    return pa.table({"user_id": users, "item_id": items, "rating": ratings, "timestamp": stamps}, schema=RATINGS_SCHEMA)
 
 
 def regular_rows(n_users: int = 40, per_user: int = 50, n_items: int = 120, seed: int = 0):

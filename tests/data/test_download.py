@@ -29,9 +29,7 @@ from personalize_kit.data.download import (
 from personalize_kit.data.movielens import find_local_movielens, load_movielens
 from personalize_kit.exceptions import DownloadError
 
-RATINGS = (
-    b"userId,movieId,rating,timestamp\r\n1,1,4.0,964982703\r\n1,3,4.5,964981247\r\n2,1,0.5,835355493\r\n"
-)
+RATINGS = b"userId,movieId,rating,timestamp\r\n1,1,4.0,964982703\r\n1,3,4.5,964981247\r\n2,1,0.5,835355493\r\n"
 MOVIES = b'movieId,title,genres\r\n1,Toy Story (1995),Adventure|Animation\r\n3,"Room, The (2003)",Drama\r\n'
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 
@@ -241,15 +239,11 @@ def test_wrong_checksum_is_refused_and_the_partial_file_deleted(
     assert cached_release("ml-latest-small", cache=cache, releases={"ml-latest-small": bad}) is None
 
 
-def test_wrong_size_is_refused_before_download(
-    tmp_path: Path, ml_server: Served, ml_small_archive: bytes
-) -> None:
+def test_wrong_size_is_refused_before_download(tmp_path: Path, ml_server: Served, ml_small_archive: bytes) -> None:
     good = ml_server.publish("ml-latest-small", ml_small_archive)
     bad = good._replace(size=good.size + 1)  # type: ignore[operator]
 
-    with pytest.raises(
-        DownloadError, match=rf"announces {len(ml_small_archive):,} bytes but ml-latest-small.zip"
-    ):
+    with pytest.raises(DownloadError, match=rf"announces {len(ml_small_archive):,} bytes but ml-latest-small.zip"):
         fetch_movielens(
             "ml-latest-small",
             cache=tmp_path / "cache",
@@ -328,9 +322,7 @@ def test_default_address_is_grouplens_and_never_reached(tmp_path: Path, ml_netwo
 
 
 def test_unsafe_archive_member_is_refused(tmp_path: Path, ml_server: Served) -> None:
-    release = ml_server.publish(
-        "ml-latest-small", _zip({"../evil.txt": b"x", "ml-latest-small/ratings.csv": RATINGS})
-    )
+    release = ml_server.publish("ml-latest-small", _zip({"../evil.txt": b"x", "ml-latest-small/ratings.csv": RATINGS}))
 
     with pytest.raises(DownloadError, match=r"unsafe path '\.\./evil\.txt'"):
         fetch_movielens(
@@ -359,9 +351,7 @@ def test_archive_that_is_not_a_zip_is_refused(tmp_path: Path, ml_server: Served)
     assert _leftovers(tmp_path) == []
 
 
-def test_stale_unverified_folder_is_replaced(
-    tmp_path: Path, ml_server: Served, ml_small_archive: bytes
-) -> None:
+def test_stale_unverified_folder_is_replaced(tmp_path: Path, ml_server: Served, ml_small_archive: bytes) -> None:
     releases = {"ml-latest-small": ml_server.publish("ml-latest-small", ml_small_archive)}
     stale = tmp_path / "movielens" / "ml-latest-small"
     stale.mkdir(parents=True)

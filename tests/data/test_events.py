@@ -66,7 +66,5 @@ def test_mapping_is_the_first_rule_that_holds(values, raw_rules):
     for value, event in zip(values, out, strict=True):
         expected = None
         if value is not None:
-            expected = next(
-                (r.event_type for r in mapping.rules if r.min_rating <= value <= r.max_rating), None
-            )
+            expected = next((r.event_type for r in mapping.rules if r.min_rating <= value <= r.max_rating), None)
         assert event == expected

@@ -36,9 +36,7 @@ GENRES_100K = [
     "War",
     "Western",
 ]
-CSV_EXPECTED = (
-    "Expected the columns userId,movieId,rating,timestamp with a numeric rating and an integer timestamp."
-)
+CSV_EXPECTED = "Expected the columns userId,movieId,rating,timestamp with a numeric rating and an integer timestamp."
 FIX = "Fix or remove that line and run again."
 
 
@@ -58,9 +56,7 @@ def _rows(directory: Path, **kwargs: int) -> list[dict[str, object]]:
 def ml_100k_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "ml-100k"
     folder.mkdir()
-    (folder / "u.data").write_bytes(
-        b"196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n"
-    )
+    (folder / "u.data").write_bytes(b"196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n")
     genre_lines = "".join(f"{g}|{i}\n" for i, g in enumerate(GENRES_100K)) + "\n"
     (folder / "u.genre").write_text(genre_lines, encoding="latin-1")
     toy_story = _flags("Animation", "Children's", "Comedy")
@@ -79,9 +75,7 @@ def ml_100k_dir(tmp_path: Path) -> Path:
 def ml_1m_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "ml-1m"
     folder.mkdir()
-    (folder / "ratings.dat").write_bytes(
-        b"1::1193::5::978300760\n1::661::3::978302109\n2::1357::5::978298709\n"
-    )
+    (folder / "ratings.dat").write_bytes(b"1::1193::5::978300760\n1::661::3::978302109\n2::1357::5::978298709\n")
     movies = (
         "1::Toy Story (1995)::Animation|Children's|Comedy\n"
         "260::Star Wars: Episode IV - A New Hope (1977)::Action|Adventure|Fantasy|Sci-Fi\n"
@@ -97,8 +91,7 @@ def ml_csv_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "ml-latest-small"
     folder.mkdir()
     (folder / "ratings.csv").write_bytes(
-        b'userId,movieId,rating,timestamp\r\n1,1,4.0,964982703\r\n"1",3,4.5,964981247\r\n'
-        b"610,193609,0.5,1537109082\r\n"
+        b'userId,movieId,rating,timestamp\r\n1,1,4.0,964982703\r\n"1",3,4.5,964981247\r\n610,193609,0.5,1537109082\r\n'
     )
     (folder / "movies.csv").write_bytes(
         b"movieId,title,genres\r\n1,Toy Story (1995),Adventure|Animation\r\n"
@@ -233,8 +226,7 @@ def test_100k_without_u_info_has_no_count(ml_100k_dir: Path) -> None:
         (
             "u.data",
             b"1\t2\t3\t4\n\n1\t\t3\t4\n",
-            "u.data, line 3: the item id is empty. Expected 'user id<TAB>item id<TAB>rating<TAB>timestamp'. "
-            + FIX,
+            "u.data, line 3: the item id is empty. Expected 'user id<TAB>item id<TAB>rating<TAB>timestamp'. " + FIX,
         ),
     ],
 )
@@ -292,9 +284,7 @@ def test_100k_a_malformed_release_date_falls_back_with_a_warning(ml_100k_dir: Pa
 
 def test_100k_items_need_u_genre(ml_100k_dir: Path) -> None:
     (ml_100k_dir / "u.genre").unlink()
-    with pytest.raises(
-        DataSourceError, match=r"u\.genre is missing: the genre names of u\.item come from it"
-    ):
+    with pytest.raises(DataSourceError, match=r"u\.genre is missing: the genre names of u\.item come from it"):
         load_movielens(ml_100k_dir)
 
 
@@ -532,9 +522,7 @@ def test_chunk_rows_must_be_positive(ml_csv_dir: Path) -> None:
 
 def _real(name: str) -> Path:
     base = os.environ.get("PERSONALIZE_KIT_MOVIELENS_DIR")
-    root = (
-        Path(base) if base else Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "movielens"
-    )
+    root = Path(base) if base else Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "movielens"
     folder = root / name
     if not folder.is_dir():
         pytest.skip(f"{name} is not at {folder} (set PERSONALIZE_KIT_MOVIELENS_DIR to the folder holding it)")
@@ -547,9 +535,7 @@ def test_real_ml_latest_small() -> None:
 
     assert table.num_rows == 100_836
     assert table.schema == RATINGS_SCHEMA
-    assert table.slice(0, 1).to_pylist() == [
-        {"user_id": "1", "item_id": "1", "rating": 4.0, "timestamp": 964982703}
-    ]
+    assert table.slice(0, 1).to_pylist() == [{"user_id": "1", "item_id": "1", "rating": 4.0, "timestamp": 964982703}]
     assert len(set(table.column("user_id").to_pylist())) == 610
     assert len(set(table.column("item_id").to_pylist())) == 9_724
     assert dataset.items is not None and len(dataset.items) == 9_742

@@ -37,9 +37,7 @@ def test_round_trip_keeps_every_row_accounted_for(tmp_path):
     # the rejected rows name the line of the source they came from (line 1 is the header)
     first_low = next(k for k, r in enumerate(rows) if r[2] < 3)
     assert rejected[0]["source_line"] == str(first_low + 2)
-    assert result.rejected["interaction.csv"] == {
-        "rating matches no event mapping rule (watch:3)": len(rejected)
-    }
+    assert result.rejected["interaction.csv"] == {"rating matches no event mapping rule (watch:3)": len(rejected)}
     assert result.report.ok
     assert validate_directory(tmp_path, now=NOW).ok
 
@@ -50,9 +48,7 @@ def test_header_is_plain_and_schemas_match_the_files(tmp_path):
         0
     ] == "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"
     assert (tmp_path / "item-meta.csv").read_text().splitlines()[0] == "ITEM_ID,GENRES,CREATION_TIMESTAMP"
-    assert (tmp_path / "user-meta.csv").read_text().splitlines()[
-        0
-    ] == "USER_ID,AGE,GENDER,OCCUPATION,LOCATION"
+    assert (tmp_path / "user-meta.csv").read_text().splitlines()[0] == "USER_ID,AGE,GENDER,OCCUPATION,LOCATION"
     for name, kind in (("interactions", "INTERACTIONS"), ("items", "ITEMS"), ("users", "USERS")):
         schema = load_schema(tmp_path / "schemas" / f"{name}.json")
         assert validate_schema(schema, kind) == []
@@ -99,9 +95,7 @@ BAD_ROWS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("row", "code", "field", "message"), BAD_ROWS, ids=[b[1] + "-" + b[2] for b in BAD_ROWS]
-)
+@pytest.mark.parametrize(("row", "code", "field", "message"), BAD_ROWS, ids=[b[1] + "-" + b[2] for b in BAD_ROWS])
 def test_bad_rows_are_rejected_with_their_reason_and_line(tmp_path, row, code, field, message):
     rows = regular_rows()
     rows.insert(10, row)
@@ -121,16 +115,11 @@ def test_exact_duplicates_are_rejected_once_and_point_at_the_original(tmp_path):
     position = rows.index(keep)
     rows += [keep, keep]
     result = prepare(make_raw(rows, chunk_rows=100), tmp_path, now=NOW)
-    rejected = [
-        r for r in read_csv(tmp_path / "interaction.rejected.csv") if r["reason"].startswith("duplicate")
-    ]
+    rejected = [r for r in read_csv(tmp_path / "interaction.rejected.csv") if r["reason"].startswith("duplicate")]
     assert [r["source_line"] for r in rejected] == [str(len(rows)), str(len(rows) + 1)]
     assert {r["reason"] for r in rejected} == {f"duplicate of the row at source line {position + 2}"}
     written = read_csv(tmp_path / "interaction.csv")
-    assert (
-        sum((r["USER_ID"], r["ITEM_ID"], r["TIMESTAMP"]) == (keep[0], keep[1], str(keep[3])) for r in written)
-        == 1
-    )
+    assert sum((r["USER_ID"], r["ITEM_ID"], r["TIMESTAMP"]) == (keep[0], keep[1], str(keep[3])) for r in written) == 1
     assert result.report.counts["interaction.csv"].balanced
 
 
@@ -165,9 +154,7 @@ def test_too_little_data_is_a_blocking_error(tmp_path):
     rows = [("u1", f"i{k}", 4.0, 1_500_000_000 + k) for k in range(30)]
     result = prepare(make_raw(rows), tmp_path, now=NOW)
     assert sorted(p.code for p in result.report.errors) == ["too-few-interactions", "too-few-users"]
-    assert (
-        "at least 1,000" in next(p for p in result.report.errors if p.code == "too-few-interactions").message
-    )
+    assert "at least 1,000" in next(p for p in result.report.errors if p.code == "too-few-interactions").message
 
 
 def test_realtime_features_only_when_asked(tmp_path):

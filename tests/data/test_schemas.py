@@ -61,9 +61,7 @@ def items(*fields):
             [("field-textual", "BIO")],
         ),
         (
-            make_schema(
-                "USERS", [FieldSpec("USER_ID", "string")] + [FieldSpec(f"F{k}", "int") for k in range(26)]
-            ),
+            make_schema("USERS", [FieldSpec("USER_ID", "string")] + [FieldSpec(f"F{k}", "int") for k in range(26)]),
             [("too-many-metadata-fields", None)],
         ),
         (
@@ -75,9 +73,7 @@ def items(*fields):
             [("field-required-missing", "ITEM_ID"), ("field-required-type", "TIMESTAMP")],
         ),
         (
-            interactions_schema(
-                event_type=False, extra=[FieldSpec("EVENT_TYPE", "string", categorical=True)]
-            ),
+            interactions_schema(event_type=False, extra=[FieldSpec("EVENT_TYPE", "string", categorical=True)]),
             [("field-reserved-categorical", "EVENT_TYPE")],
         ),
     ],

@@ -24,11 +24,7 @@ def good_lines(n_users: int = 30, per_user: int = 40) -> list[str]:
 
 
 def check(lines: list[str], header: str = HEADER, schema=SCHEMA, kind="INTERACTIONS"):
-    data = (
-        (header + "\n" + "\n".join(lines) + "\n").encode()
-        if header is not None
-        else "\n".join(lines).encode()
-    )
+    data = (header + "\n" + "\n".join(lines) + "\n").encode() if header is not None else "\n".join(lines).encode()
     return validate_bytes(data, schema, kind, file_name="interaction.csv", now=NOW)
 
 
@@ -161,13 +157,9 @@ def test_items_rules():
 def test_directory_cross_file_rules(tmp_path):
     (tmp_path / "interaction.csv").write_text(HEADER + "\n" + "\n".join(good_lines()) + "\n")
     write_schema(SCHEMA, tmp_path / "schemas" / "interactions.json")
-    items_schema = make_schema(
-        "ITEMS", [FieldSpec("ITEM_ID", "string"), FieldSpec("GENRES", "string", True, True)]
-    )
+    items_schema = make_schema("ITEMS", [FieldSpec("ITEM_ID", "string"), FieldSpec("GENRES", "string", True, True)])
     write_schema(items_schema, tmp_path / "schemas" / "items.json")
-    (tmp_path / "item-meta.csv").write_text(
-        "ITEM_ID,GENRES\n" + "\n".join(f"i{k},Drama" for k in range(150)) + "\n"
-    )
+    (tmp_path / "item-meta.csv").write_text("ITEM_ID,GENRES\n" + "\n".join(f"i{k},Drama" for k in range(150)) + "\n")
     report = validate_directory(tmp_path, now=NOW)
     problem = only(report, "unknown-item_id")
     assert problem.severity == "warning" and "not in item-meta.csv" in problem.message
@@ -206,9 +198,7 @@ ids = st.text(
     )
 )
 rows = st.lists(
-    st.tuples(
-        ids, ids, st.integers(0, NOW), st.sampled_from(["watch", "click"]), st.floats(0, 5, allow_nan=False)
-    ),
+    st.tuples(ids, ids, st.integers(0, NOW), st.sampled_from(["watch", "click"]), st.floats(0, 5, allow_nan=False)),
     min_size=1,
     max_size=40,
 )
@@ -218,9 +208,7 @@ rows = st.lists(
 @given(rows)
 def test_valid_rows_raise_no_row_error(sample):
     text = "\n".join(f"{u},{i},{t},{e},{v!r}" for u, i, t, e, v in sample)
-    report = validate_dataset(
-        io.BytesIO((HEADER + "\n" + text + "\n").encode()), SCHEMA, file_name="f", now=NOW
-    )
+    report = validate_dataset(io.BytesIO((HEADER + "\n" + text + "\n").encode()), SCHEMA, file_name="f", now=NOW)
     row_codes = {p.code for p in report.errors} - {"too-few-interactions", "too-few-users"}
     assert row_codes == set(), report.to_table()
     assert report.rows_checked["f"] == (len(sample), 0)

@@ -99,3 +99,41 @@ def test_user_personalization_reads_a_long_history_by_its_newest_events(state_di
     assert [e["itemId"] for e in answers["long"]] == [e["itemId"] for e in answers["short"]]
     assert [e["score"] for e in answers["long"]] == pytest.approx([e["score"] for e in answers["short"]], abs=1e-6)
     assert [e["itemId"] for e in answers["long"]] != [e["itemId"] for e in answers["nobody"]]  # events count
+
+
+def test_a_users_served_state_is_kept_only_while_their_newest_events_are_unchanged(state_dir: Path) -> None:
+    """The second request of a user reuses what the first computed; a new event, also one older than the
+    newest, changes the answer exactly as a fresh process (nothing kept) computes it."""
+    deployment = bench.deploy(state_dir, recipes=("user-personalization",))
+    campaign, items = deployment.campaigns["user-personalization"], deployment.items
+
+    def sent(item: str, at: int) -> list[dict[str, Any]]:
+        return [{"eventType": "click", "itemId": item, "sentAt": bench.START_TS + at}]
+
+    def answer(runtime: Any) -> list[tuple[str, float]]:
+        ranked = runtime.get_recommendations(campaignArn=campaign, userId="u", numResults=20)["itemList"]
+        return [(e["itemId"], round(e["score"], 6)) for e in ranked]
+
+    answers, fresh = [], []
+    with mock_personalize(state_dir):
+        events, runtime = bench.clients("personalize-events", "personalize-runtime")
+        for k in range(150):
+            events.put_events(
+                trackingId=deployment.tracking_id, userId="u", sessionId="s", eventList=sent(items[k % 7], 10 * k)
+            )
+        answers += [answer(runtime), answer(runtime)]
+        events.put_events(
+            trackingId=deployment.tracking_id, userId="u", sessionId="s", eventList=sent(items[50], 10_000)
+        )
+        answers.append(answer(runtime))
+        # older than the newest event, but among the newest 100: the window changes, its newest event does not
+        events.put_events(
+            trackingId=deployment.tracking_id, userId="u", sessionId="s", eventList=sent(items[60], 1_495)
+        )
+        answers.append(answer(runtime))
+        with mock_personalize(state_dir):  # a mirror of its own: nothing kept
+            (runtime_fresh,) = bench.clients("personalize-runtime")
+            fresh.append(answer(runtime_fresh))
+    assert answers[0] == answers[1]
+    assert answers[2] != answers[1] and answers[3] != answers[2]
+    assert answers[3] == fresh[0]

@@ -148,9 +148,8 @@ def test_a_users_events_and_a_filters_look_at_one_user_are_index_reads(tmp_path:
         "g",
         [{"USER_ID": f"u{k % 7}", "ITEM_ID": f"i{k}", "TIMESTAMP": k, "EVENT_TYPE": "watch"} for k in range(50)],
     )
-    newest = "SELECT item_id FROM events WHERE dataset_group = ? AND user_id = ? ORDER BY ts DESC, seq DESC LIMIT 5"
-    plan = _plan(state, newest, ("g", "u1"))
-    assert "USING INDEX events_by_user" in plan and "TEMP B-TREE" not in plan
+    plan = _plan(state, store.RECENT_EVENTS_SQL, ("g", "u1", 5))
+    assert "USING INDEX events_by_user" in plan and "TEMP B-TREE" not in plan and "SCAN events" not in plan
     plan = _plan(state, "SELECT item_id FROM events WHERE dataset_group = ? AND user_id = ?", ("g", "u1"))
     assert "USING INDEX events_by_user" in plan and "SCAN events" not in plan
     recent = store.recent_events(state, "g", "u1", 3)

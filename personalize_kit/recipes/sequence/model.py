@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from personalize_kit.exceptions import RecipeInputError
+from personalize_kit.lru import LRU
 from personalize_kit.recipes.base import Range, Ranked, Recipe, check_hyperparameters
 from personalize_kit.recipes.sequence import cooccurrence
 from personalize_kit.recipes.sequence.backend import one_blas_thread
@@ -71,6 +72,9 @@ def resolve_hyperparameters(hyperparameters: Mapping[str, str] | None, recipe: s
         "max_user_history_length_percentile": float(merged["max_user_history_length_percentile"]),
     }
 
+
+#: Users whose served state (query and newest events) a model keeps, per process.
+SERVED_USERS = 4096
 
 #: Most epochs of a training continued from an earlier model (:meth:`SequenceRecipe.refit`).
 REFIT_EPOCHS = 3
@@ -264,6 +268,7 @@ class SequenceRecipe(Recipe):
         self._repeat, self._repeat_earlier = (np.float32(w) for w in a["repeat"].reshape(-1)[:2])
         self._bptt = int(self._settings["hyperparameters"]["bptt"])
         self._cooccurrence = self._settings.get("cooccurrence")
+        self._served: LRU = LRU(SERVED_USERS)  # (user, item) -> (recent_events, (query, recent)), see _state
 
     def _query(self, state: np.ndarray, profile: np.ndarray, user_feature: np.ndarray) -> np.ndarray:
         """The vector the item vectors are scored against: from the GRU state, the profile and the metadata."""
@@ -340,8 +345,23 @@ class SequenceRecipe(Recipe):
     ) -> tuple[np.ndarray, np.ndarray]:
         """The query after the user's newest events, and the item codes of the newest :data:`PROFILE_EVENTS`.
 
-        The GRU runs over the newest ``bptt`` events; the profile is the mean over all of those codes.
+        The GRU runs over the newest ``bptt`` events; the profile is the mean over all of those codes. What
+        was computed for a user is kept while the same ``recent_events`` frame comes again (the mirror hands
+        the same object while the user's newest events are unchanged), so a user with a long history costs
+        one lookup, as a user without one does.
         """
+        if user_id is None or recent_events is None:
+            return self._compute_state(user_id, recent_events, item_id)
+        kept = self._served.get((user_id, item_id))
+        if kept is not None and kept[0] is recent_events:
+            return kept[1]
+        state = self._compute_state(user_id, recent_events, item_id)
+        self._served.put((user_id, item_id), (recent_events, state))
+        return state
+
+    def _compute_state(
+        self, user_id: str | None, recent_events: pd.DataFrame | None, item_id: str | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         if item_id is not None and user_id is None:
             extra = pd.DataFrame({"ITEM_ID": [item_id], "TIMESTAMP": [NO_TIME]})
             recent_events = extra if recent_events is None else pd.concat([recent_events, extra], ignore_index=True)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from personalize_kit.exceptions import RecipeInputError
+from personalize_kit.lru import LRU
 from personalize_kit.recipes.base import Range, check_hyperparameters
 from personalize_kit.recipes.sequence.features import (
     NO_TIME,
@@ -23,7 +24,7 @@ from personalize_kit.recipes.sequence.features import (
     histories,
     windows,
 )
-from personalize_kit.recipes.sequence.model import SequenceRecipe
+from personalize_kit.recipes.sequence.model import SERVED_USERS, SequenceRecipe
 from personalize_kit.recipes.sequence.saved import STRING_ARRAYS, check_format
 from personalize_kit.recipes.sequence.serving import matrix_vector
 from personalize_kit.recipes.sequence.training import Metadata
@@ -135,6 +136,7 @@ class TransformerRecipe(SequenceRecipe):
     def _prepare(self) -> None:
         if self._gru:
             return super()._prepare()
+        self._served = LRU(SERVED_USERS)  # see SequenceRecipe._state
         a = self._arrays
         token_mean = np.zeros_like(a["item_own_vectors"])
         if a["item_token_idx"].size:
@@ -171,10 +173,10 @@ class TransformerRecipe(SequenceRecipe):
         parts = [self._encode(hist[s : s + chunk]) for s in range(0, hist.shape[0], chunk)]
         return np.concatenate(parts) if parts else np.zeros((0, self._vectors.shape[1]), np.float32)
 
-    def _state(self, user_id: str | None, recent_events: pd.DataFrame | None,
-               item_id: str | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def _compute_state(self, user_id: str | None, recent_events: pd.DataFrame | None,
+                       item_id: str | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         if self._gru:
-            return super()._state(user_id, recent_events, item_id)
+            return super()._compute_state(user_id, recent_events, item_id)
         if item_id is not None and user_id is None:
             extra = pd.DataFrame({"ITEM_ID": [item_id], "TIMESTAMP": [NO_TIME]})
             recent_events = extra if recent_events is None else pd.concat([recent_events, extra], ignore_index=True)
