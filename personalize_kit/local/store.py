@@ -216,7 +216,8 @@ def recent_events(
     if cached is not None and cached[0] == found:
         return cached[1]
     rows = sorted(json.loads(found), key=lambda row: (row[3], row[0]))  # oldest first
-    frame = pd.DataFrame([row[1:] for row in rows], columns=list(INTERACTION_COLUMNS))
+    # object columns: a request reads a hundred values, which pandas's string inference costs more than
+    frame = pd.DataFrame([row[1:] for row in rows], columns=list(INTERACTION_COLUMNS), dtype=object)
     if cache is not None:
         cache.put(key, (found, frame))
     return frame
