@@ -37,6 +37,7 @@ from personalize_kit.data.rules import (
 from personalize_kit.data.schemas import (
     CSV_NAMES,
     DATASET_TYPES,
+    REQUIRED_FIELDS,
     SCHEMA_NAMES,
     FieldSpec,
     dataset_type_of,
@@ -107,8 +108,8 @@ def _check_header(stream: BinaryIO, fields: list[FieldSpec], file: str, report: 
             "error",
             file,
             "missing-column",
-            f"column(s) {', '.join(missing)} of the schema are missing; add them in schema order: "
-            f"{','.join(expected)}.",
+            f"column(s) {', '.join(missing)} of the schema are missing; the header needs every field of the "
+            f"schema ({','.join(expected)}), in any order.",
             line=1,
             field=missing[0],
         )
@@ -121,17 +122,18 @@ def _check_header(stream: BinaryIO, fields: list[FieldSpec], file: str, report: 
             line=1,
             field=extra[0],
         )
-    if not missing and not extra and columns != expected:
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
         report.add(
             "error",
             file,
-            "column-order",
-            f"columns must be in schema order {','.join(expected)}, not {','.join(columns)}; reorder them.",
+            "duplicate-column",
+            f"column(s) {', '.join(repeated)} appear more than once in the header; keep one of each.",
             line=1,
+            field=repeated[0],
         )
-    if len(set(columns)) != len(columns):
-        report.add("error", file, "duplicate-column", "a column name appears twice in the header.", line=1)
-    return None if (missing or extra or columns != expected) else columns
+    # the service matches columns to the schema's fields by header name, in any order
+    return None if (missing or extra or repeated) else columns
 
 
 def _lines_of(index: np.ndarray, gaps: np.ndarray) -> np.ndarray:
@@ -275,6 +277,8 @@ def validate_dataset(
         if columns is None:
             return report
         specs = {f.name: f for f in fields}
+        ordered = [f.name for f in fields]  # schema order, whatever the file's: rows hash alike in every file
+        id_column = next(iter(REQUIRED_FIELDS[dataset_type]))  # ITEM_ID or USER_ID of a metadata dataset
         skipped: list[tuple[int, str]] = []
 
         def invalid(row: Any) -> str:
@@ -329,7 +333,7 @@ def validate_dataset(
                     bad |= issue.mask
             stats.rows += n
             stats.bad_rows += int(bad.sum())
-            key = pa.table({c: typed[c] for c in (columns if dataset_type == "INTERACTIONS" else columns[:1])})
+            key = pa.table({c: typed[c] for c in (ordered if dataset_type == "INTERACTIONS" else [id_column])})
             stats.hashes.append(hash_rows(key))
             stats.lines.append(lines)
             if dataset_type == "INTERACTIONS":
@@ -340,7 +344,7 @@ def validate_dataset(
                 stats.ids.setdefault("ITEM_ID", set()).update(pc.unique(pc.filter(typed["ITEM_ID"], keep)).to_pylist())
                 stats.ids.setdefault("USER_ID", set()).update(pc.unique(ok_users).to_pylist())
             else:
-                stats.ids.setdefault(columns[0], set()).update(pc.unique(typed[columns[0]]).to_pylist())
+                stats.ids.setdefault(id_column, set()).update(pc.unique(typed[id_column]).to_pylist())
             if progress is not None:
                 progress(n)
         for line, what in skipped:

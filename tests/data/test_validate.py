@@ -108,12 +108,24 @@ def test_non_utf8_bytes_are_located():
     [
         ("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE", "missing-column", "EVENT_VALUE"),
         (HEADER + ",DEVICE", "extra-column", "DEVICE"),
-        ("ITEM_ID,USER_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE", "column-order", "schema order"),
+        (HEADER + ",ITEM_ID", "duplicate-column", "ITEM_ID"),
     ],
 )
 def test_header_problems_stop_the_check_with_a_clear_message(header, code, words):
     problem = only(check(good_lines(), header=header), code)
     assert problem.line == 1 and words in problem.message
+
+
+def test_columns_are_matched_to_the_schema_by_name_in_any_order():
+    """The developer guide's own example header is USER_ID,ITEM_ID,EVENT_TYPE,EVENT_VALUE,TIMESTAMP."""
+    order = ["USER_ID", "ITEM_ID", "EVENT_TYPE", "EVENT_VALUE", "TIMESTAMP"]
+    position = {name: k for k, name in enumerate(HEADER.split(","))}
+    lines = [",".join(line.split(",")[position[name]] for name in order) for line in good_lines()]
+    assert check(lines, header=",".join(order)).problems == []
+    # a rule still reads the right column: a bad timestamp is found, under its name, on its line
+    lines[5] = "u0,i1,watch,4,yesterday"
+    problem = only(check(lines, header=",".join(order)), "wrong-type")
+    assert (problem.field, problem.line) == ("TIMESTAMP", 7)
 
 
 def test_quoted_header_is_a_warning():
