@@ -1,8 +1,9 @@
 """Checks and shapes taken from the botocore service models.
 
-botocore validates required keys, types and minimums before a call; the service also checks maximum
-lengths, patterns and enums. :func:`check_input` does those checks from the same model and answers them
-the way the service does. :func:`shape_output` keeps exactly the members the model declares for a response
+botocore validates required keys, types and minimums before a call, but not every client does (another
+SDK, a raw HTTP request, botocore with ``parameter_validation=False``); the service also checks maximum
+lengths, patterns and enums. :func:`check_input` does all those checks from the same model and answers
+them the way the service does. :func:`shape_output` keeps exactly the members the model declares for a response
 and turns stored epoch seconds into ``datetime`` objects, as botocore's parser would.
 """
 
@@ -41,9 +42,10 @@ def _compile(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
-def _violation(value: Any, where: str, constraint: str) -> InvalidInputException:
+def _violation(value: Any, where: str, constraint: str, *, quote: bool = True) -> InvalidInputException:
+    shown = f"'{value}'" if quote else str(value)
     return InvalidInputException(
-        f"1 validation error detected: Value '{value}' at '{where}' failed to satisfy constraint: {constraint}"
+        f"1 validation error detected: Value {shown} at '{where}' failed to satisfy constraint: {constraint}"
     )
 
 
@@ -55,9 +57,14 @@ def check_input(shape: Shape | None, value: Any, where: str = "") -> None:
     kind = shape.type_name
     if kind == "structure":
         for name, member in shape.members.items():
-            if isinstance(value, dict) and name in value:
-                check_input(member, value[name], f"{where}.{name}" if where else name)
+            path = f"{where}.{name}" if where else name
+            if isinstance(value, dict) and value.get(name) is not None:
+                check_input(member, value[name], path)
+            elif name in shape.required_members:  # a client that does not validate (or none) sent none
+                raise _violation("null", path, "Member must not be null", quote=False)
     elif kind == "list":
+        if "min" in md and len(value) < md["min"]:
+            raise _violation(value, where, f"Member must have length greater than or equal to {md['min']}")
         if "max" in md and len(value) > md["max"]:
             raise _violation(value, where, f"Member must have length less than or equal to {md['max']}")
         for i, item in enumerate(value):
@@ -69,6 +76,8 @@ def check_input(shape: Shape | None, value: Any, where: str = "") -> None:
             check_input(shape.key, key, f"{where}.key")
             check_input(shape.value, item, f"{where}.{key}")
     elif kind == "string":
+        if "min" in md and len(value) < md["min"]:
+            raise _violation(value, where, f"Member must have length greater than or equal to {md['min']}")
         if "max" in md and len(value) > md["max"]:
             raise _violation(value, where, f"Member must have length less than or equal to {md['max']}")
         if "enum" in md and value not in md["enum"]:
@@ -76,8 +85,11 @@ def check_input(shape: Shape | None, value: Any, where: str = "") -> None:
         compiled = _compile(md["pattern"]) if "pattern" in md else None
         if compiled is not None and not compiled.fullmatch(value):
             raise _violation(value, where, f"Member must satisfy regular expression pattern: {md['pattern']}")
-    elif kind in ("integer", "long", "double", "float") and "max" in md and value > md["max"]:
-        raise _violation(value, where, f"Member must have value less than or equal to {md['max']}")
+    elif kind in ("integer", "long", "double", "float"):
+        if "min" in md and value < md["min"]:
+            raise _violation(value, where, f"Member must have value greater than or equal to {md['min']}")
+        if "max" in md and value > md["max"]:
+            raise _violation(value, where, f"Member must have value less than or equal to {md['max']}")
 
 
 def shape_output(shape: Shape | None, value: Any) -> Any:
