@@ -73,7 +73,9 @@ def _interaction_row(interaction: dict[str, Any], fields: list[tuple[str, str]])
     try:
         properties = json.loads(interaction.get("properties") or "{}")
     except json.JSONDecodeError as exc:
-        raise InvalidInputException(f"properties of action {interaction['actionId']} are not valid JSON: {exc}.") from exc
+        raise InvalidInputException(
+            f"properties of action {interaction['actionId']} are not valid JSON: {exc}."
+        ) from exc
     if not isinstance(properties, dict):
         raise InvalidInputException("Action interaction properties must be a JSON object of camelCase field names.")
     by_camel = {_camel(name): (name, dtype) for name, dtype in fields}

@@ -83,9 +83,7 @@ def _item_factors(interactions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     from scipy.sparse import csr_matrix
 
     counts = np.bincount(user_index, minlength=len(users)).astype(float)
-    matrix = csr_matrix(
-        (1.0 / np.sqrt(counts[user_index]), (user_index, item_index)), shape=(len(users), len(items))
-    )
+    matrix = csr_matrix((1.0 / np.sqrt(counts[user_index]), (user_index, item_index)), shape=(len(users), len(items)))
     k = max(1, min(EMBEDDING_DIM, min(matrix.shape) - 1))
     if min(matrix.shape) > k + 1:
         from scipy.sparse.linalg import svds

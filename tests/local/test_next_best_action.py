@@ -58,15 +58,18 @@ def _interactions_csv() -> str:
 
 
 def _actions_csv() -> str:
-    return "\n".join(
-        [
-            "ACTION_ID,VALUE,EXPIRATION_TIMESTAMP,REPEAT_FREQUENCY",
-            f"join,10,{FAR_FUTURE},",
-            f"app,5,{FAR_FUTURE},7",
-            f"old,100,{START},",  # expired: never recommended
-            "survey,1,,",  # no interactions: scored 0.0
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                "ACTION_ID,VALUE,EXPIRATION_TIMESTAMP,REPEAT_FREQUENCY",
+                f"join,10,{FAR_FUTURE},",
+                f"app,5,{FAR_FUTURE},7",
+                f"old,100,{START},",  # expired: never recommended
+                "survey,1,,",  # no interactions: scored 0.0
+            ]
+        )
+        + "\n"
+    )
 
 
 def _action_interactions_csv() -> str:
@@ -94,16 +97,23 @@ def _dataset(personalize: Any, group: str, kind: str, schema: dict) -> str:
 def _import(personalize: Any, s3: Any, dataset: str, name: str, body: str) -> dict:
     s3.put_object(Bucket=BUCKET, Key=f"{name}.csv", Body=body.encode())
     job = personalize.create_dataset_import_job(
-        jobName=f"nba-{name}", datasetArn=dataset, dataSource={"dataLocation": f"s3://{BUCKET}/{name}.csv"}, roleArn=ROLE_ARN
+        jobName=f"nba-{name}",
+        datasetArn=dataset,
+        dataSource={"dataLocation": f"s3://{BUCKET}/{name}.csv"},
+        roleArn=ROLE_ARN,
     )["datasetImportJobArn"]
-    return wait_for(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"], TERMINAL)
+    return wait_for(
+        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"], TERMINAL
+    )
 
 
 def _train(personalize: Any, group: str) -> dict:
     solution = personalize.create_solution(name="nba", datasetGroupArn=group, recipeArn=NBA_ARN)["solutionArn"]
     wait_for(lambda: personalize.describe_solution(solutionArn=solution)["solution"], TERMINAL)
     version = personalize.create_solution_version(solutionArn=solution)["solutionVersionArn"]
-    return wait_for(lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"], TERMINAL)
+    return wait_for(
+        lambda: personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"], TERMINAL
+    )
 
 
 @pytest.fixture
@@ -156,7 +166,10 @@ def test_new_users_and_new_interactions_are_followed(
 ) -> None:
     campaign = nba_campaign["campaign"]
     group_tracker = personalize.create_event_tracker(name="nba-items", datasetGroupArn=nba_campaign["group"])
-    wait_for(lambda: personalize.describe_event_tracker(eventTrackerArn=group_tracker["eventTrackerArn"])["eventTracker"], TERMINAL)
+    wait_for(
+        lambda: personalize.describe_event_tracker(eventTrackerArn=group_tracker["eventTrackerArn"])["eventTracker"],
+        TERMINAL,
+    )
     now = time.time()
     events.put_events(
         trackingId=group_tracker["trackingId"],
@@ -169,7 +182,9 @@ def test_new_users_and_new_interactions_are_followed(
     tracking_id = personalize.describe_dataset(datasetArn=nba_campaign["ACTION_INTERACTIONS"])["dataset"]["trackingId"]
     events.put_action_interactions(
         trackingId=tracking_id,
-        actionInteractions=[{"actionId": "app", "userId": "b00", "sessionId": "s2", "timestamp": now, "eventType": "Taken"}],
+        actionInteractions=[
+            {"actionId": "app", "userId": "b00", "sessionId": "s2", "timestamp": now, "eventType": "Taken"}
+        ],
     )
     assert "app" not in _actions(runtime.get_action_recommendations(campaignArn=campaign, userId="b00"))
     assert _actions(runtime.get_action_recommendations(campaignArn=campaign, userId="b01"))[0] == "app"
