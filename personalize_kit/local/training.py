@@ -149,7 +149,7 @@ def _train(backend: PersonalizeBackend, arn: str) -> None:
             base = _update_base(backend, record)
             model = _updated(load_model(backend, base, record["recipeArn"]), interactions, items, users)
             metrics = read_metrics(backend, base)
-        elif getattr(recipe, "uses_actions", False):  # PERSONALIZED_ACTIONS: no item metrics to compute
+        elif recipe.uses_actions:  # PERSONALIZED_ACTIONS: no item metrics to compute
             metrics = {}
             try:
                 model = actions.fit(backend, group, recipe, interactions, users, hyperparameters, options)

@@ -145,7 +145,6 @@ class NextBestAction(Recipe):
 
     name: ClassVar[str] = "aws-next-best-action"
     recipe_type: ClassVar[str] = "PERSONALIZED_ACTIONS"
-    #: The recipe trains on the Actions and Action interactions datasets too (see ``fit``).
     uses_actions: ClassVar[bool] = True
 
     def __init__(self) -> None:
@@ -175,6 +174,7 @@ class NextBestAction(Recipe):
         if actions is None or actions.empty:
             raise ValueError("the Actions dataset holds no action")
         history = action_history(action_interactions)
+        self.__dict__.pop("_indexes", None)
         self._items, self._item_factors = _item_factors(interactions)
         self._fit_users(interactions)
         self._actions = _modelled_actions(actions, history)
@@ -212,9 +212,16 @@ class NextBestAction(Recipe):
         self._mean = means.mean(axis=0) if len(means) else np.zeros(sums.shape[1])
         self._std = means.std(axis=0) + 1e-6 if len(means) else np.ones(sums.shape[1])
 
+    def _index(self, name: str) -> dict[str, int]:
+        """Position of each id of ``_items``, ``_users`` or ``_actions`` (built once per fitted model)."""
+        cache = self.__dict__.setdefault("_indexes", {})
+        if name not in cache:
+            cache[name] = {key: i for i, key in enumerate(getattr(self, name).tolist())}
+        return cache[name]
+
     def _profiles(self, user_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Sums of item factors and item counts of users, as trained."""
-        position = {user: i for i, user in enumerate(self._users.tolist())}
+        position = self._index("_users")
         rows = np.array([position.get(u, -1) for u in user_ids], dtype=int)
         sums = np.where((rows >= 0)[:, None], self._user_sums[np.maximum(rows, 0)], 0.0) if len(rows) else None
         counts = np.where(rows >= 0, self._user_counts[np.maximum(rows, 0)], 0.0) if len(rows) else None
@@ -231,8 +238,8 @@ class NextBestAction(Recipe):
         sums, counts = self._profiles([str(user_id)] if user_id is not None else ["\0"])
         sums, count = sums[0].copy(), float(counts[0])
         if recent_events is not None and len(recent_events):
-            position = {item: i for i, item in enumerate(self._items.tolist())}
-            known = {u: i for i, u in enumerate(self._users.tolist())}
+            position = self._index("_items")
+            known = self._index("_users")
             since = int(self._user_last[known[str(user_id)]]) if str(user_id) in known else -1
             fresh = recent_events[pd.to_numeric(recent_events["TIMESTAMP"]).to_numpy() > since]
             rows = sorted({position[i] for i in fresh["ITEM_ID"].astype(str).tolist() if i in position})
@@ -255,7 +262,7 @@ class NextBestAction(Recipe):
         taken = history[history["KIND"] == TAKEN]
         taken_counts = taken.groupby("ACTION_ID").size()
         other_counts = history[history["KIND"] != TAKEN].groupby("ACTION_ID").size()
-        position = {action: i for i, action in enumerate(self._actions.tolist())}
+        position = self._index("_actions")
         out = np.zeros(len(action_ids))
         for k, action in enumerate(action_ids):
             a = position.get(action)
