@@ -128,14 +128,19 @@ def action_history(frame: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def _modelled_actions(actions: pd.DataFrame, history: pd.DataFrame) -> np.ndarray:
-    """At most :data:`MAX_ACTIONS` action ids: new actions and those with the newest interactions first."""
-    ids = actions["ACTION_ID"].astype(str).drop_duplicates(keep="last")
-    if len(ids) <= MAX_ACTIONS:
-        return np.array(sorted(ids), dtype=str)
+    """At most :data:`MAX_ACTIONS` action ids: new actions (no interactions yet) first, then the others by
+    their newest interaction or creation."""
+    frame = actions.assign(ACTION_ID=actions["ACTION_ID"].astype(str)).drop_duplicates("ACTION_ID", keep="last")
+    if len(frame) <= MAX_ACTIONS:
+        return np.array(sorted(frame["ACTION_ID"]), dtype=str)
     newest = history.groupby("ACTION_ID")["TIMESTAMP"].max() if len(history) else pd.Series(dtype="int64")
-    created = pd.to_numeric(actions.get("CREATION_TIMESTAMP", pd.Series(dtype=float)), errors="coerce")
-    created.index = actions["ACTION_ID"].astype(str)
-    recency = {a: max(float(newest.get(a, -math.inf)), float(created.get(a, -math.inf) or -math.inf)) for a in ids}
+    created = (
+        pd.to_numeric(frame["CREATION_TIMESTAMP"], errors="coerce").fillna(-math.inf).to_numpy(dtype=float)
+        if "CREATION_TIMESTAMP" in frame.columns
+        else np.full(len(frame), -math.inf)
+    )
+    ids = frame["ACTION_ID"].tolist()
+    recency = {a: max(float(newest.get(a, -math.inf)), c) for a, c in zip(ids, created, strict=True)}
     chosen = sorted(ids, key=lambda a: (a in newest.index, -recency[a], a))[:MAX_ACTIONS]
     return np.array(sorted(chosen), dtype=str)
 

@@ -10,16 +10,19 @@ history, not popularity (both actions are equally popular).
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from typing import Any
 
+import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 from conftest import BUCKET, ROLE_ARN, START, TERMINAL, wait_for
 
 from personalize_kit.data.schemas import FieldSpec, interactions_schema, make_schema, validate_schema
 from personalize_kit.local import actions as action_data
+from personalize_kit.recipes.next_best_action import MAX_ACTIONS, NextBestAction, action_history, rank_actions
 
 NBA_ARN = "arn:aws:personalize:::recipe/aws-next-best-action"
 N_PER_GROUP = 60
@@ -286,3 +289,48 @@ def test_bad_action_event_type_fails_the_import(personalize: Any, s3: Any) -> No
     described = _import(personalize, s3, dataset, "bad-events", body)
     assert described["status"] == "CREATE FAILED"
     assert "bad-events.csv:3 EVENT_TYPE: 'clicked' is not an action event type" in described["failureReason"]
+
+
+def _planted_frames() -> tuple[Any, Any, Any]:
+    return (
+        pd.read_csv(io.StringIO(_interactions_csv())),
+        pd.read_csv(io.StringIO(_actions_csv())),
+        pd.read_csv(io.StringIO(_action_interactions_csv())),
+    )
+
+
+def test_recipe_learns_from_item_history_and_survives_save_and_load(tmp_path: Any) -> None:
+    interactions, actions, action_interactions = _planted_frames()
+    model = NextBestAction().fit(interactions, actions=actions, action_interactions=action_interactions)
+    loaded = NextBestAction.load(model.save(tmp_path / "nba"))
+    viewed_b = pd.DataFrame({"USER_ID": ["new"] * 3, "ITEM_ID": ["y01", "y02", "y03"], "TIMESTAMP": [START] * 3})
+    for trained in (model, loaded):
+        assert [a for a, _ in trained.rank("a05", ["app", "join"])] == ["join", "app"]
+        assert [a for a, _ in trained.rank("new", ["join", "app"], viewed_b)] == ["app", "join"]
+        # enough data for join and app (60 Taken, 60 Not taken each); none for survey
+        assert dict(trained.rank("a05", ["survey", "join"]))["survey"] == 0.0
+
+
+def test_rank_actions_leaves_out_expired_and_recently_taken_actions() -> None:
+    interactions, actions, action_interactions = _planted_frames()
+    model = NextBestAction().fit(interactions, actions=actions, action_interactions=action_interactions)
+    now = float(START + 100 * 86_400)
+    empty = action_history(None)
+    assert [a for a, _ in rank_actions(model, "b03", actions, empty, now=now, n=10)] == ["app", "join", "survey"]
+    taken = action_history(
+        pd.DataFrame(
+            {"USER_ID": ["b03"], "ACTION_ID": ["app"], "TIMESTAMP": [now - 6 * 86_400], "EVENT_TYPE": ["Taken"]}
+        )
+    )
+    assert [a for a, _ in rank_actions(model, "b03", actions, taken, now=now, n=10)] == ["join", "survey"]
+    later = now + 2 * 86_400  # 8 days after: app's repeat frequency (7 days) has passed
+    assert [a for a, _ in rank_actions(model, "b03", actions, taken, now=later, n=1)] == ["app"]
+
+
+def test_at_most_1000_actions_are_trained_new_ones_first() -> None:
+    interactions, _, action_interactions = _planted_frames()
+    many = pd.DataFrame({"ACTION_ID": ["join", "app"] + [f"n{k:04d}" for k in range(MAX_ACTIONS)]})
+    model = NextBestAction().fit(interactions, actions=many, action_interactions=action_interactions)
+    assert len(model.catalogue) == MAX_ACTIONS
+    assert "n0999" in set(model.catalogue.tolist())  # actions without interactions come first
+    assert len({"join", "app"} & set(model.catalogue.tolist())) == 0
