@@ -97,10 +97,11 @@ def remove_dataset_group(state: StateDir, dataset_group: str) -> None:
 
 
 def delete_users(state: StateDir, dataset_group: str, user_ids: set[str]) -> int:
-    """Remove every row of these users (Interactions and Users datasets, records, events); the rows removed."""
+    """Remove every row of these users (Interactions, Users and Action interactions datasets, records, events);
+    the rows removed."""
     removed = 0
     with state.db.write() as conn:
-        for dataset_type in ("INTERACTIONS", "USERS"):
+        for dataset_type in ("INTERACTIONS", "USERS", "ACTION_INTERACTIONS"):
             frame = read_imported(state, dataset_group, dataset_type)
             if frame is not None:
                 keep = ~frame["USER_ID"].astype(str).isin(user_ids)
@@ -109,7 +110,8 @@ def delete_users(state: StateDir, dataset_group: str, user_ids: set[str]) -> int
                     write_imported(state, dataset_group, dataset_type, frame[keep].reset_index(drop=True))
         marks = ",".join("?" * len(user_ids))
         removed += conn.execute(
-            f"DELETE FROM records WHERE dataset_group = ? AND dataset_type = 'USERS' AND record_id IN ({marks})",
+            f"DELETE FROM records WHERE dataset_group = ? AND dataset_type IN ('USERS', 'ACTION_INTERACTIONS') "
+            f"AND record_id IN ({marks})",
             (dataset_group, *user_ids),
         ).rowcount
         removed += conn.execute(

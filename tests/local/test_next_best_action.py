@@ -22,6 +22,7 @@ from conftest import BUCKET, ROLE_ARN, START, TERMINAL, wait_for
 
 from personalize_kit.data.schemas import FieldSpec, interactions_schema, make_schema, validate_schema
 from personalize_kit.local import actions as action_data
+from personalize_kit.local import store
 from personalize_kit.recipes.next_best_action import MAX_ACTIONS, NextBestAction, action_history, rank_actions
 
 NBA_ARN = "arn:aws:personalize:::recipe/aws-next-best-action"
@@ -244,8 +245,11 @@ def test_put_action_interactions_checks(events: Any, personalize: Any, mirror: A
     assert _error(exc)[0] in ("ValidationException", "ParamValidationError", "InvalidInputException")
     for spelling in ("Taken", "Not taken", "NOT_TAKEN", "Viewed"):
         events.put_action_interactions(trackingId=tracking_id, actionInteractions=[{**one, "eventType": spelling}])
-    history = action_data.user_history(mirror.backend("us-east-1"), group.split("/")[1], "u1")
+    backend, name = mirror.backend("us-east-1"), group.split("/")[1]
+    history = action_data.user_history(backend, name, "u1")
     assert history["KIND"].tolist() == ["taken", "not taken", "not taken", "viewed"]
+    assert store.delete_users(backend.state, name, {"u1"}) == 4  # a data deletion job removes them too
+    assert action_data.user_history(backend, name, "u1").empty
 
 
 def test_action_datasets_and_schemas_checked(personalize: Any) -> None:
