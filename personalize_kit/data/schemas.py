@@ -19,8 +19,19 @@ from typing import Any
 from personalize_kit.data.report import Problem
 
 NAMESPACE = "com.amazonaws.personalize.schema"
+#: The dataset types of a prepared directory (the item recommendation datasets).
 DATASET_TYPES = ("INTERACTIONS", "ITEMS", "USERS")
-RECORD_NAMES = {"INTERACTIONS": "Interactions", "ITEMS": "Items", "USERS": "Users"}
+#: The Next-Best-Action datasets (custom dataset groups only).
+ACTION_DATASET_TYPES = ("ACTIONS", "ACTION_INTERACTIONS")
+#: Every dataset type the service takes (CreateDataset's ``datasetType``, upper-cased).
+ALL_DATASET_TYPES = DATASET_TYPES + ACTION_DATASET_TYPES
+RECORD_NAMES = {
+    "INTERACTIONS": "Interactions",
+    "ITEMS": "Items",
+    "USERS": "Users",
+    "ACTIONS": "Actions",
+    "ACTION_INTERACTIONS": "ActionInteractions",
+}
 #: The file name of each dataset's CSV in a prepared directory, and of its schema under ``schemas/``.
 CSV_NAMES = {"INTERACTIONS": "interaction.csv", "ITEMS": "item-meta.csv", "USERS": "user-meta.csv"}
 SCHEMA_NAMES = {"INTERACTIONS": "interactions.json", "ITEMS": "items.json", "USERS": "users.json"}
@@ -33,6 +44,8 @@ REQUIRED_FIELDS: dict[str, dict[str, str]] = {
     "INTERACTIONS": {"USER_ID": "string", "ITEM_ID": "string", "TIMESTAMP": "long"},
     "ITEMS": {"ITEM_ID": "string"},
     "USERS": {"USER_ID": "string"},
+    "ACTIONS": {"ACTION_ID": "string"},
+    "ACTION_INTERACTIONS": {"USER_ID": "string", "ACTION_ID": "string", "TIMESTAMP": "long", "EVENT_TYPE": "string"},
 }
 #: Reserved optional fields: allowed types, and whether the field must (True) or must not (False) be categorical.
 RESERVED_FIELDS: dict[str, dict[str, tuple[tuple[str, ...], bool | None]]] = {
@@ -45,9 +58,29 @@ RESERVED_FIELDS: dict[str, dict[str, tuple[tuple[str, ...], bool | None]]] = {
     },
     "ITEMS": {"CREATION_TIMESTAMP": (("long",), None)},
     "USERS": {},
+    "ACTIONS": {
+        "VALUE": (("long", "int", "float", "double"), None),
+        "CREATION_TIMESTAMP": (("long",), None),
+        "EXPIRATION_TIMESTAMP": (("long",), None),
+        "REPEAT_FREQUENCY": (("int", "long"), None),
+        "ACTION_OPTIN": (("string",), None),
+    },
+    "ACTION_INTERACTIONS": {
+        "IMPRESSION": (("string",), False),
+        "RECOMMENDATION_ID": (("string",), False),
+    },
 }
-#: Bounds on metadata fields (fields that are neither required nor reserved).
-METADATA_LIMITS = {"INTERACTIONS": (0, 5), "ITEMS": (1, 100), "USERS": (1, 25)}
+#: Bounds on metadata fields (fields that are neither required nor reserved; for Items and Actions the
+#: reserved fields count as metadata). An Actions schema has at most 10 columns, ACTION_ID included.
+METADATA_LIMITS = {
+    "INTERACTIONS": (0, 5),
+    "ITEMS": (1, 100),
+    "USERS": (1, 25),
+    "ACTIONS": (1, 9),
+    "ACTION_INTERACTIONS": (0, 5),
+}
+#: Dataset types whose reserved fields are metadata of the record (not of an interaction).
+_RESERVED_AS_METADATA = ("ITEMS", "ACTIONS")
 #: Keywords that may not appear as values in the data (the reserved field names).
 RESERVED_KEYWORDS = frozenset(
     name for kind in DATASET_TYPES for name in (*REQUIRED_FIELDS[kind], *RESERVED_FIELDS[kind])
@@ -77,7 +110,7 @@ class FieldSpec:
 def make_schema(dataset_type: str, fields: Sequence[FieldSpec]) -> dict[str, Any]:
     """The Avro schema (as a dict) of a dataset with the given fields, in the given (CSV column) order."""
     if dataset_type not in RECORD_NAMES:
-        raise ValueError(f"dataset_type must be one of {', '.join(DATASET_TYPES)}, not {dataset_type!r}")
+        raise ValueError(f"dataset_type must be one of {', '.join(ALL_DATASET_TYPES)}, not {dataset_type!r}")
     return {
         "type": "record",
         "name": RECORD_NAMES[dataset_type],
@@ -247,7 +280,7 @@ def validate_schema(
                 )
             if must_be_categorical is False and categorical:
                 err("field-reserved-categorical", f"{name} is reserved and cannot be categorical.", name)
-            if dataset_type != "INTERACTIONS":  # CREATION_TIMESTAMP is item metadata
+            if dataset_type in _RESERVED_AS_METADATA:  # CREATION_TIMESTAMP is item metadata
                 metadata.append(name)
         else:
             metadata.append(name)

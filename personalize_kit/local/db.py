@@ -14,7 +14,8 @@ Tables::
 
     resources(arn, kind, region, status, created, attrs, tags, internal)   one row per resource
     events(seq, dataset_group, user_id, item_id, ts, event_type, ...)      PutEvents, in arrival order
-    records(seq, dataset_group, dataset_type, record_id, fields)           PutItems / PutUsers
+    records(seq, dataset_group, dataset_type, record_id, fields)           PutItems / PutUsers / PutActions;
+                                     PutActionInteractions (record_id: the user)
     meta(key, value)                 schema version; resources_generation, counted up by triggers on
                                      every change of ``resources`` (see ``resources.Snapshot``)
 
@@ -110,6 +111,7 @@ CREATE TABLE IF NOT EXISTS records (
     fields TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_by_dataset ON records (dataset_group, dataset_type, seq);
+CREATE INDEX IF NOT EXISTS records_by_id ON records (dataset_group, dataset_type, record_id, seq);
 """.replace("{bump}", "UPDATE meta SET value = value + 1 WHERE key = 'resources_generation'")
 
 

@@ -124,7 +124,7 @@ def _put_records(
     schema = json.loads(resources.find(dataset["schemaArn"], "schema").attrs["schema"])
     fields = imports.schema_fields(schema)
     by_camel = {_camel(name): name for name, _ in fields}
-    id_column = "ITEM_ID" if dataset_type == "ITEMS" else "USER_ID"
+    id_column = store.ID_COLUMN[dataset_type]
     rows = []
     for record in records:
         row: dict[str, Any] = {id_column: record[id_field]}

@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from personalize_kit.local import access, store
+from personalize_kit.data.schemas import ACTION_DATASET_TYPES
+from personalize_kit.local import access, actions, store
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InvalidInputException
 
@@ -150,7 +151,10 @@ def run_import_job(backend: PersonalizeBackend, job_arn: str) -> str | None:
             payload = in_schema_order(raw, schema)  # columns are matched by header name, in any order
             problems += data_problems(payload, schema, dataset_type, url.rsplit("/", 1)[-1])
             if not problems:
-                frames.append(read_csv(payload, schema))
+                frame = read_csv(payload, schema)
+                if dataset_type in ACTION_DATASET_TYPES:
+                    problems += actions.import_problems(frame, dataset_type, url.rsplit("/", 1)[-1])
+                frames.append(frame)
         if problems:
             more = len(problems) - PROBLEMS_IN_REASON
             reason = "Input data is not valid: " + "; ".join(problems[:PROBLEMS_IN_REASON])

@@ -20,7 +20,7 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 
 from personalize_kit.exceptions import RecipeInputError
-from personalize_kit.local import control, events, runtime
+from personalize_kit.local import action_events, action_runtime, control, events, runtime
 from personalize_kit.local._shapes import check_input, shape_output
 from personalize_kit.local.backend import Caches, PersonalizeBackend, Settings
 from personalize_kit.local.exceptions import InternalFailure, InvalidInputException, ServiceError
@@ -49,8 +49,8 @@ def _log_to(root: Path) -> None:
 #: Service model names the mirror answers, and their operations.
 SERVICES: dict[str, dict[str, Any]] = {
     "personalize": control.OPERATIONS,
-    "personalize-runtime": runtime.OPERATIONS,
-    "personalize-events": events.OPERATIONS,
+    "personalize-runtime": {**runtime.OPERATIONS, **action_runtime.OPERATIONS},
+    "personalize-events": {**events.OPERATIONS, **action_events.OPERATIONS},
 }
 #: Environment variable with the minimum seconds a training takes in the mirror (default 0).
 TRAINING_SECONDS_ENV = "PERSONALIZE_KIT_TRAINING_SECONDS"

@@ -270,9 +270,8 @@ def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> 
         if not params.get("userId"):
             raise InvalidInputException(f"userId is required for a campaign of recipe {recipe.name}.")
     else:
-        raise InvalidInputException(
-            f"GetRecommendations does not serve recipe {recipe.name}: use GetPersonalizedRanking."
-        )
+        other = "GetActionRecommendations" if recipe.recipe_type == "PERSONALIZED_ACTIONS" else "GetPersonalizedRanking"
+        raise InvalidInputException(f"GetRecommendations does not serve recipe {recipe.name}: use {other}.")
     if params.get("filterValues") and not params.get("filterArn"):
         raise InvalidInputException("filterValues needs a filterArn.")
     group = served.group_arn.split("/")[1]

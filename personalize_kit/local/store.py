@@ -26,7 +26,17 @@ from personalize_kit.lru import LRU
 
 #: Columns of the interactions the recipes read.
 INTERACTION_COLUMNS = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE")
-ID_COLUMN = {"INTERACTIONS": None, "ITEMS": "ITEM_ID", "USERS": "USER_ID"}
+#: The column a record replaces by (``None``: records add up, as interactions do); for action interactions
+#: the column a record is found by (:func:`records_of`).
+ID_COLUMN = {
+    "INTERACTIONS": None,
+    "ITEMS": "ITEM_ID",
+    "USERS": "USER_ID",
+    "ACTIONS": "ACTION_ID",
+    "ACTION_INTERACTIONS": None,
+}
+#: The column of the record id, where it is not :data:`ID_COLUMN`'s.
+RECORD_ID_COLUMN = {"ACTION_INTERACTIONS": "USER_ID"}
 #: Filters see the newest interactions of each event type up to this many (the service's quota).
 FILTER_INTERACTIONS_PER_TYPE = 100
 
@@ -87,10 +97,11 @@ def remove_dataset_group(state: StateDir, dataset_group: str) -> None:
 
 
 def delete_users(state: StateDir, dataset_group: str, user_ids: set[str]) -> int:
-    """Remove every row of these users (Interactions and Users datasets, records, events); the rows removed."""
+    """Remove every row of these users (Interactions, Users and Action interactions datasets, records, events);
+    the rows removed."""
     removed = 0
     with state.db.write() as conn:
-        for dataset_type in ("INTERACTIONS", "USERS"):
+        for dataset_type in ("INTERACTIONS", "USERS", "ACTION_INTERACTIONS"):
             frame = read_imported(state, dataset_group, dataset_type)
             if frame is not None:
                 keep = ~frame["USER_ID"].astype(str).isin(user_ids)
@@ -99,7 +110,8 @@ def delete_users(state: StateDir, dataset_group: str, user_ids: set[str]) -> int
                     write_imported(state, dataset_group, dataset_type, frame[keep].reset_index(drop=True))
         marks = ",".join("?" * len(user_ids))
         removed += conn.execute(
-            f"DELETE FROM records WHERE dataset_group = ? AND dataset_type = 'USERS' AND record_id IN ({marks})",
+            f"DELETE FROM records WHERE dataset_group = ? AND dataset_type IN ('USERS', 'ACTION_INTERACTIONS') "
+            f"AND record_id IN ({marks})",
             (dataset_group, *user_ids),
         ).rowcount
         removed += conn.execute(
@@ -113,7 +125,7 @@ def delete_users(state: StateDir, dataset_group: str, user_ids: set[str]) -> int
 
 def append_records(state: StateDir, dataset_group: str, dataset_type: str, rows: list[dict[str, Any]]) -> None:
     """Record PutItems/PutUsers rows (each with its id column), committed in one transaction."""
-    id_column = ID_COLUMN[dataset_type]
+    id_column = RECORD_ID_COLUMN.get(dataset_type) or ID_COLUMN[dataset_type]
     with state.db.write() as conn:
         conn.executemany(
             "INSERT INTO records (dataset_group, dataset_type, record_id, fields) VALUES (?, ?, ?, ?)",
@@ -138,6 +150,15 @@ def _read_records(state: StateDir, dataset_group: str, dataset_type: str) -> lis
     rows = state.db.connection().execute(
         "SELECT fields FROM records WHERE dataset_group = ? AND dataset_type = ? ORDER BY seq",
         (dataset_group, dataset_type),
+    )
+    return [json.loads(fields) for (fields,) in rows]
+
+
+def records_of(state: StateDir, dataset_group: str, dataset_type: str, record_id: str) -> list[dict[str, Any]]:
+    """The records of one id (an action interaction's user), oldest first: an index read."""
+    rows = state.db.connection().execute(
+        "SELECT fields FROM records WHERE dataset_group = ? AND dataset_type = ? AND record_id = ? ORDER BY seq",
+        (dataset_group, dataset_type, record_id),
     )
     return [json.loads(fields) for (fields,) in rows]
 

@@ -26,7 +26,7 @@ import pandas as pd
 from personalize_kit.data import rules
 from personalize_kit.exceptions import RecipeNotAvailableError
 from personalize_kit.kinds import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_STOPPED, CREATE_STOPPING
-from personalize_kit.local import store
+from personalize_kit.local import actions, store
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.lifecycle import HEARTBEAT_SECONDS, TRAINING
 from personalize_kit.local.resources import now
@@ -149,6 +149,12 @@ def _train(backend: PersonalizeBackend, arn: str) -> None:
             base = _update_base(backend, record)
             model = _updated(load_model(backend, base, record["recipeArn"]), interactions, items, users)
             metrics = read_metrics(backend, base)
+        elif recipe.uses_actions:  # PERSONALIZED_ACTIONS: no item metrics to compute
+            metrics = {}
+            try:
+                model = actions.fit(backend, group, recipe, interactions, users, hyperparameters, options)
+            except actions.MissingActionData as exc:
+                raise _Failed(str(exc)) from exc
         else:
             metrics, split_model = _offline_metrics(recipe, interactions, items, users, hyperparameters, options)
             heartbeat.check()

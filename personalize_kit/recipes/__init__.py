@@ -91,6 +91,13 @@ RECIPES: dict[str, RecipeInfo] = {
             _SIMS,
         ),
         RecipeInfo(
+            "aws-next-best-action",
+            "PERSONALIZED_ACTIONS",
+            "Recommends the actions a user is most likely to take, from their action and item interactions.",
+            "personalize_kit.recipes.next_best_action:NextBestAction",
+            (),
+        ),
+        RecipeInfo(
             "aws-popularity-count",
             "USER_PERSONALIZATION",
             "Recommends the items that the most unique users interacted with.",

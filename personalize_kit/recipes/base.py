@@ -94,8 +94,11 @@ class Recipe(ABC):
 
     #: The recipe's name in the service, e.g. ``"aws-popularity-count"``.
     name: ClassVar[str]
-    #: The service's recipe type: ``USER_PERSONALIZATION``, ``PERSONALIZED_RANKING`` or ``RELATED_ITEMS``.
+    #: The service's recipe type: ``USER_PERSONALIZATION``, ``PERSONALIZED_RANKING``, ``RELATED_ITEMS`` or
+    #: ``PERSONALIZED_ACTIONS``.
     recipe_type: ClassVar[str]
+    #: Whether ``fit`` also takes ``actions=`` and ``action_interactions=`` frames (the Next-Best-Action datasets).
+    uses_actions: ClassVar[bool] = False
     #: Hyperparameters with their defaults (strings, as the service takes them).
     default_hyperparameters: ClassVar[Mapping[str, str]] = {}
     #: Whether ``recent_events`` changes what the model serves (the mirror skips reading them otherwise).

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
+from personalize_kit.data.schemas import ACTION_DATASET_TYPES, ALL_DATASET_TYPES
 from personalize_kit.kinds import CREATE_PENDING, CREATING
 from personalize_kit.local import access, batch, imports, lifecycle, store
 from personalize_kit.local.backend import PersonalizeBackend
@@ -19,7 +21,7 @@ from personalize_kit.local.control._base import (
 from personalize_kit.local.exceptions import InvalidInputException, ResourceInUseException
 from personalize_kit.local.resources import Resource, Resources
 
-DATASET_TYPES = ("INTERACTIONS", "ITEMS", "USERS")
+DATASET_TYPES = ALL_DATASET_TYPES
 
 
 def _name(arn: str) -> str:
@@ -148,8 +150,7 @@ def _dataset_type(params: dict[str, Any]) -> str:
     dataset_type = params["datasetType"].upper()
     if dataset_type not in DATASET_TYPES:
         raise InvalidInputException(
-            f"datasetType {params['datasetType']} is not supported by the local mirror: "
-            f"use one of {', '.join(DATASET_TYPES)}."
+            f"datasetType {params['datasetType']} is not a dataset type: use one of {', '.join(DATASET_TYPES)}."
         )
     return dataset_type
 
@@ -158,6 +159,11 @@ def _dataset_checked(resources: Resources, params: dict[str, Any], group: Resour
     dataset_type = _dataset_type(params)
     _schema_fits(resources, params["schemaArn"], dataset_type, f"a {dataset_type} dataset")
     domain = group.attrs.get("domain") if group is not None else None
+    if domain and dataset_type in ACTION_DATASET_TYPES:
+        raise InvalidInputException(
+            f"A {dataset_type} dataset cannot be created in a domain dataset group ({domain}): create it in a "
+            "custom dataset group."
+        )
     schema_domain = resources.find(params["schemaArn"], "schema").attrs.get("domain")
     if domain != schema_domain:
         raise InvalidInputException(
@@ -176,6 +182,8 @@ _DATASET = Create(
         "datasetGroupArn": params["datasetGroupArn"],
         "datasetType": _dataset_type(params),
         "schemaArn": params["schemaArn"],
+        # the service makes an action interaction event tracker with the dataset (PutActionInteractions)
+        **({"trackingId": str(uuid.uuid4())} if _dataset_type(params) == "ACTION_INTERACTIONS" else {}),
     },
 )
 
