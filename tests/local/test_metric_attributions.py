@@ -310,3 +310,15 @@ def test_import_without_publishing_writes_nothing(personalize: Any, s3: Any) -> 
     _create(personalize, arns["group"], [CLICKS], s3DataDestination={"path": f"s3://{BUCKET}/metrics/"})
     import_data(personalize, arns)
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix="metrics/").get("KeyCount") == 0
+
+
+def test_cleanup_deletes_the_attribution_with_its_group(personalize: Any, group: dict[str, str]) -> None:
+    import boto3
+
+    from personalize_kit.sdk.cleanup import cleanup
+
+    arn = _create(personalize, group["group"], [CLICKS])
+    done = cleanup("shop", session=boto3.Session(region_name="us-east-1"), dry_run=False, sleep=lambda _: None)
+    assert ("metric_attribution", arn, "deleted") in done
+    assert ("dataset_group", group["group"], "deleted") in done
+    assert personalize.list_metric_attributions()["metricAttributions"] == []
