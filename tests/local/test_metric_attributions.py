@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from collections import defaultdict
 from typing import Any
@@ -322,3 +323,46 @@ def test_cleanup_deletes_the_attribution_with_its_group(personalize: Any, group:
     assert ("metric_attribution", arn, "deleted") in done
     assert ("dataset_group", group["group"], "deleted") in done
     assert personalize.list_metric_attributions()["metricAttributions"] == []
+
+
+def test_imported_rows_are_attributed_to_their_source(personalize: Any, s3: Any) -> None:
+    from personalize_kit.data.schemas import FieldSpec, interactions_schema
+
+    schema = interactions_schema(
+        extra=[
+            FieldSpec("RECOMMENDATION_ID", "string", nullable=True),
+            FieldSpec("EVENT_ATTRIBUTION_SOURCE", "string", nullable=True),
+        ]
+    )
+    schema_arn = personalize.create_schema(name="sourced", schema=json.dumps(schema))["schemaArn"]
+    group = personalize.create_dataset_group(name="bulk")["datasetGroupArn"]
+    dataset = personalize.create_dataset(
+        name="bulk-interactions", datasetGroupArn=group, datasetType="INTERACTIONS", schemaArn=schema_arn
+    )["datasetArn"]
+    unknown = attribution.recommendation_id("arn:aws:personalize:us-east-1:123456789012:campaign/never-made")
+    lines = interactions_csv().splitlines()
+    out, expected = [lines[0] + ",RECOMMENDATION_ID,EVENT_ATTRIBUTION_SOURCE"], defaultdict(float)
+    for n, line in enumerate(lines[1:]):
+        extra = (",,", ",,partner", f",{unknown},")[n % 3]
+        out.append(line + extra)
+        expected["partner" if n % 3 == 1 else "SOURCE_NAME_UNDEFINED"] += 1
+    s3.put_object(Bucket=BUCKET, Key="sourced.csv", Body=("\n".join(out) + "\n").encode())
+    _create(personalize, group, [CLICKS], name="bulk-impact", s3DataDestination={"path": f"s3://{BUCKET}/bulk/"})
+    job = personalize.create_dataset_import_job(
+        jobName="sourced",
+        datasetArn=dataset,
+        dataSource={"dataLocation": f"s3://{BUCKET}/sourced.csv"},
+        roleArn=ROLE_ARN,
+        importMode="INCREMENTAL",
+        publishAttributionMetricsToS3=True,
+    )["datasetImportJobArn"]
+    described = wait_for(
+        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"], TERMINAL
+    )
+    assert described["status"] == "ACTIVE", described.get("failureReason")
+    (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="bulk/")["Contents"]]
+    assert key.startswith("bulk/AggregatedAttributionMetrics - INCREMENTAL - ")
+    totals: dict[str, float] = defaultdict(float)
+    for row in csv.DictReader(io.StringIO(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode())):
+        totals[row["EVENT_ATTRIBUTION_SOURCE"]] += float(row["VALUE"])
+    assert dict(totals) == dict(expected)
