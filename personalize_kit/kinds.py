@@ -76,6 +76,8 @@ _BATCH_JOB = (PENDING, IN_PROGRESS, ACTIVE, CREATE_FAILED)
 _DELETION_JOB = (PENDING, DELETION_IN_PROGRESS, COMPLETED, JOB_FAILED)
 _VERSION = (CREATE_PENDING, CREATE_IN_PROGRESS, ACTIVE, CREATE_FAILED, CREATE_STOPPING, CREATE_STOPPED)
 _RECOMMENDER = _RESOURCE + (STOP_PENDING, STOP_IN_PROGRESS, INACTIVE, START_PENDING, START_IN_PROGRESS)
+#: A metric attribution goes through UPDATE PENDING -> UPDATE IN_PROGRESS itself when updated.
+_METRIC_ATTRIBUTION = _RESOURCE + (UPDATE_PENDING, UPDATE_IN_PROGRESS)
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ _ENTRIES = (
         _RECOMMENDER,
         update_member="latestRecommenderUpdate",
     ),
-    Kind("metric_attribution", "metricAttribution", "metric-attribution", "dataset_group", _RESOURCE),
+    Kind("metric_attribution", "metricAttribution", "metric-attribution", "dataset_group", _METRIC_ATTRIBUTION),
     Kind(
         "data_deletion_job",
         "dataDeletionJob",

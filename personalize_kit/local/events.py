@@ -73,6 +73,9 @@ def _event_row(event: dict[str, Any], fields: dict[str, tuple[str, str]]) -> dic
             row[column] = str(value) if column == "ITEM_ID" else value
         else:
             extra[column] = value
+    source = (event.get("metricAttribution") or {}).get("eventAttributionSource")
+    if source:  # what a metric attribution reports the event under (see local/attribution.py)
+        extra["EVENT_ATTRIBUTION_SOURCE"] = source
     row["PROPERTIES"] = json.dumps(extra, sort_keys=True) if extra else None
     return row
 

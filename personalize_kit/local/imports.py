@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from personalize_kit.data.schemas import ACTION_DATASET_TYPES
-from personalize_kit.local import access, actions, store
+from personalize_kit.local import access, actions, attribution, store
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InvalidInputException
 
@@ -160,6 +160,10 @@ def run_import_job(backend: PersonalizeBackend, job_arn: str) -> str | None:
             reason = "Input data is not valid: " + "; ".join(problems[:PROBLEMS_IN_REASON])
             raise ImportFailed(reason + (f" (and {more} more problems)" if more > 0 else ""))
         new = pd.concat(frames, ignore_index=True)
+        try:  # the metric attribution's report of these rows, when the job asked for one
+            attribution.publish_import_metrics(backend, job_arn, new)
+        except InvalidInputException as exc:
+            raise ImportFailed(f"Metrics could not be published: {exc.message}") from exc
     except ImportFailed as exc:
         return str(exc)
     except ValueError as exc:

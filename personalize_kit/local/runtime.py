@@ -7,14 +7,13 @@ users and interactions as they are now.
 
 from __future__ import annotations
 
-import uuid
 import zipfile
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from personalize_kit.local import filtering, recommenders, store, training
+from personalize_kit.local import attribution, filtering, recommenders, store, training
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InternalFailure, InvalidInputException
 from personalize_kit.local.resources import Resource, Resources
@@ -294,7 +293,8 @@ def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> 
     else:
         entries = _promoted(backend, resources, served.group_arn, ranked, promotion, params, n)
     entries = _with_metadata(backend, group, entries, columns)
-    return {"itemList": entries, "recommendationId": f"RID-{uuid.uuid4()}"}
+    source = params.get("recommenderArn") or params["campaignArn"]
+    return {"itemList": entries, "recommendationId": attribution.recommendation_id(source)}
 
 
 def get_personalized_ranking(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str, Any]:
@@ -324,7 +324,7 @@ def get_personalized_ranking(backend: PersonalizeBackend, params: dict[str, Any]
         ranked = [pair for pair, kept in zip(ranked, keep.tolist(), strict=True) if kept]
     columns = _metadata(backend, group, campaign.get("campaignConfig") or {}, params, len(ranked))
     entries = _with_metadata(backend, group, _entries(ranked), columns)
-    return {"personalizedRanking": entries, "recommendationId": f"RID-{uuid.uuid4()}"}
+    return {"personalizedRanking": entries, "recommendationId": attribution.recommendation_id(campaign["campaignArn"])}
 
 
 OPERATIONS: dict[str, Any] = {

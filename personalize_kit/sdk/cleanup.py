@@ -154,6 +154,8 @@ def plan_cleanup(dataset_group_name: str, *, session: boto3.Session | None = Non
             add("filter", flt["filterArn"], flt.get("status"))
         for tracker in list_kind(personalize, "event_tracker", datasetGroupArn=group_arn):
             add("event_tracker", tracker["eventTrackerArn"], tracker.get("status"))
+        for found in list_kind(personalize, "metric_attribution", datasetGroupArn=group_arn):
+            add("metric_attribution", found["metricAttributionArn"], found.get("status"))
         for solution in solutions:
             training = [v for v in versions[solution["solutionArn"]] if v.get("status") in TRAINING]
             if training and solution.get("status") not in DELETING:

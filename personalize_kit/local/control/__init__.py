@@ -4,6 +4,7 @@
 - ``solutions``: solutions, solution versions (training), metrics, recipes;
 - ``algorithms``: the algorithms and feature transformations the recipes run;
 - ``deletion``: data deletion jobs (users' data removed from a dataset group);
+- ``metrics``: metric attributions (what the impact of recommendations is measured by);
 - ``recommenders``: recommenders of domain dataset groups (their use cases: ``local/recommenders.py``);
 - ``serving``: campaigns, event trackers, filters, batch inference jobs;
 - ``tags``: tagging of every kind.
@@ -15,9 +16,18 @@ response dict; creates share one declarative path (:mod:`personalize_kit.local.c
 
 from __future__ import annotations
 
-from personalize_kit.local.control import algorithms, data, deletion, recommenders, serving, solutions, tags
+from personalize_kit.local.control import (
+    algorithms,
+    data,
+    deletion,
+    metrics,
+    recommenders,
+    serving,
+    solutions,
+    tags,
+)
 from personalize_kit.local.control._base import OPERATIONS
 
 OPERATIONS.update(serving.OPERATIONS_DELETE)
 
-__all__ = ["OPERATIONS", "algorithms", "data", "deletion", "recommenders", "serving", "solutions", "tags"]
+__all__ = ["OPERATIONS", "algorithms", "data", "deletion", "metrics", "recommenders", "serving", "solutions", "tags"]

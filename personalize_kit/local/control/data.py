@@ -112,6 +112,7 @@ def _group_deletable(resources: Resources, group: Resource) -> None:
         ("solution", "solution(s)"),
         ("event_tracker", "event tracker(s)"),
         ("recommender", "recommender(s)"),
+        ("metric_attribution", "metric attribution(s)"),
     ):
         dependents = [r.arn for r in resources.all(kind, datasetGroupArn=group.arn)]
         if dependents:
