@@ -164,7 +164,8 @@ class Resources:
         seen = self._seen.get(resource.arn)
         if seen is not None:
             return seen[0]
-        self._seen[resource.arn] = (resource, resource._row())
+        # a read-only view (one with a snapshot) is never flushed: it needs no copy to compare against
+        self._seen[resource.arn] = (resource, () if self._snapshot is not None else resource._row())
         return resource
 
     def get(self, arn: str) -> Resource | None:
@@ -225,7 +226,9 @@ class Resources:
         self._seen.pop(arn, None)
 
     def flush(self) -> None:
-        """Write back every remembered record that changed."""
+        """Write back every remembered record that changed (a view made for writing, without a snapshot)."""
+        if self._snapshot is not None:
+            raise RuntimeError("a read-only view of the resources cannot be written back")
         for arn, (resource, before) in list(self._seen.items()):
             after = resource._row()
             if after != before:
