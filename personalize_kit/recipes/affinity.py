@@ -45,7 +45,9 @@ __all__ = ["SHRINK", "ItemAffinity", "ItemAttributeAffinity", "parse_item_attrib
 SHRINK = 0.3
 #: Items columns that are no metadata (the service's reserved fields).
 _RESERVED = ("ITEM_ID", "CREATION_TIMESTAMP")
-_CONDITION = re.compile(r'^\s*ITEMS\.([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|(-?[0-9]+(?:\.[0-9]+)?))\s*$')
+_CONDITION = re.compile(
+    r'^\s*ITEMS\.([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|(-?[0-9]+(?:\.[0-9]+)?))\s*$', re.IGNORECASE
+)
 
 
 def parse_item_attributes(expression: str) -> list[tuple[str, str]]:
@@ -55,11 +57,11 @@ def parse_item_attributes(expression: str) -> list[tuple[str, str]]:
     [('genres', 'Comedy'), ('year', '1999')]
     """
     conditions = []
-    for part in re.split(r"\s+AND\s+", expression.strip()):
+    for part in re.split(r"\s+AND\s+", expression.strip(), flags=re.IGNORECASE):
         match = _CONDITION.match(part)
         if match is None:
             raise RecipeInputError(
-                f"itemAttributes condition {part.strip()[:100]!r} is not of the form ITEMS.COLUMN = \"value\" "
+                f'itemAttributes condition {part.strip()[:100]!r} is not of the form ITEMS.COLUMN = "value" '
                 "(conditions are joined with AND; only = is supported)"
             )
         column, text, number = match.groups()
@@ -253,7 +255,7 @@ class ItemAttributeAffinity(ItemAffinity):
     def _save_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays, settings = super()._save_arrays()
         arrays["attribute_items"] = self._attribute_items.astype(str)
-        for k, (column, values) in enumerate(sorted(self._columns.items())):
+        for k, (_, values) in enumerate(sorted(self._columns.items())):
             arrays[f"column_{k}"] = values.astype(str)
         return arrays, {**settings, "columns": sorted(self._columns)}
 

@@ -6,6 +6,7 @@
 - ``deletion``: data deletion jobs (users' data removed from a dataset group);
 - ``recommenders``: recommenders of domain dataset groups (their use cases: ``local/recommenders.py``);
 - ``serving``: campaigns, event trackers, filters, batch inference jobs;
+- ``segments``: batch segment jobs (user segments of USER_SEGMENTATION solution versions);
 - ``tags``: tagging of every kind.
 
 Each operation takes the :class:`~personalize_kit.local.backend.PersonalizeBackend` and the request's
@@ -15,9 +16,28 @@ response dict; creates share one declarative path (:mod:`personalize_kit.local.c
 
 from __future__ import annotations
 
-from personalize_kit.local.control import algorithms, data, deletion, recommenders, serving, solutions, tags
+from personalize_kit.local.control import (
+    algorithms,
+    data,
+    deletion,
+    recommenders,
+    segments,
+    serving,
+    solutions,
+    tags,
+)
 from personalize_kit.local.control._base import OPERATIONS
 
 OPERATIONS.update(serving.OPERATIONS_DELETE)
 
-__all__ = ["OPERATIONS", "algorithms", "data", "deletion", "recommenders", "serving", "solutions", "tags"]
+__all__ = [
+    "OPERATIONS",
+    "algorithms",
+    "data",
+    "deletion",
+    "recommenders",
+    "segments",
+    "serving",
+    "solutions",
+    "tags",
+]
