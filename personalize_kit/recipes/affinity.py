@@ -221,7 +221,7 @@ class ItemAttributeAffinity(ItemAffinity):
         columns = [c for c in (items.columns if items is not None else ()) if c not in _RESERVED]
         if items is None or not columns:
             raise RecipeInputError(
-                f"{self.name} needs an Items dataset with at least one metadata column besides "
+                f"Recipe {self.name} needs an Items dataset with at least one metadata column besides "
                 f"{' and '.join(_RESERVED)}: import one into the dataset group and train again"
             )
         super().fit(interactions, items, users, hyperparameters)
