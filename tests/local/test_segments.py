@@ -175,7 +175,8 @@ def test_item_attribute_affinity_needs_an_items_dataset(personalize: Any, s3: An
     described = personalize.describe_solution_version(solutionVersionArn=version)["solutionVersion"]
     assert described["status"] == "CREATE FAILED"
     assert described["failureReason"] == (
-        "Recipe aws-item-attribute-affinity needs an Items dataset with at least one metadata column besides ITEM_ID and "
+        "Recipe aws-item-attribute-affinity needs an Items dataset with at least one metadata column besides "
+        "ITEM_ID and "
         "CREATION_TIMESTAMP: import one into the dataset group and train again."
     )
 
