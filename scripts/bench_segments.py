@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -140,7 +142,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     results = [run(source, args.interactions, args.seed) for source in args.source or ["synthetic"]]
-    text = "# User segmentation: offline quality\n\n" + "\n".join(table(r) for r in results)
+    command = "python scripts/bench_segments.py " + " ".join(sys.argv[1:])
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = f"# User segmentation: offline quality\n\n`{command.strip()}`, {stamp}\n\n" + "\n".join(
+        table(r) for r in results
+    )
     print(text)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "segments.md").write_text(text)
