@@ -83,6 +83,45 @@ def _answer(backend: PersonalizeBackend, resources: Resources, job: dict[str, An
     return output
 
 
+def _inputs(s3: Any, bucket: str, key: str) -> list[tuple[str, str]]:
+    """``(key, text)`` of the input: the object at ``key``, or else every object under that prefix (as the
+    service reads ``s3://bucket/folder`` and ``s3://bucket/folder/``)."""
+    try:
+        return [(key, s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"))]
+    except Exception as exc:
+        try:
+            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+            keys = [o["Key"] for page in pages for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+            found = [(k, s3.get_object(Bucket=bucket, Key=k)["Body"].read().decode("utf-8")) for k in sorted(keys)]
+        except Exception:
+            found = []
+        if not found:
+            raise _JobFailed(f"Failed to read the input data at s3://{bucket}/{key}: {exc}") from exc
+        return found
+
+
+def _answered(location: str, body: str, answer: Callable[[dict[str, Any]], dict[str, Any]]) -> list[str]:
+    """The output lines of one input file: a refused line gets its ``error``; a line that is no JSON fails the job."""
+    lines = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            query = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise _JobFailed(f"line {number} of {location} is not valid JSON: {exc}") from exc
+        try:
+            if not isinstance(query, dict):
+                raise InvalidInputException("an input line must be a JSON object")
+            output, error = answer(query), None
+        except ServiceError as exc:
+            output, error = None, exc.message
+        except RecipeInputError as exc:
+            output, error = None, str(exc)
+        lines.append(json.dumps({"input": query, "output": output, "error": error}))
+    return lines
+
+
 def _run_json_lines(
     backend: PersonalizeBackend,
     job: dict[str, Any],
@@ -90,41 +129,25 @@ def _run_json_lines(
     answer: Callable[[dict[str, Any]], dict[str, Any]],
     max_lines: int | None = None,
 ) -> str | None:
-    """Read the job's JSON Lines input, answer each line (a refused line gets its ``error``), write
-    ``<input file>.out`` under the output path; the failure reason, or ``None``."""
+    """Answer every line of the job's JSON Lines input, each input file's answers in ``<its name>.out``
+    under the output path; the failure reason, or ``None``."""
     try:
         paths = {"read": job["jobInput"]["s3DataSource"], "write": job["jobOutput"]["s3DataDestination"]}
         _check_access(backend, job, arn, paths)
         s3 = _s3(backend)
         in_bucket, in_key = _split(job["jobInput"]["s3DataSource"]["path"])
         out_bucket, out_prefix = _split(job["jobOutput"]["s3DataDestination"]["path"])
-        try:
-            body = s3.get_object(Bucket=in_bucket, Key=in_key)["Body"].read().decode("utf-8")
-        except Exception as exc:
-            raise _JobFailed(f"Failed to read the input data at s3://{in_bucket}/{in_key}: {exc}") from exc
-        numbered = [(number, line) for number, line in enumerate(body.splitlines(), start=1) if line.strip()]
-        if max_lines is not None and len(numbered) > max_lines:
+        inputs = _inputs(s3, in_bucket, in_key)
+        total = sum(1 for _, body in inputs for line in body.splitlines() if line.strip())
+        if max_lines is not None and total > max_lines:
             raise _JobFailed(
-                f"The input data at s3://{in_bucket}/{in_key} has {len(numbered)} lines; this job takes at most "
+                f"The input data at s3://{in_bucket}/{in_key} has {total} lines; this job takes at most "
                 f"{max_lines}. Split it into several jobs."
             )
-        lines = []
-        for number, line in numbered:
-            try:
-                query = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise _JobFailed(f"line {number} of s3://{in_bucket}/{in_key} is not valid JSON: {exc}") from exc
-            try:
-                if not isinstance(query, dict):
-                    raise InvalidInputException("an input line must be a JSON object")
-                output, error = answer(query), None
-            except ServiceError as exc:
-                output, error = None, exc.message
-            except RecipeInputError as exc:
-                output, error = None, str(exc)
-            lines.append(json.dumps({"input": query, "output": output, "error": error}))
-        out_key = (out_prefix.rstrip("/") + "/" if out_prefix else "") + in_key.rsplit("/", 1)[-1] + ".out"
-        s3.put_object(Bucket=out_bucket, Key=out_key, Body=("\n".join(lines) + "\n").encode())
+        outputs = {key: _answered(f"s3://{in_bucket}/{key}", body, answer) for key, body in inputs}
+        for key, lines in outputs.items():
+            out_key = (out_prefix.rstrip("/") + "/" if out_prefix else "") + key.rsplit("/", 1)[-1] + ".out"
+            s3.put_object(Bucket=out_bucket, Key=out_key, Body=("\n".join(lines) + "\n").encode())
     except _JobFailed as exc:
         return str(exc)
     return None

@@ -86,6 +86,7 @@ def _segment_job(personalize: Any, s3: Any, version: str, name: str, lines: list
 
 
 def _output(s3: Any, name: str) -> list[dict]:
+    """The lines of ``segments-out/<name>.json.out``."""
     body = s3.get_object(Bucket=BUCKET, Key=f"segments-out/{name}.json.out")["Body"].read().decode()
     return [json.loads(line) for line in body.splitlines()]
 
@@ -115,14 +116,30 @@ def test_item_affinity_segments_put_the_planted_group_first(personalize: Any, s3
     assert default["numResults"] == 25
     assert sorted(_output(s3, "default")[0]["output"]["usersList"][:20]) == FANS
 
+    for name, item in (("a", "i03"), ("b", "i45")):  # a folder as the input: every file in it, each its .out
+        s3.put_object(Bucket=BUCKET, Key=f"folder/{name}.json", Body=json.dumps({"itemId": item}).encode())
+    folder = personalize.create_batch_segment_job(
+        jobName="folder",
+        solutionVersionArn=version,
+        numResults=20,
+        jobInput={"s3DataSource": {"path": f"s3://{BUCKET}/folder/"}},
+        jobOutput={"s3DataDestination": {"path": f"s3://{BUCKET}/segments-out/"}},
+        roleArn=ROLE_ARN,
+    )["batchSegmentJobArn"]
+    assert personalize.describe_batch_segment_job(batchSegmentJobArn=folder)["batchSegmentJob"]["status"] == "ACTIVE"
+    assert sorted(_output(s3, "a")[0]["output"]["usersList"]) == FANS
+    assert not set(_output(s3, "b")[0]["output"]["usersList"]) & set(FANS)
+
     listed = personalize.list_batch_segment_jobs(solutionVersionArn=version)["batchSegmentJobs"]
     assert [(j["jobName"], j["status"], j["solutionVersionArn"]) for j in listed] == [
+        ("folder", "ACTIVE", version),
         ("default", "ACTIVE", version),
         ("items", "ACTIVE", version),
     ]
-    first = personalize.list_batch_segment_jobs(solutionVersionArn=version, maxResults=1)
-    second = personalize.list_batch_segment_jobs(solutionVersionArn=version, maxResults=1, nextToken=first["nextToken"])
-    assert [j["jobName"] for j in first["batchSegmentJobs"] + second["batchSegmentJobs"]] == ["default", "items"]
+    first = personalize.list_batch_segment_jobs(solutionVersionArn=version, maxResults=2)
+    second = personalize.list_batch_segment_jobs(solutionVersionArn=version, maxResults=2, nextToken=first["nextToken"])
+    names = [j["jobName"] for j in first["batchSegmentJobs"] + second["batchSegmentJobs"]]
+    assert names == ["folder", "default", "items"]
     assert "nextToken" not in second
     other = version.rsplit("/", 1)[0] + "/00000000"
     assert personalize.list_batch_segment_jobs(solutionVersionArn=other)["batchSegmentJobs"] == []
