@@ -401,3 +401,45 @@ def evaluate_recommender(
             )
         recommended.append([str(i) for i in items])
     return solution_metrics(recommended, list(truth.values()), catalogue_size=catalogue_size)
+
+
+# ----------------------------------------------------------------------------- user segmentation
+
+
+#: The share of the users the segmentation metrics look at (the top 1% of each item's segment).
+SEGMENT_TOP_FRACTION = 0.01
+
+
+def segment_split(interactions: pd.DataFrame, *, train_fraction: float = 0.8) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """USER_SEGMENTATION recipes' split: each user's oldest ``train_fraction`` of interactions train the model
+    (at least one), the rest are the truth.
+
+    Example:
+        >>> df = pd.DataFrame({"USER_ID": ["u"] * 5, "ITEM_ID": list("abcde"), "TIMESTAMP": range(5)})
+        >>> [len(part) for part in segment_split(df)]
+        [4, 1]
+    """
+    users = interactions["USER_ID"].astype(str).to_numpy()
+    order = np.lexsort((np.arange(len(interactions)), interactions["TIMESTAMP"].to_numpy(), users))
+    ordered = interactions.iloc[order]
+    by_user = pd.Series(users[order])
+    rank = by_user.groupby(by_user, sort=False).cumcount().to_numpy()
+    sizes = by_user.groupby(by_user, sort=False).transform("size").to_numpy()
+    n_train = np.maximum(1, np.floor(sizes * train_fraction + 1e-9)).astype(np.int64)
+    return ordered[rank < n_train], ordered[rank >= n_train]
+
+
+def segment_metrics(segments: Sequence[Sequence[str]], relevant: Sequence[Collection[str]], n_users: int) -> dict:
+    """``hits_at_1_percent`` (relevant users in the top 1% of an item's segment) and ``recall_at_1_percent``
+    (those hits over the item's relevant users), averaged over the items queried.
+
+    Example:
+        >>> segment_metrics([["a", "b"], ["d", "c"]], [{"a"}, {"d", "e"}], n_users=200)
+        {'hits_at_1_percent': 1.0, 'recall_at_1_percent': 0.75}
+    """
+    if len(segments) == 0:
+        raise EvaluationError("cannot compute segment metrics over zero items: no segment was given")
+    top = max(1, math.floor(SEGMENT_TOP_FRACTION * n_users + 1e-9))
+    hits = [len(set(list(segment)[:top]) & set(truth)) for segment, truth in zip(segments, relevant, strict=True)]
+    recall = [h / len(truth) if truth else 0.0 for h, truth in zip(hits, relevant, strict=True)]
+    return {"hits_at_1_percent": float(np.mean(hits)), "recall_at_1_percent": float(np.mean(recall))}

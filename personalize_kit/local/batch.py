@@ -1,4 +1,5 @@
-"""Batch inference jobs (JSON Lines in S3 -> ``<input>.out`` in S3) and dataset export jobs (CSV to S3).
+"""Batch inference and batch segment jobs (JSON Lines in S3 -> ``<input>.out`` in S3) and dataset export
+jobs (CSV to S3).
 
 Both run in a thread of the process that created them (moto's S3 lives in this process; see
 :func:`personalize_kit.local.lifecycle.run_job`) and end ``ACTIVE`` or ``CREATE FAILED`` with a
@@ -8,10 +9,12 @@ Both run in a thread of the process that created them (moto's S3 lives in this p
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
+from personalize_kit.exceptions import RecipeInputError
 from personalize_kit.local import access, runtime, store
 from personalize_kit.local._moto import internal_client
 from personalize_kit.local.backend import PersonalizeBackend
@@ -80,38 +83,103 @@ def _answer(backend: PersonalizeBackend, resources: Resources, job: dict[str, An
     return output
 
 
-def run_batch_inference_job(backend: PersonalizeBackend, arn: str) -> str | None:
-    """Read the job's JSON Lines input, write ``<input file>.out`` under the output path; the failure reason."""
-    resources = backend.read()
-    job = resources.find(arn, "batch_inference_job").attrs
+def _inputs(s3: Any, bucket: str, key: str) -> list[tuple[str, str]]:
+    """``(key, text)`` of the input: the object at ``key``, or else every object under that prefix (as the
+    service reads ``s3://bucket/folder`` and ``s3://bucket/folder/``)."""
+    try:
+        return [(key, s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"))]
+    except Exception as exc:
+        try:
+            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+            keys = [o["Key"] for page in pages for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+            found = [(k, s3.get_object(Bucket=bucket, Key=k)["Body"].read().decode("utf-8")) for k in sorted(keys)]
+        except Exception:
+            found = []
+        if not found:
+            raise _JobFailed(f"Failed to read the input data at s3://{bucket}/{key}: {exc}") from exc
+        return found
+
+
+def _answered(location: str, body: str, answer: Callable[[dict[str, Any]], dict[str, Any]]) -> list[str]:
+    """The output lines of one input file: a refused line gets its ``error``; a line that is no JSON fails the job."""
+    lines = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            query = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise _JobFailed(f"line {number} of {location} is not valid JSON: {exc}") from exc
+        try:
+            if not isinstance(query, dict):
+                raise InvalidInputException("an input line must be a JSON object")
+            output, error = answer(query), None
+        except ServiceError as exc:
+            output, error = None, exc.message
+        except RecipeInputError as exc:
+            output, error = None, str(exc)
+        lines.append(json.dumps({"input": query, "output": output, "error": error}))
+    return lines
+
+
+def _run_json_lines(
+    backend: PersonalizeBackend,
+    job: dict[str, Any],
+    arn: str,
+    answer: Callable[[dict[str, Any]], dict[str, Any]],
+    max_lines: int | None = None,
+) -> str | None:
+    """Answer every line of the job's JSON Lines input, each input file's answers in ``<its name>.out``
+    under the output path; the failure reason, or ``None``."""
     try:
         paths = {"read": job["jobInput"]["s3DataSource"], "write": job["jobOutput"]["s3DataDestination"]}
         _check_access(backend, job, arn, paths)
         s3 = _s3(backend)
         in_bucket, in_key = _split(job["jobInput"]["s3DataSource"]["path"])
         out_bucket, out_prefix = _split(job["jobOutput"]["s3DataDestination"]["path"])
-        try:
-            body = s3.get_object(Bucket=in_bucket, Key=in_key)["Body"].read().decode("utf-8")
-        except Exception as exc:
-            raise _JobFailed(f"Failed to read the input data at s3://{in_bucket}/{in_key}: {exc}") from exc
-        lines = []
-        for number, line in enumerate(body.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                query = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise _JobFailed(f"line {number} of s3://{in_bucket}/{in_key} is not valid JSON: {exc}") from exc
-            try:
-                output, error = _answer(backend, resources, job, query), None
-            except ServiceError as exc:
-                output, error = None, exc.message
-            lines.append(json.dumps({"input": query, "output": output, "error": error}))
-        out_key = (out_prefix.rstrip("/") + "/" if out_prefix else "") + in_key.rsplit("/", 1)[-1] + ".out"
-        s3.put_object(Bucket=out_bucket, Key=out_key, Body=("\n".join(lines) + "\n").encode())
+        inputs = _inputs(s3, in_bucket, in_key)
+        total = sum(1 for _, body in inputs for line in body.splitlines() if line.strip())
+        if max_lines is not None and total > max_lines:
+            raise _JobFailed(
+                f"The input data at s3://{in_bucket}/{in_key} has {total} lines; this job takes at most "
+                f"{max_lines}. Split it into several jobs."
+            )
+        outputs = {key: _answered(f"s3://{in_bucket}/{key}", body, answer) for key, body in inputs}
+        for key, lines in outputs.items():
+            out_key = (out_prefix.rstrip("/") + "/" if out_prefix else "") + key.rsplit("/", 1)[-1] + ".out"
+            s3.put_object(Bucket=out_bucket, Key=out_key, Body=("\n".join(lines) + "\n").encode())
     except _JobFailed as exc:
         return str(exc)
     return None
+
+
+def run_batch_inference_job(backend: PersonalizeBackend, arn: str) -> str | None:
+    """Read the job's JSON Lines input, write ``<input file>.out`` under the output path; the failure reason."""
+    resources = backend.read()
+    job = resources.find(arn, "batch_inference_job").attrs
+    return _run_json_lines(backend, job, arn, lambda query: _answer(backend, resources, job, query))
+
+
+#: Input lines a batch segment job takes, by recipe (the recipes' pages of the developer guide).
+SEGMENT_INPUT_LINES = {"aws-item-affinity": 500, "aws-item-attribute-affinity": 10}
+
+
+def run_batch_segment_job(backend: PersonalizeBackend, arn: str) -> str | None:
+    """A batch segment job: one ``{"input", "output": {"usersList": [...]}, "error"}`` line per input line."""
+    resources = backend.read()
+    job = resources.find(arn, "batch_segment_job").attrs
+    recipe_arn = resources.find(job["solutionVersionArn"], "solution_version").attrs["recipeArn"]
+    model = runtime.model_for(backend, job["solutionVersionArn"], recipe_arn)
+    key = "itemAttributes" if RECIPES[recipe_arn].name == "aws-item-attribute-affinity" else "itemId"
+
+    def answer(query: dict[str, Any]) -> dict[str, Any]:
+        value = query.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInputException(f"an input line of a {RECIPES[recipe_arn].name} job needs {key} (a string)")
+        ranked = model.segment(**{"item_id" if key == "itemId" else "item_attributes": value}, n=job["numResults"])
+        return {"usersList": [user for user, _ in ranked]}
+
+    return _run_json_lines(backend, job, arn, answer, SEGMENT_INPUT_LINES.get(RECIPES[recipe_arn].name))
 
 
 def run_export_job(backend: PersonalizeBackend, arn: str) -> str | None:

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from personalize_kit.data import rules
-from personalize_kit.exceptions import RecipeNotAvailableError
+from personalize_kit.exceptions import RecipeInputError, RecipeNotAvailableError
 from personalize_kit.kinds import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_STOPPED, CREATE_STOPPING
 from personalize_kit.local import actions, store
 from personalize_kit.local.backend import PersonalizeBackend
@@ -176,6 +176,8 @@ def _train(backend: PersonalizeBackend, arn: str) -> None:
         _set(backend, arn, status=CREATE_STOPPED)
     except _Failed as exc:
         _set(backend, arn, status=CREATE_FAILED, failureReason=str(exc))
+    except RecipeInputError as exc:  # the data does not suit the recipe (e.g. no Items dataset)
+        _set(backend, arn, status=CREATE_FAILED, failureReason=str(exc)[0].upper() + str(exc)[1:] + ".")
     except Exception as exc:  # a bug or bad data must still end the version, never leave it in progress
         logger.exception("training %s failed", arn)
         _set(backend, arn, status=CREATE_FAILED, failureReason=f"Training failed: {type(exc).__name__}: {exc}")
@@ -237,6 +239,8 @@ def _offline_metrics(
     related-items recipe, the newest of them is the query item).
     """
     metrics_module = importlib.import_module("personalize_kit.metrics")
+    if recipe.recipe_type == "USER_SEGMENTATION":
+        return _segment_metrics(metrics_module, recipe, interactions, items, users, hyperparameters, options)
     split = metrics_module.holdout_split(interactions, seed=0)
     model = recipe(**options).fit(split.train, items, users, hyperparameters)
     recommended: list[list[str]] = []
@@ -259,6 +263,36 @@ def _offline_metrics(
         catalogue |= set(items["ITEM_ID"].astype(str))
     values = metrics_module.solution_metrics(recommended, relevant, catalogue_size=len(catalogue))
     return {key: float(value) for key, value in values.items()}, model
+
+
+#: Items whose segments the USER_SEGMENTATION metrics are computed on (the most interacted with in the truth).
+SEGMENT_METRIC_ITEMS = 200
+
+
+def _segment_metrics(
+    metrics_module: Any,
+    recipe: type[Recipe],
+    interactions: pd.DataFrame,
+    items: pd.DataFrame | None,
+    users: pd.DataFrame | None,
+    hyperparameters: dict[str, str],
+    options: dict[str, Any],
+) -> tuple[dict[str, float], Recipe]:
+    """USER_SEGMENTATION metrics: a model trained on each user's oldest 80%, each item's segment scored
+    against the users who interacted with it in their newest 20%."""
+    train, truth = metrics_module.segment_split(interactions)
+    model = recipe(**options).fit(train, items, users, hyperparameters)
+    known = set(model.catalogue.tolist())
+    truth = truth[truth["ITEM_ID"].astype(str).isin(known)]
+    by_item = truth.groupby(truth["ITEM_ID"].astype(str))["USER_ID"].agg(lambda u: set(u.astype(str)))
+    queried = by_item.map(len).sort_values(ascending=False, kind="stable").index[:SEGMENT_METRIC_ITEMS]
+    n_users = len(model.users)
+    top = max(1, int(n_users * metrics_module.SEGMENT_TOP_FRACTION))
+    segments = [[user for user, _ in model.segment_of_items([item], n=top)] for item in queried]
+    if not segments:
+        raise _Failed("No item of the newest 20% of the users' interactions was seen in training: add interactions.")
+    values = metrics_module.segment_metrics(segments, [by_item[item] for item in queried], n_users)
+    return values, model
 
 
 __all__ = ["load_model", "model_dir", "read_metrics", "start"]

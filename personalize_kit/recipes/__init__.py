@@ -104,6 +104,20 @@ RECIPES: dict[str, RecipeInfo] = {
             "personalize_kit.recipes.popularity:PopularityCount",
             (),
         ),
+        RecipeInfo(
+            "aws-item-affinity",
+            "USER_SEGMENTATION",
+            "Creates a segment of the users most likely to interact with each given item.",
+            "personalize_kit.recipes.affinity:ItemAffinity",
+            ("hidden_dimension",),
+        ),
+        RecipeInfo(
+            "aws-item-attribute-affinity",
+            "USER_SEGMENTATION",
+            "Creates a segment of the users most likely to interact with the items having given attributes.",
+            "personalize_kit.recipes.affinity:ItemAttributeAffinity",
+            ("hidden_dimension",),
+        ),
     )
 }
 

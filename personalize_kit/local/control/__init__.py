@@ -7,6 +7,7 @@
 - ``metrics``: metric attributions (what the impact of recommendations is measured by);
 - ``recommenders``: recommenders of domain dataset groups (their use cases: ``local/recommenders.py``);
 - ``serving``: campaigns, event trackers, filters, batch inference jobs;
+- ``segments``: batch segment jobs (user segments of USER_SEGMENTATION solution versions);
 - ``tags``: tagging of every kind.
 
 Each operation takes the :class:`~personalize_kit.local.backend.PersonalizeBackend` and the request's
@@ -22,6 +23,7 @@ from personalize_kit.local.control import (
     deletion,
     metrics,
     recommenders,
+    segments,
     serving,
     solutions,
     tags,
@@ -30,4 +32,15 @@ from personalize_kit.local.control._base import OPERATIONS
 
 OPERATIONS.update(serving.OPERATIONS_DELETE)
 
-__all__ = ["OPERATIONS", "algorithms", "data", "deletion", "metrics", "recommenders", "serving", "solutions", "tags"]
+__all__ = [
+    "OPERATIONS",
+    "algorithms",
+    "data",
+    "deletion",
+    "metrics",
+    "recommenders",
+    "segments",
+    "serving",
+    "solutions",
+    "tags",
+]

@@ -13,6 +13,7 @@ from personalize_kit.exceptions import RecipeNotAvailableError
 from personalize_kit.kinds import ACTIVE
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.control._base import operation
+from personalize_kit.local.control.segments import is_segmentation
 from personalize_kit.local.exceptions import ResourceNotFoundException
 from personalize_kit.recipes import RECIPES, RecipeInfo, recipe_class
 
@@ -41,6 +42,8 @@ def algorithm_arn(info: RecipeInfo) -> str:
 
 
 def transformation_arn(info: RecipeInfo) -> str:
+    if is_segmentation(info.arn):  # item-affinity, item-attribute-affinity: one of its own each
+        return TRANSFORMATION_ARN_PREFIX + info.name.removeprefix("aws-")
     return TRANSFORMATION_ARN_PREFIX + ("sims" if info.recipe_type == "RELATED_ITEMS" else PERCENTILE_FILTERING)
 
 

@@ -11,6 +11,7 @@ from personalize_kit.kinds import ACTIVE, CREATE_FAILED, PENDING
 from personalize_kit.local import access, batch, imports, lifecycle
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.control._base import Create, create, delete, list_of, operation, register_reads
+from personalize_kit.local.control.segments import SEGMENTATION, is_segmentation
 from personalize_kit.local.exceptions import (
     InvalidInputException,
     ResourceAlreadyExistsException,
@@ -33,6 +34,11 @@ _FILTER_DATASETS = {
 
 
 def check_campaign_config(config: dict | None, recipe_arn: str) -> None:
+    if is_segmentation(recipe_arn):
+        raise InvalidInputException(
+            f"A campaign cannot deploy a solution version of {RECIPES[recipe_arn].name}, a {SEGMENTATION} recipe: "
+            "get its user segments with CreateBatchSegmentJob."
+        )
     exploration = (config or {}).get("itemExplorationConfig") or {}
     if exploration and not RECIPES[recipe_arn].explores:
         raise InvalidInputException(
@@ -219,6 +225,11 @@ def _batch_prepared(backend: PersonalizeBackend, params: dict[str, Any]) -> None
 
 
 def _batch_attrs(resources: Resources, params: dict[str, Any], version: Resource | None) -> dict[str, Any]:
+    if version is not None and is_segmentation(version.attrs["recipeArn"]):
+        raise InvalidInputException(
+            f"Solution version {version.arn} uses a {SEGMENTATION} recipe: get its user segments with "
+            "CreateBatchSegmentJob, not CreateBatchInferenceJob."
+        )
     if params.get("filterArn"):
         resources.find(params["filterArn"], "filter").require_active()
     attrs = {

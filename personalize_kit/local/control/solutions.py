@@ -9,7 +9,7 @@ from personalize_kit.exceptions import RecipeNotAvailableError
 from personalize_kit.kinds import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPING
 from personalize_kit.local import lifecycle, recommenders, training
 from personalize_kit.local.backend import PersonalizeBackend
-from personalize_kit.local.control import algorithms
+from personalize_kit.local.control import algorithms, segments
 from personalize_kit.local.control._base import (
     Create,
     create,
@@ -55,6 +55,8 @@ def _solution_checked(backend: PersonalizeBackend, params: dict[str, Any]) -> No
         raise InvalidInputException("A recipeArn is required when performAutoML is false.")
     if recipe_arn not in RECIPES:
         raise ResourceNotFoundException.for_arn(recipe_arn)
+    if params.get("performHPO") and segments.is_segmentation(recipe_arn):
+        raise InvalidInputException(f"performHPO is not supported for recipe {RECIPES[recipe_arn].name}.")
     config = params.get("solutionConfig") or {}
     check_hyperparameters(recipe_arn, config.get("algorithmHyperParameters") or {})
     threshold = config.get("eventValueThreshold")
@@ -148,7 +150,7 @@ def _solution_deletable(resources: Resources, solution: Resource) -> None:
 
 def _solution_gone(backend: PersonalizeBackend, resources: Resources, solution: Resource) -> None:
     version_arns = {v.arn for v in resources.all("solution_version", solutionArn=solution.arn)}
-    for job in resources.all("batch_inference_job"):
+    for job in resources.all("batch_inference_job") + resources.all("batch_segment_job"):
         if job.attrs["solutionVersionArn"] in version_arns:
             resources.delete(job.arn)
     for version_arn in version_arns:
