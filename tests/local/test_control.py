@@ -293,12 +293,6 @@ def test_event_tracker_one_per_group(personalize: Any) -> None:
     assert created["eventTrackerArn"] in _error(exc)[1]
 
 
-def test_not_implemented_operations_say_so(personalize: Any) -> None:
-    with pytest.raises(ClientError) as exc:
-        personalize.list_batch_segment_jobs()
-    assert _error(exc) == ("NotImplementedException", "The local mirror does not implement ListBatchSegmentJobs yet.")
-
-
 def test_resources_start_create_pending_when_asked(state_dir: Any) -> None:
     import boto3
     from conftest import TERMINAL, wait_for
