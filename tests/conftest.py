@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -32,3 +33,25 @@ def state_dir(tmp_path: Path) -> Path:
     path = tmp_path / "state"
     path.mkdir()
     return path
+
+
+@pytest.fixture(autouse=True)
+def answers_match_their_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every answer of the in-process mirror is checked against its operation's output shape in the botocore
+    model (required members, types, enums, lengths) before the client parses it: any test that calls an
+    operation checks its answer."""
+    from botocore.validate import ParamValidator
+
+    from personalize_kit.local import mirror
+
+    shaped = mirror.shape_output
+
+    def checked(shape: Any, value: Any) -> Any:
+        out = shaped(shape, value)
+        if shape is not None:
+            report = ParamValidator().validate(out, shape)
+            if report.has_errors():
+                raise AssertionError(f"the answer does not match {shape.name}: {report.generate_report()}")
+        return out
+
+    monkeypatch.setattr(mirror, "shape_output", checked)

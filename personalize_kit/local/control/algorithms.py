@@ -85,7 +85,8 @@ def describe_algorithm(backend: PersonalizeBackend, params: dict) -> dict:
         "algorithm": {
             "name": info.name,
             "algorithmArn": algorithm_arn(info),
-            "algorithmImage": {"name": info.name},
+            # required by the model; there is no container: the URI names the local recipe that runs instead
+            "algorithmImage": {"name": info.name, "dockerURI": f"personalize_kit/recipes/{info.name}"},
             "defaultHyperParameters": {k: v for k, v in defaults.items() if k not in _FEATURIZATION},
             "defaultHyperParameterRanges": _ranges(ranges),
             "defaultResourceConfig": {},
