@@ -82,7 +82,12 @@ _METRIC_ATTRIBUTION = _RESOURCE + (UPDATE_PENDING, UPDATE_IN_PROGRESS)
 
 @dataclass(frozen=True)
 class Quota:
-    """At most ``limit`` resources of a kind ``per`` region or parent resource (``counted``: all, or in flight)."""
+    """At most ``limit`` resources of a kind ``per`` region or parent resource (``counted``: all, or in flight).
+
+    The limits are the service's default quotas, from its quota page ("Amazon Personalize endpoints and
+    quotas", https://docs.aws.amazon.com/personalize/latest/dg/limits.html, section "Service quotas"); an
+    account may have had them raised, which the mirror does not model.
+    """
 
     limit: int
     per: str = "region"
