@@ -10,8 +10,12 @@ mirror (which serves each use case with a local recipe) and the SDK (which makes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from personalize_kit.recipes import RECIPE_ARN_PREFIX, RECIPES, RecipeInfo
+from personalize_kit.kinds import RECIPE_ARN_PREFIX
+
+if TYPE_CHECKING:
+    from personalize_kit.recipes import RecipeInfo
 
 VIDEO_ON_DEMAND = "VIDEO_ON_DEMAND"
 ECOMMERCE = "ECOMMERCE"
@@ -55,6 +59,8 @@ class UseCase:
 
     @property
     def local(self) -> RecipeInfo:
+        from personalize_kit.recipes import RECIPES
+
         return RECIPES[self.serves_with]
 
 
