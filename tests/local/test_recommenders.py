@@ -128,6 +128,13 @@ def test_video_on_demand_use_cases_give_the_planted_answers(personalize: Any, ru
             name="wrong", datasetGroupArn=group, recipeArn=PREFIX + "aws-ecomm-popular-items-by-views"
         )
     assert "needs a dataset group of domain ECOMMERCE" in exc.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as exc:  # a domain schema needs the domain's fields (VIDEO_ON_DEMAND items: GENRES)
+        personalize.create_schema(
+            name="bare-items",
+            schema=json.dumps(make_schema("ITEMS", [FieldSpec("ITEM_ID", "string"), FieldSpec("YEAR", "int")])),
+            domain="VIDEO_ON_DEMAND",
+        )
+    assert "needs the fields GENRES" in exc.value.response["Error"]["Message"]
     custom = personalize.create_schema(name="custom", schema=INTERACTIONS_SCHEMA)["schemaArn"]
     with pytest.raises(ClientError) as exc:  # a domain dataset group takes schemas of its domain only
         personalize.create_dataset(name="d", datasetGroupArn=group, datasetType="USERS", schemaArn=custom)
