@@ -23,6 +23,9 @@ ECOMMERCE = "ECOMMERCE"
 DOMAINS = {"video-on-demand": VIDEO_ON_DEMAND, "e-commerce": ECOMMERCE}
 #: How ratings become the event types a domain's use cases train on (``data.event_mapping`` by default).
 EVENT_MAPPINGS = {VIDEO_ON_DEMAND: "Watch:3", ECOMMERCE: "Purchase:4,View:1"}
+#: Seconds of Trending now's trend interval in the mirror (the service discovers trends every 30 minutes to a
+#: day, by its own choice for this use case).
+TREND_INTERVAL = 86_400.0
 _PREFIXES = {VIDEO_ON_DEMAND: "aws-vod-", ECOMMERCE: "aws-ecomm-"}
 _POPULARITY = RECIPE_ARN_PREFIX + "aws-popularity-count"
 _SIMS = RECIPE_ARN_PREFIX + "aws-sims"
@@ -47,6 +50,8 @@ class UseCase:
     needs_user: bool = True
     #: Whether training needs an Items dataset.
     needs_items: bool = False
+    #: Keyword arguments of the local recipe for this use case.
+    options: tuple[tuple[str, float], ...] = ()
 
     @property
     def arn(self) -> str:
@@ -90,7 +95,14 @@ USE_CASES: dict[str, UseCase] = {
         UseCase(
             "aws-vod-most-popular", VIDEO_ON_DEMAND, "USER_PERSONALIZATION", "Most popular.", _POPULARITY, ("watch",)
         ),
-        UseCase("aws-vod-trending-now", VIDEO_ON_DEMAND, "USER_PERSONALIZATION", "Trending now.", _POPULARITY),
+        UseCase(
+            "aws-vod-trending-now",
+            VIDEO_ON_DEMAND,
+            "USER_PERSONALIZATION",
+            "Trending now: the items whose viewers rose most in the newest day.",
+            _POPULARITY,
+            options=(("trend_interval", TREND_INTERVAL),),
+        ),
         UseCase(
             "aws-ecomm-recommended-for-you",
             ECOMMERCE,

@@ -41,7 +41,7 @@ def train(backend: PersonalizeBackend, arn: str) -> str | None:
     if case.needs_items and (items is None or items.empty):
         return f"Use case {case.name} needs an Items dataset with imported items: import the items first."
     recipe = recipe_class(case.serves_with)
-    options = backend.settings.recipe_options.get(recipe.name, {})
+    options = {**backend.settings.recipe_options.get(recipe.name, {}), **dict(case.options)}
     users = store.read_dataset(backend, group, "USERS")
     model = recipe(**options).fit(frame, items, users, {})
     model.save(model_dir(backend, arn))

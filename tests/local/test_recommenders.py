@@ -16,9 +16,14 @@ PREFIX = "arn:aws:personalize:::recipe/"
 N_USERS = 100
 
 
+START = 1_700_000_000
+DAY = 86_400
+
+
 def _csv(rows: list[tuple[str, str, str]]) -> bytes:
+    """One row a second from ``START``; a row of four has its own timestamp."""
     lines = ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"]
-    lines += [f"{user},{item},{1_700_000_000 + n},{event},1" for n, (user, item, event) in enumerate(rows)]
+    lines += [f"{row[0]},{row[1]},{row[3] if len(row) > 3 else START + n},{row[2]},1" for n, row in enumerate(rows)]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -119,7 +124,6 @@ def test_video_on_demand_use_cases_give_the_planted_answers(personalize: Any, ru
     with pytest.raises(ClientError) as exc:  # the use case needs the user too
         runtime.get_recommendations(recommenderArn=because, itemId="x")
     assert "userId is required" in exc.value.response["Error"]["Message"]
-    assert _top(runtime, recommender(personalize, group, "aws-vod-trending-now"), userId="u001")[0] == "pop"
     with pytest.raises(ClientError) as exc:  # a related-items use case is asked about an item
         runtime.get_recommendations(recommenderArn=because, userId="u001")
     assert exc.value.response["Error"]["Code"] == "InvalidInputException"
@@ -139,6 +143,16 @@ def test_video_on_demand_use_cases_give_the_planted_answers(personalize: Any, ru
     with pytest.raises(ClientError) as exc:  # a domain dataset group takes schemas of its domain only
         personalize.create_dataset(name="d", datasetGroupArn=group, datasetType="USERS", schemaArn=custom)
     assert exc.value.response["Error"]["Code"] == "InvalidInputException"
+
+
+def test_trending_now_is_what_rose_most_in_the_newest_day_not_the_most_popular(
+    personalize: Any, runtime: Any, s3: Any
+) -> None:
+    """``pop`` (90 users) was watched ten days ago; ``rise`` by 40 users within the newest day."""
+    rising = [(f"u{user:03d}", "rise", "Watch", START + 10 * DAY + user) for user in range(40)]
+    group = domain_group(personalize, s3, "VIDEO_ON_DEMAND", vod_rows() + rising)
+    assert _top(runtime, recommender(personalize, group, "aws-vod-trending-now"), userId="u001")[0] == "rise"
+    assert _top(runtime, recommender(personalize, group, "aws-vod-most-popular"), userId="u001")[0] == "pop"
 
 
 def test_ecommerce_use_cases_give_the_planted_answers(personalize: Any, runtime: Any, s3: Any) -> None:
