@@ -11,7 +11,7 @@ import pytest
 
 from personalize_kit.domains import use_cases
 from personalize_kit.exceptions import ProjectFileError
-from personalize_kit.sdk import make_backend, parse_project, plan, run_pipeline
+from personalize_kit.sdk import cleanup, make_backend, parse_project, plan, run_pipeline
 from personalize_kit.sdk._clients import client
 
 
@@ -51,6 +51,11 @@ def test_video_on_demand_makes_every_recommender_and_a_second_run_nothing(env):
     recommender_rows = [row for row in rows if row[0] == "recommender"]
     assert [name for _, name, _ in recommender_rows] == [m.outcome.name for m in first.recommenders]
     assert {verdict for _, _, verdict in recommender_rows} == {"adopt: exists already"}
+
+    done = cleanup("vod", session=backend.session, dry_run=False)
+    assert {arn for kind, arn, _ in done if kind == "recommender"} == {m.outcome.arn for m in first.recommenders}
+    assert personalize.list_recommenders()["recommenders"] == []
+    assert personalize.list_dataset_groups()["datasetGroups"] == []
 
 
 def test_plan_of_a_new_domain_project_shows_the_recommenders_to_create(env):
