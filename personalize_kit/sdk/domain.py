@@ -1,4 +1,5 @@
-"""The pipeline's domain steps: one recommender per use case of a domain dataset group, and their samples.
+"""The pipeline's domain steps: the project file's ``domain:`` and ``recommenders:``, one recommender per use
+case of a domain dataset group, and their samples.
 
 :func:`ensure_recommender` is idempotent like every ``ensure_*`` step (adopt the recommender of that name,
 replace a failed one, start a stopped one); :func:`run_recommenders` makes every recommender of the project
@@ -21,11 +22,13 @@ from typing import Any
 
 import boto3
 
-from personalize_kit.domains import USE_CASES, UseCase
+from personalize_kit.domains import EVENT_MAPPINGS, USE_CASES, UseCase, domain_name, use_case, use_cases
+from personalize_kit.exceptions import ProjectFileError
 from personalize_kit.kinds import ACTIVE, INACTIVE
 from personalize_kit.recipes import RECIPE_ARN_PREFIX
 from personalize_kit.sdk._clients import client
 from personalize_kit.sdk._ensure import Options, Outcome, adopt, conflict, create, existing, settle, with_replaced
+from personalize_kit.sdk.project import RecommenderConfig, _Reader
 from personalize_kit.sdk.resources import arn
 
 logger = logging.getLogger(__name__)
@@ -38,6 +41,45 @@ class RecommenderRun:
     use_case: UseCase
     outcome: Outcome
     samples: list[tuple[str, list[str]]] = field(default_factory=list)
+
+
+def parse_domain(root: _Reader) -> str | None:
+    """The project file's ``domain:`` as the service names it, or ``None`` (a custom dataset group)."""
+    value = root.get("domain", str)
+    try:
+        return None if value is None else domain_name(value)
+    except ValueError as exc:
+        raise ProjectFileError(f"domain: {exc}") from None
+
+
+def default_event_mapping(domain: str | None) -> str:
+    """``data.event_mapping`` when the project file gives none: the domain's event types, else ``watch:3``."""
+    return EVENT_MAPPINGS[domain] if domain else "watch:3"
+
+
+def parse_recommenders(root: _Reader, domain: str | None) -> list[RecommenderConfig]:
+    """The ``recommenders:`` of a domain project (default: one per use case of the domain)."""
+    raw = root.get("recommenders", list)
+    if domain is None:
+        if raw:
+            raise ProjectFileError("recommenders need a domain: add domain: video-on-demand (or e-commerce)")
+        return []
+    if raw is None:
+        return [RecommenderConfig(case.name) for case in use_cases(domain)]
+    if not raw:
+        raise ProjectFileError("recommenders must list at least one use case (or be left out for all of them)")
+    configs = []
+    for i, item in enumerate(raw):
+        reader = _Reader(item if not isinstance(item, str) else {"use_case": item}, f"recommenders[{i}]")
+        value, name = reader.get("use_case", str), reader.name("name")
+        reader.done()
+        if value is None:
+            raise ProjectFileError(f"recommenders[{i}].use_case is required, e.g. use_case: most-popular")
+        try:
+            configs.append(RecommenderConfig(use_case(value, domain).name, name))
+        except ValueError as exc:
+            raise ProjectFileError(f"recommenders[{i}].use_case: {exc}") from None
+    return configs
 
 
 def ensure_recommender(
@@ -119,4 +161,12 @@ def samples(run: RecommenderRun, interactions: Path, *, session: boto3.Session |
     return [(who, [entry["itemId"] for entry in answer["itemList"]])]
 
 
-__all__ = ["RecommenderRun", "ensure_recommender", "run_recommenders", "samples"]
+__all__ = [
+    "RecommenderRun",
+    "default_event_mapping",
+    "ensure_recommender",
+    "parse_domain",
+    "parse_recommenders",
+    "run_recommenders",
+    "samples",
+]

@@ -264,7 +264,9 @@ def parse_project(raw: Any) -> Project:
     """Build and validate a :class:`Project` from parsed YAML/JSON (a dict); ``None`` means all defaults."""
     root = _Reader(raw if raw is not None else {}, "")
     project = Project(name=root.name("name", "personalize-kit") or "personalize-kit")
-    project.domain = _domain(root)
+    from personalize_kit.sdk.domain import default_event_mapping, parse_domain, parse_recommenders
+
+    project.domain = parse_domain(root)
 
     data = _Reader(root.get("data", dict, {}), "data")
     project.data = DataConfig(
@@ -272,7 +274,7 @@ def parse_project(raw: Any) -> Project:
         out=data.get("out", str, "out"),
         interactions=data.get("interactions", int),
         seed=data.get("seed", int, 0),
-        event_mapping=data.get("event_mapping", str, _default_event_mapping(project.domain)),
+        event_mapping=data.get("event_mapping", str, default_event_mapping(project.domain)),
         event_value=data.get("event_value", str, "rating"),
         realtime_features=data.get("realtime_features", bool, False),
     )
@@ -305,7 +307,7 @@ def parse_project(raw: Any) -> Project:
     local.done()
 
     raw_solutions = root.get("solutions", list)
-    project.recommenders = _recommenders(root, project.domain)
+    project.recommenders = parse_recommenders(root, project.domain)
     if project.domain is not None:
         if raw_solutions:
             raise ProjectFileError(
@@ -367,49 +369,6 @@ def parse_project(raw: Any) -> Project:
         raise ProjectFileError("tags: at most 200 tags")
     root.done()
     return project
-
-
-def _domain(root: _Reader) -> str | None:
-    from personalize_kit.domains import domain_name
-
-    value = root.get("domain", str)
-    try:
-        return None if value is None else domain_name(value)
-    except ValueError as exc:
-        raise ProjectFileError(f"domain: {exc}") from None
-
-
-def _default_event_mapping(domain: str | None) -> str:
-    from personalize_kit.domains import EVENT_MAPPINGS
-
-    return EVENT_MAPPINGS[domain] if domain else "watch:3"
-
-
-def _recommenders(root: _Reader, domain: str | None) -> list[RecommenderConfig]:
-    """The ``recommenders:`` of a domain project (default: one per use case of the domain)."""
-    from personalize_kit.domains import use_case, use_cases
-
-    raw = root.get("recommenders", list)
-    if domain is None:
-        if raw:
-            raise ProjectFileError("recommenders need a domain: add domain: video-on-demand (or e-commerce)")
-        return []
-    if raw is None:
-        return [RecommenderConfig(case.name) for case in use_cases(domain)]
-    if not raw:
-        raise ProjectFileError("recommenders must list at least one use case (or be left out for all of them)")
-    configs = []
-    for i, item in enumerate(raw):
-        reader = _Reader(item if not isinstance(item, str) else {"use_case": item}, f"recommenders[{i}]")
-        value, name = reader.get("use_case", str), reader.name("name")
-        reader.done()
-        if value is None:
-            raise ProjectFileError(f"recommenders[{i}].use_case is required, e.g. use_case: most-popular")
-        try:
-            configs.append(RecommenderConfig(use_case(value, domain).name, name))
-        except ValueError as exc:
-            raise ProjectFileError(f"recommenders[{i}].use_case: {exc}") from None
-    return configs
 
 
 def _solution(raw: Any, path: str) -> SolutionConfig:
