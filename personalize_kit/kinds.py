@@ -22,6 +22,8 @@ from dataclasses import dataclass
 # The statuses of the service, as the API spells them.
 CREATE_PENDING = "CREATE PENDING"
 CREATE_IN_PROGRESS = "CREATE IN_PROGRESS"
+#: The ARN of a service recipe (and of a domain use case) is this prefix and its name.
+RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
 ACTIVE = "ACTIVE"
 CREATE_FAILED = "CREATE FAILED"
 CREATE_STOPPING = "CREATE STOPPING"

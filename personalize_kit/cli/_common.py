@@ -126,8 +126,11 @@ def load(args: argparse.Namespace) -> tuple[Any, Any]:
 
     project = load_project(args.project)
     source, recipe, name = (getattr(args, key, None) for key in ("source", "recipe", "name"))
-    if source is not None or recipe is not None or name:
+    domain = getattr(args, "domain", None)
+    if source is not None or recipe is not None or name or domain:
         raw = _as_raw(project)
+        if domain:
+            _to_domain(raw, project, domain)
         if source is not None:
             raw["data"]["source"] = source
         if recipe is not None:
@@ -142,6 +145,19 @@ def load(args: argparse.Namespace) -> tuple[Any, Any]:
         check_state_dir(state_dir)
     pace = check_pace(getattr(args, "pace", None), "--pace") or project.local.pace
     return project, make_backend(args.backend, project, state_dir=state_dir, pace=pace)
+
+
+def _to_domain(raw: dict, project: Any, domain: str) -> None:
+    """``--domain``: a domain project; the file's recommenders when it names the same domain (else every use
+    case), the domain's event mapping unless the file sets one, and no solutions."""
+    from personalize_kit.domains import domain_name
+    from personalize_kit.sdk.project import DataConfig
+
+    if project.domain != domain_name(domain):
+        raw["recommenders"] = None
+    if project.domain is None and project.data.event_mapping == DataConfig.event_mapping:
+        raw["data"]["event_mapping"] = None
+    raw["domain"], raw["solutions"], raw["batch_inference"] = domain, [], []
 
 
 def _as_raw(project: Any) -> dict:

@@ -6,12 +6,14 @@ import argparse
 import json
 
 from personalize_kit.cli._common import RECIPE_CHOICES, Progress, add_backend_args, load, positive_seconds, say, table
+from personalize_kit.domains import DOMAINS
 
 EXAMPLE = """\
 examples:
   python -m personalize_kit pipeline --recipe user-personalization
   python -m personalize_kit pipeline --recipe all --source ../shared/data/movielens/ml-100k
   python -m personalize_kit pipeline --project project.yaml --backend aws
+  python -m personalize_kit pipeline --domain video-on-demand --name vod
 A second run with nothing changed creates nothing; a run that was killed finishes when run again.
 """
 
@@ -27,11 +29,19 @@ def register(sub: argparse._SubParsersAction, formatter: type) -> argparse.Argum
         epilog=EXAMPLE,
         formatter_class=formatter,
     )
-    p.add_argument(
+    what = p.add_mutually_exclusive_group()
+    what.add_argument(
         "--recipe",
         choices=(*RECIPE_CHOICES, "all"),
         default=None,
         help="train this recipe (all: the four, side by side); default: the project file's solutions",
+    )
+    what.add_argument(
+        "--domain",
+        choices=tuple(DOMAINS),
+        default=None,
+        help="make a domain dataset group with one recommender per use case of the domain (the project file's "
+        "recommenders: when it has a domain) instead of solutions and campaigns",
     )
     p.add_argument("--source", default=None, help="data: a MovieLens folder, 'synthetic' or 'default'")
     add_backend_args(p)
@@ -75,6 +85,16 @@ def run(args: argparse.Namespace) -> int:
                         }
                         for s in result.solutions
                     ],
+                    "recommenders": [
+                        {
+                            "name": m.outcome.name,
+                            "use_case": m.use_case.name,
+                            "arn": m.outcome.arn,
+                            "status": m.outcome.description.get("status"),
+                            "samples": m.samples,
+                        }
+                        for m in result.recommenders
+                    ],
                 },
                 indent=2,
             )
@@ -102,6 +122,9 @@ def summary(result) -> str:  # noqa: ANN001 - PipelineResult, imported lazily
             "offline metrics of the solution versions (the service's split: 10% of users held out)",
             table(rows, header),
         ]
+    for m in result.recommenders:
+        lines += ["", f"sample recommendations from recommender {m.outcome.name} ({m.use_case.description})"]
+        lines += [f"  {who}: {', '.join(items)}" for who, items in m.samples]
     for s in result.solutions:
         if s.samples:
             lines += ["", f"sample recommendations from campaign {s.campaign.name}:"]

@@ -313,3 +313,24 @@ def validate_schema(
     if len(textual) > 1:
         err("too-many-textual-fields", f"at most one textual field is allowed; found {', '.join(textual)}.")
     return problems
+
+
+#: Fields a domain dataset group's schemas must have beyond the custom ones, by ``(domain, dataset type)``
+#: (the developer guide's default domain schemas): VIDEO_ON_DEMAND items need GENRES, ECOMMERCE items PRICE
+#: and CATEGORY_L1, and every domain's interactions EVENT_TYPE.
+DOMAIN_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("VIDEO_ON_DEMAND", "INTERACTIONS"): ("EVENT_TYPE",),
+    ("VIDEO_ON_DEMAND", "ITEMS"): ("GENRES",),
+    ("ECOMMERCE", "INTERACTIONS"): ("EVENT_TYPE",),
+    ("ECOMMERCE", "ITEMS"): ("PRICE", "CATEGORY_L1"),
+}
+
+
+def domain_missing(schema: dict[str, Any], domain: str) -> list[str]:
+    """The fields ``schema`` lacks to be a schema of ``domain`` (empty: it can be created with that domain).
+
+    >>> domain_missing(make_schema("ITEMS", [FieldSpec("ITEM_ID", "string")]), "ECOMMERCE")
+    ['PRICE', 'CATEGORY_L1']
+    """
+    names = {f.get("name") for f in schema.get("fields", [])}
+    return [name for name in DOMAIN_FIELDS.get((domain, dataset_type_of(schema) or ""), ()) if name not in names]

@@ -9,95 +9,13 @@ recipe serves each use case and on which event types it trains.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from personalize_kit.data import rules
+from personalize_kit.domains import ECOMMERCE, USE_CASES, VIDEO_ON_DEMAND, UseCase
 from personalize_kit.local import store
 from personalize_kit.local.backend import PersonalizeBackend
-from personalize_kit.recipes import RECIPE_ARN_PREFIX, RECIPES, Recipe, RecipeInfo, recipe_class
-
-VIDEO_ON_DEMAND = "VIDEO_ON_DEMAND"
-ECOMMERCE = "ECOMMERCE"
-_POPULARITY = RECIPE_ARN_PREFIX + "aws-popularity-count"
-_SIMS = RECIPE_ARN_PREFIX + "aws-sims"
-_USER = RECIPE_ARN_PREFIX + "aws-user-personalization"
-
-
-@dataclass(frozen=True)
-class UseCase:
-    """A use case of a domain: its recipe as the service names it, and the local recipe serving it."""
-
-    name: str
-    domain: str
-    recipe_type: str
-    description: str
-    #: The local recipe that serves it.
-    serves_with: str
-    #: Event types it trains on (case-insensitive; empty: every event).
-    event_types: tuple[str, ...] = ()
-
-    @property
-    def arn(self) -> str:
-        return RECIPE_ARN_PREFIX + self.name
-
-    @property
-    def local(self) -> RecipeInfo:
-        return RECIPES[self.serves_with]
-
-
-USE_CASES: dict[str, UseCase] = {
-    case.arn: case
-    for case in (
-        UseCase("aws-vod-top-picks", VIDEO_ON_DEMAND, "USER_PERSONALIZATION", "Top picks for you.", _USER),
-        UseCase(
-            "aws-vod-because-you-watched-x",
-            VIDEO_ON_DEMAND,
-            "RELATED_ITEMS",
-            "Because you watched X: items watched together with X.",
-            _SIMS,
-            ("watch",),
-        ),
-        UseCase("aws-vod-more-like-x", VIDEO_ON_DEMAND, "RELATED_ITEMS", "More like X.", _SIMS),
-        UseCase(
-            "aws-vod-most-popular", VIDEO_ON_DEMAND, "USER_PERSONALIZATION", "Most popular.", _POPULARITY, ("watch",)
-        ),
-        UseCase("aws-vod-trending-now", VIDEO_ON_DEMAND, "USER_PERSONALIZATION", "Trending now.", _POPULARITY),
-        UseCase("aws-ecomm-recommended-for-you", ECOMMERCE, "USER_PERSONALIZATION", "Recommended for you.", _USER),
-        UseCase(
-            "aws-ecomm-customers-who-viewed-x-also-viewed",
-            ECOMMERCE,
-            "RELATED_ITEMS",
-            "Customers who viewed X also viewed.",
-            _SIMS,
-            ("view",),
-        ),
-        UseCase(
-            "aws-ecomm-frequently-bought-together",
-            ECOMMERCE,
-            "RELATED_ITEMS",
-            "Frequently bought together.",
-            _SIMS,
-            ("purchase",),
-        ),
-        UseCase(
-            "aws-ecomm-popular-items-by-purchases",
-            ECOMMERCE,
-            "USER_PERSONALIZATION",
-            "Best sellers.",
-            _POPULARITY,
-            ("purchase",),
-        ),
-        UseCase(
-            "aws-ecomm-popular-items-by-views",
-            ECOMMERCE,
-            "USER_PERSONALIZATION",
-            "Most viewed.",
-            _POPULARITY,
-            ("view",),
-        ),
-    )
-}
+from personalize_kit.recipes import Recipe, recipe_class
 
 
 def model_dir(backend: PersonalizeBackend, recommender_arn: str) -> Path:
@@ -119,9 +37,11 @@ def train(backend: PersonalizeBackend, arn: str) -> str | None:
     if len(frame) < rules.MIN_INTERACTIONS:
         kinds = f" of event type {', '.join(case.event_types)}" if case.event_types else ""
         return f"The dataset group has fewer than {rules.MIN_INTERACTIONS} interactions{kinds} ({len(frame)})."
-    recipe = recipe_class(case.serves_with)
-    options = backend.settings.recipe_options.get(recipe.name, {})
     items = store.read_dataset(backend, group, "ITEMS")
+    if case.needs_items and (items is None or items.empty):
+        return f"Use case {case.name} needs an Items dataset with imported items: import the items first."
+    recipe = recipe_class(case.serves_with)
+    options = {**backend.settings.recipe_options.get(recipe.name, {}), **dict(case.options)}
     users = store.read_dataset(backend, group, "USERS")
     model = recipe(**options).fit(frame, items, users, {})
     model.save(model_dir(backend, arn))

@@ -253,6 +253,15 @@ def _promoted(
     return entries
 
 
+def _already(backend: PersonalizeBackend, group: str, user_id: str | None, event_type: str | None) -> set[str]:
+    """The items ``user_id`` interacted with in events of ``event_type``: a use case that leaves out what the
+    user watched (or bought) does not recommend them."""
+    if not user_id or not event_type:
+        return set()
+    frame = store.user_interactions(backend, group, user_id)
+    return set(frame.loc[frame["EVENT_TYPE"].astype(str).str.lower() == event_type, "ITEM_ID"].astype(str))
+
+
 def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str, Any]:
     resources = backend.read()
     served = _served(backend, resources, params)
@@ -262,6 +271,8 @@ def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> 
         raise InvalidInputException(f"numResults must be at most {MAX_NUM_RESULTS}: {n}.")
     if len(params.get("context") or {}) > 150:
         raise InvalidInputException("context must have at most 150 entries.")
+    if getattr(recipe, "needs_user", False) and not params.get("userId"):  # a recommender's use case
+        raise InvalidInputException(f"userId is required for a recommender of use case {recipe.name}.")
     if recipe.recipe_type == "RELATED_ITEMS":
         if not params.get("itemId"):
             raise InvalidInputException(f"itemId is required for a campaign of recipe {recipe.name}.")
@@ -276,6 +287,7 @@ def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> 
     group = served.group_arn.split("/")[1]
     columns = _metadata(backend, group, served.config, params, n)
     promotion = (params.get("promotions") or [None])[0]
+    skip = _already(backend, group, params.get("userId"), getattr(recipe, "excludes", None))
     ranked = ranked_by(
         backend,
         resources,
@@ -283,13 +295,14 @@ def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> 
         served.group_arn,
         user_id=params.get("userId"),
         item_id=params.get("itemId"),
-        n=n if promotion is None else MAX_NUM_RESULTS * 10,
+        n=(n if promotion is None else MAX_NUM_RESULTS * 10) + len(skip),
         filter_arn=params.get("filterArn"),
         filter_values=params.get("filterValues"),
         exploration_config=served.config.get("itemExplorationConfig"),
     )
+    ranked = [pair for pair in ranked if pair[0] not in skip]
     if promotion is None:
-        entries = _entries(ranked)
+        entries = _entries(ranked[:n])
     else:
         entries = _promoted(backend, resources, served.group_arn, ranked, promotion, params, n)
     entries = _with_metadata(backend, group, entries, columns)

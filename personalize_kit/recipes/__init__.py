@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from personalize_kit.exceptions import RecipeInputError, RecipeNotAvailableError
+from personalize_kit.kinds import RECIPE_ARN_PREFIX
 from personalize_kit.recipes.base import Ranked, Recipe
-
-RECIPE_ARN_PREFIX = "arn:aws:personalize:::recipe/"
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,12 @@ class PopularityCount(Recipe):
     name = "aws-popularity-count"
     recipe_type = "USER_PERSONALIZATION"
 
-    def __init__(self) -> None:
+    def __init__(self, trend_interval: float | None = None) -> None:
         self._items = np.array([], dtype=str)
         self._counts = np.array([], dtype=np.int64)
+        #: Seconds of a trend interval: when given, the items whose unique users rose most from the interval
+        #: before the newest to the newest come first (Trending-Now), the others after them by popularity.
+        self.trend_interval = trend_interval
 
     def fit(
         self,
@@ -40,7 +43,8 @@ class PopularityCount(Recipe):
     ) -> PopularityCount:
         pairs = interactions[["USER_ID", "ITEM_ID"]].astype(str).drop_duplicates()
         counts = pairs.groupby("ITEM_ID").size()
-        order = sorted(counts.index, key=lambda item: (-int(counts[item]), item))
+        rise = _rise(interactions, self.trend_interval) if self.trend_interval else {}
+        order = sorted(counts.index, key=lambda item: (-rise.get(item, 0), -int(counts[item]), item))
         self._items = np.array(order, dtype=str)
         self._counts = np.array([int(counts[item]) for item in order], dtype=np.int64)
         return self
@@ -87,3 +91,22 @@ class PopularityCount(Recipe):
         model._items = np.asarray(arrays["items"]).astype(str)
         model._counts = np.asarray(arrays["counts"]).astype(np.int64)
         return model
+
+
+def _rise(interactions: pd.DataFrame, width: float) -> dict[str, int]:
+    """How many more unique users each item had in the newest interval of ``width`` seconds (ending at the
+    newest timestamp) than in the interval before it; items that did not rise are left out.
+
+    >>> frame = pd.DataFrame({"USER_ID": list("abcd"), "ITEM_ID": list("xyyy"), "TIMESTAMP": [0, 5, 15, 16]})
+    >>> _rise(frame, 10)
+    {'y': 1}
+    """
+    stamps = pd.to_numeric(interactions["TIMESTAMP"])
+    end = stamps.max()
+
+    def users(low: float, high: float) -> pd.Series:
+        window = interactions.loc[(stamps > low) & (stamps <= high), ["USER_ID", "ITEM_ID"]].astype(str)
+        return window.drop_duplicates().groupby("ITEM_ID").size()
+
+    rise = users(end - width, end).sub(users(end - 2 * width, end - width), fill_value=0)
+    return {str(item): int(value) for item, value in rise.items() if value > 0}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from personalize_kit.sdk._wait import wait
 from personalize_kit.sdk.backend import Backend, aws_backend, local_backend, make_backend
 from personalize_kit.sdk.cleanup import cleanup, plan_cleanup
+from personalize_kit.sdk.domain import ensure_recommender
 from personalize_kit.sdk.evaluate import evaluate_campaign, send_inputs
 from personalize_kit.sdk.pipeline import PipelineResult, plan, prepare_data, run_batch, run_pipeline
 from personalize_kit.sdk.project import Project, load_project, parse_project, recipe_name
@@ -51,6 +52,7 @@ __all__ = [
     "ensure_dataset_group",
     "ensure_event_tracker",
     "ensure_filter",
+    "ensure_recommender",
     "ensure_import_job",
     "ensure_schema",
     "ensure_solution",

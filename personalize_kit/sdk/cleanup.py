@@ -1,6 +1,6 @@
 """Delete everything in a dataset group, in dependency order, and wait until each resource is gone.
 
-Order: campaigns; batch inference jobs are kept (the service has no delete: they stay as history);
+Order: campaigns and recommenders; batch inference jobs are kept (the service has no delete: they stay as history);
 filters; the event tracker; solutions (with their versions; a training still running is stopped first);
 datasets (with their import jobs); the dataset group; then the schemas its datasets used, unless a dataset
 of another group uses them too. Deletions go ``DELETE PENDING`` (-> ``DELETE IN_PROGRESS``) on the service
@@ -142,6 +142,8 @@ def plan_cleanup(dataset_group_name: str, *, session: boto3.Session | None = Non
         for solution in solutions:
             for campaign in list_kind(personalize, "campaign", solutionArn=solution["solutionArn"]):
                 add("campaign", campaign["campaignArn"], campaign.get("status"))
+        for recommender in list_kind(personalize, "recommender", datasetGroupArn=group_arn):
+            add("recommender", recommender["recommenderArn"], recommender.get("status"))
         for solution in solutions:
             for version in versions[solution["solutionArn"]]:
                 for job in list_kind(

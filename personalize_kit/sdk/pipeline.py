@@ -1,5 +1,6 @@
 """The pipeline: prepare -> upload (SSE-KMS) -> schemas -> dataset group -> datasets -> import jobs ->
-solutions -> solution versions -> metrics -> campaigns -> event tracker -> filters -> sample recommendations.
+solutions -> solution versions -> metrics -> campaigns -> event tracker -> filters -> sample recommendations
+(a domain project, ``domain:``: a domain dataset group and one recommender per use case instead of solutions).
 
 Every step creates or adopts by name, so a second run with nothing changed creates nothing, and a run
 killed at any point finishes when started again, without duplicates: import jobs are named after the
@@ -28,7 +29,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from personalize_kit.data.schemas import CSV_NAMES, SCHEMA_NAMES, load_schema
+from personalize_kit.data.schemas import CSV_NAMES, SCHEMA_NAMES, domain_missing, load_schema
+from personalize_kit.sdk import domain as d
 from personalize_kit.sdk import resources as r
 from personalize_kit.sdk._clients import client
 from personalize_kit.sdk.backend import Backend
@@ -56,6 +58,8 @@ class PipelineResult:
     project: Project
     outcomes: list[r.Outcome] = field(default_factory=list)
     solutions: list[SolutionRun] = field(default_factory=list)
+    #: A domain project's recommenders (``domain:`` in the project file, ``pipeline --domain``).
+    recommenders: list[d.RecommenderRun] = field(default_factory=list)
     event_tracker: r.Outcome | None = None
     rows_written: dict[str, int] = field(default_factory=dict)
     options: r.Options = field(default_factory=r.Options, repr=False)
@@ -158,8 +162,14 @@ def _import_data(
             continue
         csv_path = out / CSV_NAMES[kind]
         schema = load_schema(out / "schemas" / SCHEMA_NAMES[kind])
+        missing = domain_missing(schema, project.domain) if project.domain else []
+        if missing:  # the domain's variant of this dataset needs fields the data does not have
+            if result.say is not None and not options.plan:
+                result.say(f"skipped   {kind.lower()} dataset: {project.domain} needs {', '.join(missing)}")
+            continue
         name = project.schema_name(kind)
-        schema_arn = log(r.ensure_schema(name, schema, session=backend.session, options=options)).arn
+        made = r.ensure_schema(name, schema, domain=project.domain, session=backend.session, options=options)
+        schema_arn = log(made).arn
         dataset = log(r.ensure_dataset(group.arn, kind, schema_arn, session=backend.session, options=options))
         key = backend.s3_key(project, csv_path.name)
         uri, uploaded = r.upload(
@@ -255,6 +265,7 @@ def run_pipeline(
             role_arn=backend.role_arn,
             kms_key_arn=backend.kms_key_arn,
             tags=project.tags,
+            domain=project.domain,
             session=backend.session,
             options=options,
         )
@@ -262,6 +273,7 @@ def run_pipeline(
     data_updated = _import_data(project, backend, prepared, group, result, log)
     for config in project.solutions:
         result.solutions.append(_solution(project, backend, config, group, data_updated, result, log))
+    result.recommenders = d.run_recommenders(project, group.arn, session=backend.session, options=options, log=log)
     result.event_tracker = log(
         r.ensure_event_tracker(group.arn, project.tracker_name, session=backend.session, options=options)
     )
@@ -285,6 +297,8 @@ def run_pipeline(
         for run in result.solutions:
             if run.campaign is not None:
                 run.samples = _samples(backend, run, Path(project.data.out) / CSV_NAMES["INTERACTIONS"])
+        for made in result.recommenders:
+            made.samples = d.samples(made, Path(project.data.out) / CSV_NAMES["INTERACTIONS"], session=backend.session)
     return result
 
 

@@ -18,6 +18,9 @@ AWS call; an error names the key (``solutions[1].recipe``) and what to write ins
       - recipe: user-personalization
         hyperparameters: {hidden_dimension: 64}
         campaign: {min_provisioned_tps: 1, exploration_weight: 0.3}
+    domain: video-on-demand          # or e-commerce: a domain dataset group with recommenders (no solutions)
+    recommenders:                    # default: every use case of the domain
+      - {use_case: most-popular, name: movielens-popular}
     filters:
       - name: unwatched
         expression: EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("watch")
@@ -129,6 +132,14 @@ class SolutionConfig:
 
 
 @dataclass
+class RecommenderConfig:
+    """A recommender of a domain project: its use case (the service's recipe name) and its name."""
+
+    use_case: str
+    name: str | None = None
+
+
+@dataclass
 class FilterConfig:
     name: str
     expression: str
@@ -156,6 +167,15 @@ class Project:
     #: Schema resource names by dataset (``interactions``, ``items``, ``users``); schemas are immutable, so a
     #: changed schema needs a new name here (the dataset then moves to it where the service allows).
     schemas: dict[str, str] = field(default_factory=dict)
+    #: The domain of the dataset group (``VIDEO_ON_DEMAND``, ``ECOMMERCE``), or ``None`` for a custom one.
+    domain: str | None = None
+    recommenders: list[RecommenderConfig] = field(default_factory=list)
+
+    def recommender_name(self, config: RecommenderConfig) -> str:
+        from personalize_kit.domains import USE_CASES
+        from personalize_kit.recipes import RECIPE_ARN_PREFIX
+
+        return config.name or f"{self.name}-{USE_CASES[RECIPE_ARN_PREFIX + config.use_case].short}"
 
     def schema_name(self, dataset_type: str) -> str:
         return self.schemas.get(dataset_type.lower()) or f"{self.name}-{dataset_type.lower()}"
@@ -244,6 +264,9 @@ def parse_project(raw: Any) -> Project:
     """Build and validate a :class:`Project` from parsed YAML/JSON (a dict); ``None`` means all defaults."""
     root = _Reader(raw if raw is not None else {}, "")
     project = Project(name=root.name("name", "personalize-kit") or "personalize-kit")
+    from personalize_kit.sdk.domain import default_event_mapping, parse_domain, parse_recommenders
+
+    project.domain = parse_domain(root)
 
     data = _Reader(root.get("data", dict, {}), "data")
     project.data = DataConfig(
@@ -251,7 +274,7 @@ def parse_project(raw: Any) -> Project:
         out=data.get("out", str, "out"),
         interactions=data.get("interactions", int),
         seed=data.get("seed", int, 0),
-        event_mapping=data.get("event_mapping", str, "watch:3"),
+        event_mapping=data.get("event_mapping", str, default_event_mapping(project.domain)),
         event_value=data.get("event_value", str, "rating"),
         realtime_features=data.get("realtime_features", bool, False),
     )
@@ -284,7 +307,15 @@ def parse_project(raw: Any) -> Project:
     local.done()
 
     raw_solutions = root.get("solutions", list)
-    if raw_solutions is not None:
+    project.recommenders = parse_recommenders(root, project.domain)
+    if project.domain is not None:
+        if raw_solutions:
+            raise ProjectFileError(
+                "solutions: a domain project makes recommenders, not solutions; list use cases under "
+                "recommenders (or leave them out for all), or remove domain"
+            )
+        project.solutions = []
+    elif raw_solutions is not None:
         if not raw_solutions:
             raise ProjectFileError("solutions must list at least one solution (or be left out for the default)")
         project.solutions = [_solution(item, f"solutions[{i}]") for i, item in enumerate(raw_solutions)]

@@ -73,14 +73,16 @@ def ensure_schema(
     target = arn("schema", name, session=session)
     found = describe(personalize, "schema", target)
     if found is not None:
-        if json.loads(found["schema"]) != dict(schema):
+        same = json.loads(found["schema"]) == dict(schema)
+        if not same or found.get("domain") != domain:
+            what = "other fields" if not same else f"domain {found.get('domain') or 'none'}"
             return conflict(
                 options,
                 "schema",
                 name,
                 target,
-                f"schema {name} exists with other fields; schemas are immutable: give the new schema another name "
-                f"under `schemas:` in the project file (e.g. {name}-v2), or clean up the dataset group first",
+                f"schema {name} exists with {what}; schemas are immutable: give the new schema another "
+                f"name under `schemas:` in the project file (e.g. {name}-v2), or clean up the dataset group first",
                 found,
             )
         return outcome(options, "schema", name, target, "adopted", "identical schema exists", found)
@@ -99,14 +101,19 @@ def ensure_dataset_group(
     role_arn: str | None = None,
     kms_key_arn: str | None = None,
     tags: Mapping[str, str] | None = None,
+    domain: str | None = None,
     session: boto3.Session | None = None,
     options: Options | None = None,
 ) -> Outcome:
-    """Create the dataset group (encrypted with ``kms_key_arn`` when given), or adopt the one of that name."""
+    """Create the dataset group (encrypted with ``kms_key_arn`` when given; of ``domain`` when given), or adopt
+    the one of that name; one of another domain is a conflict."""
     options = options or Options()
     personalize = _personalize(session)
     target = arn("dataset-group", name, session=session)
     found, replaced = existing(personalize, "dataset_group", target, options)
+    if found is not None and found.get("domain") != domain:
+        why = f"dataset group {name} exists {'as ' + found['domain'] if found.get('domain') else 'without a domain'}"
+        return conflict(options, "dataset_group", name, target, f"{why}; use another name (--name)", found)
     if found is not None:
         detail = "exists already"
         if kms_key_arn and found.get("kmsKeyArn") not in (None, kms_key_arn):
@@ -117,6 +124,8 @@ def ensure_dataset_group(
         kwargs.update(kmsKeyArn=kms_key_arn, roleArn=role_arn)
     if tags:
         kwargs["tags"] = [{"tagKey": k, "tagValue": v} for k, v in tags.items()]
+    if domain:
+        kwargs["domain"] = domain
     made = create(
         personalize,
         "dataset_group",

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from personalize_kit.data.schemas import ACTION_DATASET_TYPES, ALL_DATASET_TYPES
+from personalize_kit.data.schemas import ACTION_DATASET_TYPES, ALL_DATASET_TYPES, domain_missing
 from personalize_kit.kinds import CREATE_PENDING, CREATING
 from personalize_kit.local import access, batch, imports, lifecycle, store
 from personalize_kit.local.backend import PersonalizeBackend
@@ -32,6 +32,11 @@ def _schema_checked(backend: PersonalizeBackend, params: dict[str, Any]) -> None
     problems = imports.schema_problems(params["schema"])
     if problems:
         raise InvalidInputException("Invalid schema: " + "; ".join(problems[:5]))
+    missing = domain_missing(json.loads(params["schema"]), params["domain"]) if params.get("domain") else []
+    if missing:
+        raise InvalidInputException(
+            f"Invalid schema: a {params['domain']} schema of this dataset type needs the fields {', '.join(missing)}."
+        )
 
 
 _SCHEMA = Create(
