@@ -254,6 +254,17 @@ def read_events(state: StateDir, dataset_group: str) -> pd.DataFrame:
     return pd.DataFrame(rows.fetchall(), columns=names)
 
 
+def events_since(state: StateDir, dataset_group: str, timestamp: int) -> pd.DataFrame:
+    """The recorded events of a dataset group with an item and a timestamp after ``timestamp``, oldest first,
+    with the recipe columns (what Trending-Now counts without retraining)."""
+    rows = state.db.connection().execute(
+        "SELECT user_id, item_id, ts, event_type, event_value FROM events "
+        "WHERE dataset_group = ? AND ts > ? AND item_id IS NOT NULL ORDER BY ts, seq",
+        (dataset_group, int(timestamp)),
+    )
+    return pd.DataFrame(rows.fetchall(), columns=list(INTERACTION_COLUMNS))
+
+
 def _user_events_for_filter(state: StateDir, dataset_group: str, user_id: str) -> list[list[Any]]:
     """The user's newest :data:`FILTER_INTERACTIONS_PER_TYPE` events of each type, oldest first: read as one
     JSON array (one step of SQLite, see :data:`RECENT_EVENTS_SQL`)."""
