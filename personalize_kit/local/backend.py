@@ -49,6 +49,9 @@ class Caches:
     datasets: dict[tuple[str, str], Any] = field(default_factory=dict)
     #: Users' newest events as last read: ``(rows, frame)`` (see :func:`~personalize_kit.local.store.recent_events`).
     recent_events: LRU = field(default_factory=lambda: LRU(RECENT_USERS))
+    #: Models that count the events recorded since their training (Trending-Now), by (model, dataset group):
+    #: ``(model, newest event read, those events, the model with them)``.
+    new_events: LRU = field(default_factory=lambda: LRU(64))
     #: Rows of the resources table read while it is unchanged.
     resources: Snapshot = field(default_factory=Snapshot)
     lock: threading.Lock = field(default_factory=threading.Lock)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
+
 from personalize_kit.data import rules
 from personalize_kit.domains import ECOMMERCE, USE_CASES, VIDEO_ON_DEMAND, UseCase
 from personalize_kit.local import store
@@ -26,14 +28,19 @@ def remove_model(backend: PersonalizeBackend, recommender_arn: str) -> None:
     shutil.rmtree(model_dir(backend, recommender_arn), ignore_errors=True)
 
 
+def selected(frame: pd.DataFrame, case: UseCase) -> pd.DataFrame:
+    """The interactions (or events) of the use case's event types, which its model trains on."""
+    if case.event_types:
+        frame = frame[frame["EVENT_TYPE"].astype(str).str.lower().isin(case.event_types)]
+    return frame.reset_index(drop=True)
+
+
 def train(backend: PersonalizeBackend, arn: str) -> str | None:
     """Train the recommender's model (run by ``lifecycle.run_job``); the failure reason, or None."""
     record = backend.read().find(arn, "recommender").attrs
     case = USE_CASES[record["recipeArn"]]
     group = record["datasetGroupArn"].split("/")[1]
-    frame = store.interactions(backend.state, group)
-    if case.event_types:
-        frame = frame[frame["EVENT_TYPE"].astype(str).str.lower().isin(case.event_types)].reset_index(drop=True)
+    frame = selected(store.interactions(backend.state, group), case)
     if len(frame) < rules.MIN_INTERACTIONS:
         kinds = f" of event type {', '.join(case.event_types)}" if case.event_types else ""
         return f"The dataset group has fewer than {rules.MIN_INTERACTIONS} interactions{kinds} ({len(frame)})."
@@ -59,4 +66,14 @@ def load(backend: PersonalizeBackend, arn: str, recipe_arn: str) -> Recipe:
     return cached[1]
 
 
-__all__ = ["ECOMMERCE", "USE_CASES", "VIDEO_ON_DEMAND", "UseCase", "load", "model_dir", "remove_model", "train"]
+__all__ = [
+    "ECOMMERCE",
+    "USE_CASES",
+    "VIDEO_ON_DEMAND",
+    "UseCase",
+    "load",
+    "model_dir",
+    "remove_model",
+    "selected",
+    "train",
+]

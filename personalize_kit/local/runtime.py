@@ -8,6 +8,7 @@ users and interactions as they are now.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from personalize_kit.local import attribution, filtering, recommenders, store, t
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InternalFailure, InvalidInputException
 from personalize_kit.local.resources import Resource, Resources
-from personalize_kit.recipes import RECIPES, Ranked, Recipe
+from personalize_kit.recipes import RECIPES, Ranked, Recipe, RecipeInfo
 
 MAX_NUM_RESULTS = 500
 MAX_RESULTS_WITH_METADATA = 50
@@ -164,12 +165,38 @@ def _served(backend: PersonalizeBackend, resources: Resources, params: dict[str,
         attrs = recommender.attrs
         case = recommenders.USE_CASES[attrs["recipeArn"]]
         model = recommenders.load(backend, recommender.arn, attrs["recipeArn"])
+        model = with_new_events(backend, model, attrs["datasetGroupArn"], lambda f: recommenders.selected(f, case))
         return _Served(model, case, attrs["datasetGroupArn"], attrs.get("recommenderConfig") or {})
     campaign = _campaign(resources, params)
     version = resources.find(campaign["solutionVersionArn"], "solution_version").attrs
     model = model_for(backend, campaign["solutionVersionArn"], version["recipeArn"])
+    model = with_new_events(backend, model, version["datasetGroupArn"], lambda f: training.selected(f, version))
     recipe = RECIPES[version["recipeArn"]]
     return _Served(model, recipe, version["datasetGroupArn"], campaign.get("campaignConfig") or {})
+
+
+def with_new_events(
+    backend: PersonalizeBackend, model: Recipe, group_arn: str, select: Callable[[pd.DataFrame], pd.DataFrame]
+) -> Recipe:
+    """``model`` with the events recorded after its training counted, as ``select`` picks those it trains on,
+    for a recipe that reads them (Trending-Now); ``model`` itself for the others."""
+    if not model.reads_new_events:
+        return model
+    group, since = group_arn.split("/")[1], int(getattr(model, "trained_through", -1))
+    newest = store.newest_event(backend.state)
+    key = (id(model), group)
+    kept = backend.caches.new_events.get(key)
+    if kept is not None and kept[0] is model and kept[1] == newest:
+        return kept[3]  # no event recorded since: what was counted stands
+    if kept is not None and kept[0] is model and kept[1][1] == newest[1]:  # only the events recorded since
+        fresh = store.events_since(backend.state, group, since, after=kept[1][0])
+        events = pd.concat([kept[2], fresh], ignore_index=True) if len(fresh) else kept[2]
+    else:
+        events = store.events_since(backend.state, group, since)
+    events = events.sort_values("TIMESTAMP", kind="stable", ignore_index=True)
+    served = model.with_events(select(events))
+    backend.caches.new_events.put(key, (model, newest, events, served))
+    return served
 
 
 def _metadata(
@@ -277,7 +304,8 @@ def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> 
         if not params.get("itemId"):
             raise InvalidInputException(f"itemId is required for a campaign of recipe {recipe.name}.")
     elif recipe.recipe_type == "USER_PERSONALIZATION":
-        if not params.get("userId"):
+        info = recipe if isinstance(recipe, RecipeInfo) else recipe.local
+        if not params.get("userId") and info.requires_user:
             raise InvalidInputException(f"userId is required for a campaign of recipe {recipe.name}.")
     else:
         other = "GetActionRecommendations" if recipe.recipe_type == "PERSONALIZED_ACTIONS" else "GetPersonalizedRanking"

@@ -254,6 +254,33 @@ def read_events(state: StateDir, dataset_group: str) -> pd.DataFrame:
     return pd.DataFrame(rows.fetchall(), columns=names)
 
 
+def newest_event(state: StateDir) -> tuple[int, int]:
+    """The sequence number of the newest recorded event of any dataset group (0: none; a rowid lookup), and
+    the resources' generation (a data deletion job, which removes events, changes it when it ends)."""
+    found = (
+        state.db.connection()
+        .execute(
+            "SELECT (SELECT coalesce(max(seq), 0) FROM events), "
+            "(SELECT value FROM meta WHERE key = 'resources_generation')"
+        )
+        .fetchone()
+    )
+    return int(found[0]), int(found[1] or 0)
+
+
+def events_since(state: StateDir, dataset_group: str, timestamp: int, *, after: int = 0) -> pd.DataFrame:
+    """The recorded events of a dataset group with an item and a timestamp after ``timestamp``, in the order
+    they were recorded, with the recipe columns (what Trending-Now counts without retraining); only those
+    recorded after event ``after`` (a sequence number: a range of the table's rowids, so that a reader
+    that keeps what it read asks only for what is new)."""
+    rows = state.db.connection().execute(
+        "SELECT user_id, item_id, ts, event_type, event_value FROM events "
+        "WHERE seq > ? AND dataset_group = ? AND ts > ? AND item_id IS NOT NULL ORDER BY seq",
+        (int(after), dataset_group, int(timestamp)),
+    )
+    return pd.DataFrame(rows.fetchall(), columns=list(INTERACTION_COLUMNS))
+
+
 def _user_events_for_filter(state: StateDir, dataset_group: str, user_id: str) -> list[list[Any]]:
     """The user's newest :data:`FILTER_INTERACTIONS_PER_TYPE` events of each type, oldest first: read as one
     JSON array (one step of SQLite, see :data:`RECENT_EVENTS_SQL`)."""

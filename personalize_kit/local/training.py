@@ -133,10 +133,10 @@ def _train(backend: PersonalizeBackend, arn: str) -> None:
             recipe = recipe_class(record["recipeArn"])
         except RecipeNotAvailableError as exc:
             raise _Failed(str(exc)) from exc
-        interactions = _training_interactions(backend, group, record)
-        items = store.read_dataset(backend, group, "ITEMS")
+        interactions = _training_interactions(backend, group, record, required=recipe.needs_interactions)
+        items = _items(backend, record["datasetGroupArn"], recipe)
         users = store.read_dataset(backend, group, "USERS")
-        hyperparameters = dict((record.get("solutionConfig") or {}).get("algorithmHyperParameters") or {})
+        hyperparameters = recipe.solution_parameters(record.get("solutionConfig"))
         problems = recipe.check_hyperparameters(hyperparameters)
         if problems:
             raise _Failed("Invalid hyperparameters: " + "; ".join(problems))
@@ -155,6 +155,9 @@ def _train(backend: PersonalizeBackend, arn: str) -> None:
                 model = actions.fit(backend, group, recipe, interactions, users, hyperparameters, options)
             except actions.MissingActionData as exc:
                 raise _Failed(str(exc)) from exc
+        elif _interactions_problem(interactions) is not None:  # a recipe that trains without interactions
+            metrics = {}
+            model = _fitted(recipe(**options), interactions, items, users, hyperparameters)
         else:
             metrics, split_model = _offline_metrics(recipe, interactions, items, users, hyperparameters, options)
             heartbeat.check()
@@ -163,7 +166,7 @@ def _train(backend: PersonalizeBackend, arn: str) -> None:
             if refit is not None:
                 model = refit(interactions, items, users, hyperparameters)
             else:
-                model = recipe(**options).fit(interactions, items, users, hyperparameters)
+                model = _fitted(recipe(**options), interactions, items, users, hyperparameters)
         heartbeat.check()
         directory = model_dir(backend, arn)
         model.save(directory)
@@ -202,26 +205,67 @@ def _updated(model: Recipe, interactions: pd.DataFrame, items: pd.DataFrame | No
     return update(interactions, items, users)
 
 
-def _training_interactions(backend: PersonalizeBackend, group: str, record: dict[str, Any]) -> pd.DataFrame:
-    """The interactions a version trains on, after eventType/eventValueThreshold, checked for the minimums."""
-    frame = store.interactions(backend.state, group)
+def selected(frame: pd.DataFrame, record: dict[str, Any]) -> pd.DataFrame:
+    """The interactions (or events) a solution version trains on: those of its eventType and at or above
+    its eventValueThreshold."""
     event_type = record.get("eventType")
     if event_type:
         frame = frame[frame["EVENT_TYPE"].astype(str) == event_type]
     threshold = (record.get("solutionConfig") or {}).get("eventValueThreshold")
     if threshold is not None:
         frame = frame[pd.to_numeric(frame["EVENT_VALUE"], errors="coerce") >= float(threshold)]
+    return frame.reset_index(drop=True)
+
+
+def _interactions_problem(frame: pd.DataFrame) -> str | None:
+    """Why ``frame`` is below the service's minimum of training data, or ``None``."""
     if len(frame) < MIN_INTERACTIONS:
-        raise _Failed(
+        return (
             f"Dataset has fewer than {MIN_INTERACTIONS} interactions ({len(frame)} after filtering by event "
             "type and event value threshold)."
         )
     per_user = frame.groupby("USER_ID").size()
     if int((per_user >= MIN_USER_INTERACTIONS).sum()) < MIN_USERS:
+        return f"Dataset has fewer than {MIN_USERS} users with at least {MIN_USER_INTERACTIONS} interactions each."
+    return None
+
+
+def _training_interactions(
+    backend: PersonalizeBackend, group: str, record: dict[str, Any], *, required: bool = True
+) -> pd.DataFrame:
+    """The interactions a version trains on, after eventType/eventValueThreshold, checked for the minimums
+    (unless the recipe trains without them)."""
+    frame = selected(store.interactions(backend.state, group), record)
+    problem = _interactions_problem(frame)
+    if problem is not None and required:
+        raise _Failed(problem)
+    return frame
+
+
+def _items(backend: PersonalizeBackend, group_arn: str, recipe: type[Recipe]) -> pd.DataFrame | None:
+    """The Items dataset as it is now, its schema's textual fields in ``attrs["textual"]``; a version of a
+    recipe that needs it fails without rows."""
+    items = store.read_dataset(backend, group_arn.split("/")[1], "ITEMS")
+    dataset = next(iter(backend.read().all("dataset", datasetGroupArn=group_arn, datasetType="ITEMS")), None)
+    if recipe.needs_items and (items is None or items.empty):
         raise _Failed(
-            f"Dataset has fewer than {MIN_USERS} users with at least {MIN_USER_INTERACTIONS} interactions each."
+            f"The recipe {recipe.name} requires an Items dataset with data: create the Items dataset, import "
+            "your items, then create a new solution version."
         )
-    return frame.reset_index(drop=True)
+    if items is not None and dataset is not None:
+        schema = backend.read().find(dataset.attrs["schemaArn"], "schema").attrs["schema"]
+        items.attrs["textual"] = [f["name"] for f in json.loads(schema)["fields"] if f.get("textual")]
+    return items
+
+
+def _fitted(
+    model: Recipe, interactions: pd.DataFrame, items: pd.DataFrame | None, users: Any, parameters: dict[str, str]
+) -> Recipe:
+    """``model`` fitted; data the recipe refuses fails the version with the recipe's reason."""
+    try:
+        return model.fit(interactions, items, users, parameters)
+    except RecipeInputError as exc:
+        raise _Failed(str(exc)) from exc
 
 
 def _offline_metrics(
@@ -242,7 +286,7 @@ def _offline_metrics(
     if recipe.recipe_type == "USER_SEGMENTATION":
         return _segment_metrics(metrics_module, recipe, interactions, items, users, hyperparameters, options)
     split = metrics_module.holdout_split(interactions, seed=0)
-    model = recipe(**options).fit(split.train, items, users, hyperparameters)
+    model = _fitted(recipe(**options), split.train, items, users, hyperparameters)
     recommended: list[list[str]] = []
     relevant: list[set[str]] = []
     inputs = {user: frame for user, frame in split.test_input.groupby("USER_ID")}
@@ -295,4 +339,4 @@ def _segment_metrics(
     return values, model
 
 
-__all__ = ["load_model", "model_dir", "read_metrics", "start"]
+__all__ = ["load_model", "model_dir", "read_metrics", "selected", "start"]

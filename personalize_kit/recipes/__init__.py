@@ -33,6 +33,11 @@ class RecipeInfo:
     hyperparameters: tuple[str, ...] | None = None
     #: Whether campaigns may set ``itemExplorationConfig`` (the service refuses it for other recipes).
     explores: bool = False
+    #: Whether batch inference jobs may use its solution versions (Trending-Now: no).
+    batch_inference: bool = True
+    #: Whether GetRecommendations needs a ``userId`` (a USER_PERSONALIZATION recipe that serves everyone the
+    #: same list, as Trending-Now, takes one only for a filter that needs it).
+    requires_user: bool = True
 
     @property
     def arn(self) -> str:
@@ -94,6 +99,29 @@ RECIPES: dict[str, RecipeInfo] = {
             "PERSONALIZED_ACTIONS",
             "Recommends the actions a user is most likely to take, from their action and item interactions.",
             "personalize_kit.recipes.next_best_action:NextBestAction",
+            (),
+        ),
+        RecipeInfo(
+            "aws-trending-now",
+            "USER_PERSONALIZATION",
+            "Recommends the items whose interactions increase fastest over the trend discovery interval.",
+            "personalize_kit.recipes.trending:TrendingNow",
+            (),
+            batch_inference=False,
+            requires_user=False,
+        ),
+        RecipeInfo(
+            "aws-similar-items",
+            "RELATED_ITEMS",
+            "Recommends items similar to a given item, from interactions and item metadata (also for cold items).",
+            "personalize_kit.recipes.similar_items:SimilarItems",
+            ("item_id_hidden_dim", "item_metadata_hidden_dim"),
+        ),
+        RecipeInfo(
+            "aws-semantic-similarity",
+            "RELATED_ITEMS",
+            "Recommends items whose textual descriptions are similar to a given item's.",
+            "personalize_kit.recipes.semantic:SemanticSimilarity",
             (),
         ),
         RecipeInfo(

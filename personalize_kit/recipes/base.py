@@ -106,6 +106,49 @@ class Recipe(ABC):
 
     #: Tunable hyperparameters and their ranges in the service (see :data:`Range`); empty: none.
     hyperparameter_ranges: ClassVar[Mapping[str, Range]] = {}
+    #: Names (ranged in :attr:`hyperparameter_ranges`) that CreateSolution takes in the solution config's
+    #: ``featureTransformationParameters``; ``None``: the recipe reads none (that map is stored, not read).
+    feature_transformation_parameters: ClassVar[tuple[str, ...] | None] = None
+    #: Whether training needs the Interactions dataset's minimum (1000 interactions, 25 users with 2 or more).
+    needs_interactions: ClassVar[bool] = True
+    #: Whether training needs an Items dataset with rows (the version fails without one).
+    needs_items: ClassVar[bool] = False
+    #: Whether serving first passes the events recorded after training to :meth:`with_events`
+    #: (Trending-Now counts new events without a new solution version).
+    reads_new_events: ClassVar[bool] = False
+
+    @classmethod
+    def solution_parameters(cls, config: Mapping[str, Any] | None) -> dict[str, str]:
+        """What ``fit`` takes from a solution config: its ``algorithmHyperParameters`` and, for a recipe that
+        reads them, its ``featureTransformationParameters``.
+
+        >>> from personalize_kit.recipes.trending import TrendingNow
+        >>> TrendingNow.solution_parameters({"featureTransformationParameters": {"trend_discovery_frequency": "1 day"}})
+        {'trend_discovery_frequency': '1 day'}
+        """
+        config = config or {}
+        values = {key: str(value) for key, value in (config.get("algorithmHyperParameters") or {}).items()}
+        if cls.feature_transformation_parameters is not None:
+            values |= {key: str(value) for key, value in (config.get("featureTransformationParameters") or {}).items()}
+        return values
+
+    @classmethod
+    def check_feature_transformation(cls, parameters: Mapping[str, str] | None) -> list[str]:
+        """One message per problem of a solution's ``featureTransformationParameters`` (empty: fine, or not read).
+
+        >>> from personalize_kit.recipes.trending import TrendingNow
+        >>> TrendingNow.check_feature_transformation({"trend_discovery_frequency": "5 minutes"})
+        ['trend_discovery_frequency must be one of 30 minutes, 1 hour, 2 hours, 3 hours, 1 day, not 5 minutes']
+        """
+        names = cls.feature_transformation_parameters
+        if names is None or not parameters:
+            return []
+        ranges = {name: cls.hyperparameter_ranges[name] for name in names}
+        return check_hyperparameters(ranges, cls.default_hyperparameters, parameters, recipe=cls.name)
+
+    def with_events(self, events: pd.DataFrame) -> Recipe:
+        """The model with ``events`` recorded after its training counted (see :attr:`reads_new_events`)."""
+        return self
 
     @classmethod
     def check_hyperparameters(cls, hyperparameters: Mapping[str, str] | None) -> list[str]:

@@ -35,7 +35,7 @@ import pandas as pd
 from personalize_kit.exceptions import RecipeInputError
 from personalize_kit.recipes.base import Range, Ranked, Recipe
 
-__all__ = ["MAX_NEIGHBOURS", "Sims"]
+__all__ = ["MAX_NEIGHBOURS", "Sims", "as_csr", "top_per_row"]
 
 #: Related items kept per item: the most GetRecommendations can ask for (numResults <= 500).
 MAX_NEIGHBOURS = 500
@@ -274,15 +274,29 @@ def _neighbours(
         keep = (row != col) & (count >= threshold)
         row, col = row[keep], col[keep]
         score = count[keep] * weight[row] * weight[col]
-        order = np.lexsort((col, -score, row))
-        row, col, score = row[order], col[order], score[order]
-        per_row = np.bincount(row - start, minlength=stop - start)
-        first = np.concatenate([[0], np.cumsum(per_row)[:-1]])
-        rank = np.arange(row.size) - first[row - start]
-        top = rank < MAX_NEIGHBOURS
-        lengths.append(np.minimum(per_row, MAX_NEIGHBOURS))
-        indices.append(col[top].astype(np.int32))
-        data.append(score[top].astype(np.float32))
+        parts = top_per_row(row - start, col, score, stop - start)
+        for found, part in zip((lengths, indices, data), parts, strict=True):
+            found.append(part)
+    return as_csr(lengths, indices, data)
+
+
+def top_per_row(
+    row: np.ndarray, col: np.ndarray, score: np.ndarray, n_rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each of ``n_rows`` rows' :data:`MAX_NEIGHBOURS` best ``(col, score)`` entries, ordered by score, then
+    column (deterministic): the row lengths, columns (int32) and scores (float32) of a block of CSR rows."""
+    order = np.lexsort((col, -score, row))
+    row, col, score = row[order], col[order], score[order]
+    per_row = np.bincount(row, minlength=n_rows)
+    first = np.concatenate([[0], np.cumsum(per_row)[:-1]]).astype(np.int64)
+    top = (np.arange(row.size) - first[row]) < MAX_NEIGHBOURS
+    return np.minimum(per_row, MAX_NEIGHBOURS), col[top].astype(np.int32), score[top].astype(np.float32)
+
+
+def as_csr(
+    lengths: list[np.ndarray], indices: list[np.ndarray], data: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR parts (indptr, indices, data) of blocks made by :func:`top_per_row`."""
     indptr = np.concatenate([[0], np.cumsum(np.concatenate(lengths or [np.zeros(0, np.int64)]))]).astype(np.int64)
     empty_i, empty_f = np.zeros(0, np.int32), np.zeros(0, np.float32)
     return indptr, np.concatenate(indices or [empty_i]), np.concatenate(data or [empty_f])

@@ -101,7 +101,8 @@ def test_every_recipe_trains_under_the_fast_profile_without_tensorflow() -> None
         "for arn, info in RECIPES.items():\n"
         "    cls = recipe_class(arn)\n"  # a recipe of actions trains on an Actions dataset too
         "    extra = {'actions': pd.DataFrame({'ACTION_ID': ['a1']})} if cls.uses_actions else {}\n"
-        "    model = cls(**options.get(info.name, {})).fit(interactions, items, users, **extra)\n"
+        "    text = {'DESCRIPTION': 'items of ' + items['GENRES'].str.replace('|', ' ')} if cls.needs_items else {}\n"
+        "    model = cls(**options.get(info.name, {})).fit(interactions, items.assign(**text), users, **extra)\n"
         "    assert model.catalogue.size > 0, info.name\n"
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
     )

@@ -34,6 +34,7 @@ _FEATURIZATION = (
     "max_user_history_length_percentile",
     "min_item_interaction_count_percentile",
     "max_item_interaction_count_percentile",
+    "trend_discovery_frequency",
 )
 
 

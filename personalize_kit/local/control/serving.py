@@ -230,6 +230,11 @@ def _batch_attrs(resources: Resources, params: dict[str, Any], version: Resource
             f"Solution version {version.arn} uses a {SEGMENTATION} recipe: get its user segments with "
             "CreateBatchSegmentJob, not CreateBatchInferenceJob."
         )
+    recipe = RECIPES.get(version.attrs["recipeArn"]) if version is not None else None
+    if recipe is not None and not recipe.batch_inference:
+        raise InvalidInputException(
+            f"Batch inference jobs are not supported for solution versions of recipe {recipe.name}."
+        )
     if params.get("filterArn"):
         resources.find(params["filterArn"], "filter").require_active()
     attrs = {

@@ -47,6 +47,19 @@ def check_hyperparameters(recipe_arn: str, hyperparameters: dict[str, str]) -> N
         raise InvalidInputException(f"Invalid hyperparameters for recipe {info.name}: " + "; ".join(problems))
 
 
+def check_feature_transformation(recipe_arn: str, parameters: dict[str, str]) -> None:
+    """Refuse featureTransformationParameters a recipe that reads them does not take, or out of range."""
+    try:
+        recipe = recipe_class(recipe_arn)
+    except RecipeNotAvailableError:
+        return
+    problems = recipe.check_feature_transformation(parameters)
+    if problems:
+        raise InvalidInputException(
+            f"Invalid featureTransformationParameters for recipe {recipe.name}: " + "; ".join(problems)
+        )
+
+
 def _solution_checked(backend: PersonalizeBackend, params: dict[str, Any]) -> None:
     if params.get("performAutoML"):
         raise InvalidInputException("performAutoML is not supported by the local mirror: set a recipeArn.")
@@ -59,6 +72,7 @@ def _solution_checked(backend: PersonalizeBackend, params: dict[str, Any]) -> No
         raise InvalidInputException(f"performHPO is not supported for recipe {RECIPES[recipe_arn].name}.")
     config = params.get("solutionConfig") or {}
     check_hyperparameters(recipe_arn, config.get("algorithmHyperParameters") or {})
+    check_feature_transformation(recipe_arn, config.get("featureTransformationParameters") or {})
     threshold = config.get("eventValueThreshold")
     if threshold is not None:
         try:
