@@ -105,6 +105,14 @@ def test_trending_now_served_counts_new_events_and_takes_no_batch(
             eventList=[{"eventType": "click", "itemId": "fresh", "sentAt": late + k}],
         )
     assert _top(runtime, campaign, 2) == ["fresh", "riser"]  # no new solution version
+    for k in range(60):  # and the events sent after that request count too
+        events.put_events(
+            trackingId=tracker["trackingId"],
+            userId=f"m{k:02d}",
+            sessionId=f"t{k}",
+            eventList=[{"eventType": "click", "itemId": "fresher", "sentAt": late + 30 + k}],
+        )
+    assert _top(runtime, campaign, 3) == ["fresher", "fresh", "riser"]
 
     s3.put_object(Bucket=BUCKET, Key="trend/batch.json", Body=b'{"userId": "u001"}\n')
     with pytest.raises(ClientError) as exc:
