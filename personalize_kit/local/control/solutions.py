@@ -7,7 +7,7 @@ from typing import Any
 
 from personalize_kit.exceptions import RecipeNotAvailableError
 from personalize_kit.kinds import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPING
-from personalize_kit.local import lifecycle, recommenders, training
+from personalize_kit.local import hpo, lifecycle, recommenders, training
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.control import algorithms, auto_training, segments
 from personalize_kit.local.control._base import (
@@ -47,6 +47,15 @@ def check_hyperparameters(recipe_arn: str, hyperparameters: dict[str, str]) -> N
         raise InvalidInputException(f"Invalid hyperparameters for recipe {info.name}: " + "; ".join(problems))
 
 
+def _hpo_checked(recipe_arn: str, hpo_config: dict[str, Any] | None) -> None:
+    """Refuse an hpoConfig the service would (see :func:`personalize_kit.local.hpo.parse`)."""
+    try:
+        recipe = recipe_class(recipe_arn)
+    except RecipeNotAvailableError:
+        return
+    hpo.parse(recipe.name, recipe.hyperparameter_ranges, hpo_config)
+
+
 def _solution_checked(backend: PersonalizeBackend, params: dict[str, Any]) -> None:
     if params.get("performAutoML"):
         raise InvalidInputException("performAutoML is not supported by the local mirror: set a recipeArn.")
@@ -60,6 +69,8 @@ def _solution_checked(backend: PersonalizeBackend, params: dict[str, Any]) -> No
     config = params.get("solutionConfig") or {}
     auto_training.interval(config)
     check_hyperparameters(recipe_arn, config.get("algorithmHyperParameters") or {})
+    if params.get("performHPO"):
+        _hpo_checked(recipe_arn, config.get("hpoConfig"))
     threshold = config.get("eventValueThreshold")
     if threshold is not None:
         try:
