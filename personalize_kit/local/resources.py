@@ -61,7 +61,11 @@ class Clock:
         return time.time() + self.offset
 
     def advance(self, seconds: float) -> None:
-        """Move the clock ``seconds`` ahead (never back: due times already passed stay passed)."""
+        """Move the clock ``seconds`` ahead (never back: due times already passed stay passed).
+
+        Advance it while no training is in progress: a training's heartbeat is read against this clock, so
+        a jump longer than ``lifecycle.STALE_SECONDS`` makes it look abandoned (``CREATE FAILED``).
+        """
         if seconds < 0:
             raise ValueError(f"The mirror's clock only moves forward: advance({seconds}) is negative.")
         self._offset = self.offset + float(seconds)
