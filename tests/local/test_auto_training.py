@@ -130,3 +130,17 @@ def test_a_rate_outside_1_to_30_days_is_refused(personalize: Any, group: dict, e
 def test_the_clock_only_moves_forward() -> None:
     with pytest.raises(ValueError, match="only moves forward"):
         CLOCK.advance(-1)
+
+
+def test_a_read_when_nothing_is_due_is_one_query(personalize: Any, group: dict, mirror: Any) -> None:
+    _solution(personalize, group["group"])  # its first automatic training is an hour away
+    backend = mirror.backend("us-east-1")
+    backend.read()  # learns the generation and the earliest due time
+    statements: list[str] = []
+    backend.db.connection().set_trace_callback(statements.append)
+    try:
+        backend.read()
+        backend.read()
+    finally:
+        backend.db.connection().set_trace_callback(None)
+    assert len(statements) == 2, statements
