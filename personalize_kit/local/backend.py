@@ -91,6 +91,8 @@ class PersonalizeBackend:
             lifecycle.reconcile(self, resources)
             yield resources
             resources.flush()
+        for start in resources.after_commit:
+            start()
 
     def read(self) -> Resources:
         """The resources as they are now, after settling those whose time has come (see ``lifecycle``)."""

@@ -286,8 +286,25 @@ def _reap(resource: Resource) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Timer:
+    """Work the mirror starts when its clock reaches a time recorded on a resource (an automatic training)."""
+
+    #: One value: the earliest due time over all resources (NULL when nothing is ever due); read once per
+    #: generation of the resources table on the read path, so a read when nothing is due costs no query.
+    earliest_sql: str
+    #: Start what is due at ``moment``, inside the write transaction; it must move every due time it saw
+    #: past ``moment`` (done, skipped or postponed), else every read would open a transaction.
+    fire: Callable[[PersonalizeBackend, Resources, float], None]
+
+
+#: The mirror's timers by name (registered by the modules that own them).
+TIMERS: dict[str, Timer] = {}
+
+
 def reconcile(backend: PersonalizeBackend, resources: Resources, *, dry: bool = False) -> bool:
-    """Move on the resources in flight whose time has come; return whether any changed.
+    """Move on the resources in flight whose time has come, start what timers have due; return whether
+    anything changed (a dry read that finds a timer due answers True, so the caller opens a transaction).
 
     ``dry`` (a read outside a transaction) changes only the records in memory and removes nothing.
     """
@@ -298,6 +315,12 @@ def reconcile(backend: PersonalizeBackend, resources: Resources, *, dry: bool = 
         if resources.get(resource.arn) is None:
             continue  # removed by the finalizer of a resource settled before it
         changed |= _take_steps(backend, resources, resource, moment, dry) or _reap(resource)
+    for timer in TIMERS.values():
+        due = resources.value(timer.earliest_sql)
+        if due is not None and float(due) <= moment:
+            if not dry:
+                timer.fire(backend, resources, moment)
+            changed = True
     return changed
 
 
@@ -364,7 +387,9 @@ __all__ = [
     "PACES",
     "PACE_ENV",
     "REALISTIC",
+    "TIMERS",
     "Pace",
+    "Timer",
     "check_deletable",
     "claim",
     "pid_alive",

@@ -25,7 +25,7 @@ from personalize_kit.local._shapes import check_input, shape_output
 from personalize_kit.local.backend import Caches, PersonalizeBackend, Settings
 from personalize_kit.local.exceptions import InternalFailure, InvalidInputException, ServiceError
 from personalize_kit.local.lifecycle import Pace, resolve_pace
-from personalize_kit.local.resources import now
+from personalize_kit.local.resources import CLOCK, now
 from personalize_kit.local.state import StateDir
 from personalize_kit.recipes import profile_options
 
@@ -129,6 +129,12 @@ class Mirror:
 
     def backend(self, region: str) -> PersonalizeBackend:
         return PersonalizeBackend(self.state, region, self.settings, self.caches)
+
+    @staticmethod
+    def advance_clock(seconds: float) -> None:
+        """Move the mirror's clock (this process's) ``seconds`` ahead: what is due by then (a state's next
+        step, an automatic training) happens at the next read. See :class:`~personalize_kit.local.resources.Clock`."""
+        CLOCK.advance(seconds)
 
     def call(self, service: str, operation: str, params: dict[str, Any], region: str) -> dict[str, Any]:
         """Answer one operation of ``service`` (``personalize``, ``personalize-runtime``, ``personalize-events``).

@@ -13,9 +13,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,9 +32,55 @@ from personalize_kit.local.exceptions import (
 ACCOUNT_ID = "123456789012"
 
 
+#: Environment variable: seconds the mirror's clock starts ahead of the machine's (subprocesses inherit it).
+CLOCK_OFFSET_ENV = "PERSONALIZE_KIT_CLOCK_OFFSET"
+
+
+class Clock:
+    """The mirror's clock: the machine's time plus an offset that only moves forward (:meth:`advance`).
+
+    Every due time of the mirror (a state's next step, an automatic training) is read against it, so a
+    test moves days ahead at once. One per process (``CLOCK``); a new process starts at
+    ``$PERSONALIZE_KIT_CLOCK_OFFSET``.
+    """
+
+    def __init__(self) -> None:
+        self._offset: float | None = None
+
+    @property
+    def offset(self) -> float:
+        if self._offset is None:
+            raw = os.environ.get(CLOCK_OFFSET_ENV) or "0"
+            try:
+                self._offset = float(raw)
+            except ValueError as exc:
+                raise ValueError(f"${CLOCK_OFFSET_ENV} must be a number of seconds, not {raw!r}.") from exc
+        return self._offset
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock ``seconds`` ahead (never back: due times already passed stay passed).
+
+        Advance it while no training is in progress: a training's heartbeat is read against this clock, so
+        a jump longer than ``lifecycle.STALE_SECONDS`` makes it look abandoned (``CREATE FAILED``).
+        """
+        if seconds < 0:
+            raise ValueError(f"The mirror's clock only moves forward: advance({seconds}) is negative.")
+        self._offset = self.offset + float(seconds)
+
+    def reset(self) -> None:
+        """Back to ``$PERSONALIZE_KIT_CLOCK_OFFSET`` (for tests that advanced it)."""
+        self._offset = None
+
+
+CLOCK = Clock()
+
+
 def now() -> float:
-    """The current time in epoch seconds (how records store timestamps)."""
-    return time.time()
+    """The mirror's current time in epoch seconds (how records store timestamps): :data:`CLOCK`."""
+    return CLOCK.now()
 
 
 @dataclass
@@ -154,6 +202,8 @@ class Resources:
         self._seen: dict[str, tuple[Resource, tuple[Any, ...]]] = {}
         self._snapshot = snapshot
         self._generation: int | None = None
+        #: Work to start once the write transaction has committed (a training the mirror started itself).
+        self.after_commit: list[Callable[[], None]] = []
 
     def _select(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         if self._snapshot is None or self._generation is None:
@@ -205,6 +255,11 @@ class Resources:
         found = self.conn.execute(_IN_FLIGHT_WITH_GENERATION.format(marks=marks), statuses).fetchall()
         self._generation = int(found[0][0]) if found else None
         return [self._remember(Resource._from_row(row[1:])) for row in found if row[1] is not None]
+
+    def value(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
+        """The single value ``sql`` selects (with a snapshot, read once per generation of the table)."""
+        rows = self._select(sql, args)
+        return rows[0][0] if rows else None
 
     def count(self, kind: str, *, statuses: tuple[str, ...] | None = None, region: str | None = None) -> int:
         sql, args = "SELECT COUNT(*) FROM resources WHERE kind = ?", [kind]
@@ -272,4 +327,15 @@ def paginate(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> d
     return page
 
 
-__all__ = ["ACCOUNT_ID", "Resource", "Resources", "Snapshot", "new_resource", "now", "paginate"]
+__all__ = [
+    "ACCOUNT_ID",
+    "CLOCK",
+    "CLOCK_OFFSET_ENV",
+    "Clock",
+    "Resource",
+    "Resources",
+    "Snapshot",
+    "new_resource",
+    "now",
+    "paginate",
+]

@@ -26,7 +26,7 @@ import pandas as pd
 from personalize_kit.data import rules
 from personalize_kit.exceptions import RecipeInputError, RecipeNotAvailableError
 from personalize_kit.kinds import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_STOPPED, CREATE_STOPPING
-from personalize_kit.local import actions, store
+from personalize_kit.local import actions, hpo, store
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.lifecycle import HEARTBEAT_SECONDS, TRAINING
 from personalize_kit.local.resources import now
@@ -140,11 +140,15 @@ def _train(backend: PersonalizeBackend, arn: str) -> None:
         problems = recipe.check_hyperparameters(hyperparameters)
         if problems:
             raise _Failed("Invalid hyperparameters: " + "; ".join(problems))
+        tuned: dict[str, str] | None = None
+        if record.get("performHPO") and record.get("trainingMode") != "UPDATE" and not recipe.uses_actions:
+            tuned = _tuned(recipe, record, interactions, items, users, hyperparameters, options_of(backend, recipe))
+            hyperparameters = {**hyperparameters, **tuned}
         deadline = started + backend.settings.min_training_seconds
         while time.monotonic() < deadline:
             time.sleep(min(max(0.0, deadline - time.monotonic()), 0.2))
             heartbeat.check()
-        options = backend.settings.recipe_options.get(recipe.name, {})
+        options = options_of(backend, recipe)
         if record.get("trainingMode") == "UPDATE":
             base = _update_base(backend, record)
             model = _updated(load_model(backend, base, record["recipeArn"]), interactions, items, users)
@@ -172,7 +176,10 @@ def _train(backend: PersonalizeBackend, arn: str) -> None:
         model.save(directory)
         atomic_write_json(directory / "metrics.json", metrics)
         hours = round((time.monotonic() - started) / 3600, 6)
-        _set(backend, arn, status=ACTIVE, trainingHours=hours)
+        done: dict[str, Any] = {"status": ACTIVE, "trainingHours": hours}
+        if tuned is not None:
+            done["tunedHPOParams"] = {"algorithmHyperParameters": hyperparameters}
+        _set(backend, arn, **done)
     except _Abandoned:
         pass
     except _Stopped:
@@ -186,6 +193,29 @@ def _train(backend: PersonalizeBackend, arn: str) -> None:
         _set(backend, arn, status=CREATE_FAILED, failureReason=f"Training failed: {type(exc).__name__}: {exc}")
     finally:
         heartbeat.close()
+
+
+def options_of(backend: PersonalizeBackend, recipe: type[Recipe]) -> dict[str, Any]:
+    """Keyword arguments of the recipe class (the mirror's ``recipe_options``)."""
+    return backend.settings.recipe_options.get(recipe.name, {})
+
+
+def _tuned(
+    recipe: type[Recipe],
+    record: dict[str, Any],
+    interactions: pd.DataFrame,
+    items: pd.DataFrame | None,
+    users: pd.DataFrame | None,
+    hyperparameters: dict[str, str],
+    options: dict[str, Any],
+) -> dict[str, str]:
+    """The hyperparameters HPO chose: candidates fitted on the metrics split's training users, scored on a
+    validation split of them (the held-out users of the metrics are never seen while tuning)."""
+    config = hpo.parse(recipe.name, recipe.hyperparameter_ranges, (record.get("solutionConfig") or {}).get("hpoConfig"))
+    train = importlib.import_module("personalize_kit.metrics").holdout_split(interactions, seed=0).train
+    return hpo.search(
+        config, hyperparameters, lambda params: _offline_metrics(recipe, train, items, users, params, options)[0]
+    )
 
 
 def _update_base(backend: PersonalizeBackend, record: dict[str, Any]) -> str:

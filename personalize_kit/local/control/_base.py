@@ -88,6 +88,8 @@ class Create:
     check: Callable[[Resources, dict[str, Any], Resource | None], None] | None = None
     #: Work started once the record is committed (a job, a training), given the backend and the ARN.
     after: Callable[[PersonalizeBackend, str], None] | None = None
+    #: Bookkeeping of the new record inside the transaction (a solution's automatic training schedule).
+    added: Callable[[Resources, Resource], None] | None = None
     #: The answer; default ``{"<noun>Arn": arn}``.
     response: Callable[[Resource], dict[str, Any]] | None = None
 
@@ -100,31 +102,42 @@ def create(spec: Create, backend: PersonalizeBackend, params: dict[str, Any]) ->
         spec.prepare(backend, params)
     arn = spec.arn(backend, params)
     with backend.transaction() as resources:
-        parent = None
-        if spec.parent_param is not None:
-            parent = resources.find(params[spec.parent_param], spec.parent_kind or kind.parent or "")
-            parent.require_active()
-        if resources.get(arn) is not None:
-            raise ResourceAlreadyExistsException.for_arn(arn)
-        group = group_of(parent)
-        _check_quota(resources, kind, group)
-        if spec.check is not None:
-            spec.check(resources, params, parent)
-        attrs = spec.attrs(resources, params, parent)
-        attrs[kind.arn_param] = arn
-        if spec.status is not None:
-            attrs["status"] = spec.status
-        resource = new_resource(arn, attrs, params.get("tags"))
-        if group is not None:
-            resource.internal["datasetGroupArn"] = group
-        if spec.status == ACTIVE:
-            lifecycle.start_create(resource, backend.settings.pace)
-        if spec.after is not None:
-            lifecycle.claim(resource)
-        resources.add(resource)
+        resource = create_in(spec, backend, resources, params, arn)
     if spec.after is not None:
         spec.after(backend, arn)
     return spec.response(resource) if spec.response else {kind.arn_param: arn}
+
+
+def create_in(
+    spec: Create, backend: PersonalizeBackend, resources: Resources, params: dict[str, Any], arn: str
+) -> Resource:
+    """The checks and the record of :func:`create`, inside the caller's write transaction (the caller starts
+    ``spec.after`` once it has committed)."""
+    kind = KINDS[spec.kind]
+    parent = None
+    if spec.parent_param is not None:
+        parent = resources.find(params[spec.parent_param], spec.parent_kind or kind.parent or "")
+        parent.require_active()
+    if resources.get(arn) is not None:
+        raise ResourceAlreadyExistsException.for_arn(arn)
+    group = group_of(parent)
+    _check_quota(resources, kind, group)
+    if spec.check is not None:
+        spec.check(resources, params, parent)
+    attrs = spec.attrs(resources, params, parent)
+    attrs[kind.arn_param] = arn
+    if spec.status is not None:
+        attrs["status"] = spec.status
+    resource = new_resource(arn, attrs, params.get("tags"))
+    if group is not None:
+        resource.internal["datasetGroupArn"] = group
+    if spec.status == ACTIVE:
+        lifecycle.start_create(resource, backend.settings.pace)
+    if spec.after is not None:
+        lifecycle.claim(resource)
+    if spec.added is not None:
+        spec.added(resources, resource)
+    return resources.add(resource)
 
 
 def describe(backend: PersonalizeBackend, params: dict[str, Any], kind_name: str) -> dict[str, Any]:

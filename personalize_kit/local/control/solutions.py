@@ -7,9 +7,9 @@ from typing import Any
 
 from personalize_kit.exceptions import RecipeNotAvailableError
 from personalize_kit.kinds import ACTIVE, CREATE_IN_PROGRESS, CREATE_PENDING, CREATE_STOPPING
-from personalize_kit.local import lifecycle, recommenders, training
+from personalize_kit.local import hpo, lifecycle, recommenders, training
 from personalize_kit.local.backend import PersonalizeBackend
-from personalize_kit.local.control import algorithms, segments
+from personalize_kit.local.control import algorithms, auto_training, segments
 from personalize_kit.local.control._base import (
     Create,
     create,
@@ -60,6 +60,15 @@ def check_feature_transformation(recipe_arn: str, parameters: dict[str, str]) ->
         )
 
 
+def _hpo_checked(recipe_arn: str, hpo_config: dict[str, Any] | None) -> None:
+    """Refuse an hpoConfig the service would (see :func:`personalize_kit.local.hpo.parse`)."""
+    try:
+        recipe = recipe_class(recipe_arn)
+    except RecipeNotAvailableError:
+        return
+    hpo.parse(recipe.name, recipe.hyperparameter_ranges, hpo_config)
+
+
 def _solution_checked(backend: PersonalizeBackend, params: dict[str, Any]) -> None:
     if params.get("performAutoML"):
         raise InvalidInputException("performAutoML is not supported by the local mirror: set a recipeArn.")
@@ -71,8 +80,11 @@ def _solution_checked(backend: PersonalizeBackend, params: dict[str, Any]) -> No
     if params.get("performHPO") and segments.is_segmentation(recipe_arn):
         raise InvalidInputException(f"performHPO is not supported for recipe {RECIPES[recipe_arn].name}.")
     config = params.get("solutionConfig") or {}
+    auto_training.interval(config)
     check_hyperparameters(recipe_arn, config.get("algorithmHyperParameters") or {})
     check_feature_transformation(recipe_arn, config.get("featureTransformationParameters") or {})
+    if params.get("performHPO"):
+        _hpo_checked(recipe_arn, config.get("hpoConfig"))
     threshold = config.get("eventValueThreshold")
     if threshold is not None:
         try:
@@ -86,7 +98,7 @@ def _solution_attrs(resources: Resources, params: dict[str, Any], group: Resourc
         "name": params["name"],
         "performHPO": bool(params.get("performHPO", False)),
         "performAutoML": False,
-        # the service's default: a new version trained weekly (the mirror has no scheduler yet)
+        # the service's default: a new version trained weekly (see auto_training)
         "performAutoTraining": bool(params.get("performAutoTraining", True)),
         "performIncrementalUpdate": bool(params.get("performIncrementalUpdate", False)),
         "recipeArn": params["recipeArn"],
@@ -104,6 +116,7 @@ _SOLUTION = Create(
     parent_param="datasetGroupArn",
     prepare=_solution_checked,
     attrs=_solution_attrs,
+    added=lambda resources, solution: auto_training.start_schedule(solution),
 )
 
 
@@ -132,10 +145,13 @@ def update_solution(backend: PersonalizeBackend, params: dict) -> dict:
         auto = bool(params.get("performAutoTraining", attrs["performAutoTraining"]))
         incremental = bool(params.get("performIncrementalUpdate", attrs["performIncrementalUpdate"]))
         config = params.get("solutionUpdateConfig") or {}
+        auto_training.interval(config)
+        was_on = attrs["performAutoTraining"]
         solution.update(performAutoTraining=auto, performIncrementalUpdate=incremental)
         for key in ("autoTrainingConfig", "eventsConfig"):
             if key in config:
                 attrs["solutionConfig"] = {**attrs["solutionConfig"], key: config[key]}
+        auto_training.rescheduled(solution, was_on)
         stamp = attrs["lastUpdatedDateTime"]
         attrs["latestSolutionUpdate"] = {
             "solutionUpdateConfig": config,
@@ -213,8 +229,9 @@ def _version_attrs(resources: Resources, params: dict[str, Any], solution: Resou
         "datasetGroupArn": source["datasetGroupArn"],
         "solutionConfig": source["solutionConfig"],
         "trainingMode": params.get("trainingMode", "FULL"),
-        "trainingType": "MANUAL",
+        "trainingType": params.get("_trainingType", "MANUAL"),
     }
+    auto_training.version_created(resources, solution)
     if params.get("name"):
         attrs["name"] = params["name"]
     if source.get("eventType"):
@@ -244,6 +261,13 @@ _VERSION = Create(
 
 def _train(backend: PersonalizeBackend, arn: str) -> None:
     training.start(backend, arn)
+
+
+def _auto_train(backend: PersonalizeBackend, resources: Resources, moment: float) -> None:
+    auto_training.fire(backend, resources, moment, _VERSION)
+
+
+lifecycle.TIMERS["auto_training"] = lifecycle.Timer(auto_training.EARLIEST_SQL, _auto_train)
 
 
 @operation
