@@ -49,11 +49,7 @@ def fields_of(interactions: pd.DataFrame) -> list[str]:
     given = interactions.attrs.get("context_fields")
     if given is not None:
         return [f for f in given if f in interactions.columns]
-    return [
-        c
-        for c in interactions.columns
-        if c not in RESERVED_KEYWORDS and _strings(interactions[c])
-    ]
+    return [c for c in interactions.columns if c not in RESERVED_KEYWORDS and _strings(interactions[c])]
 
 
 def _strings(column: pd.Series) -> bool:
