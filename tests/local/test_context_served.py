@@ -18,6 +18,7 @@ from personalize_kit.local import mock_personalize
 UP_ARN = "arn:aws:personalize:::recipe/aws-user-personalization"
 RANKING_ARN = "arn:aws:personalize:::recipe/aws-personalized-ranking"
 SIMS_ARN = "arn:aws:personalize:::recipe/aws-sims"
+RECIPES = {"up": UP_ARN, "ranking": RANKING_ARN, "sims": SIMS_ARN}
 MOBILE = [f"m{k}" for k in range(1, 6)]
 DESKTOP = [f"d{k}" for k in range(1, 6)]
 
@@ -53,24 +54,32 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             make_bucket(s3)
             s3.put_object(Bucket=BUCKET, Key="devices.csv", Body=device_csv().encode())
             personalize = boto3.client("personalize", region_name="us-east-1")
-            schema = interactions_schema(
-                event_type=False, event_value=False, extra=[FieldSpec("DEVICE", "string", categorical=True)]
-            )
-            schema_arn = personalize.create_schema(name="devices", schema=json.dumps(schema))["schemaArn"]
-            group = personalize.create_dataset_group(name="devices")["datasetGroupArn"]
-            dataset = personalize.create_dataset(
-                name="devices", datasetGroupArn=group, datasetType="INTERACTIONS", schemaArn=schema_arn
-            )["datasetArn"]
-            job = personalize.create_dataset_import_job(
-                jobName="devices", datasetArn=dataset, roleArn=ROLE_ARN,
-                dataSource={"dataLocation": f"s3://{BUCKET}/devices.csv"},
-            )["datasetImportJobArn"]  # fmt: skip
-            done = wait_for(lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"],
-                            TERMINAL)  # fmt: skip
-            assert done["status"] == "ACTIVE", done.get("failureReason")
-            campaigns = {name: _campaign(personalize, group, name, recipe)
-                         for name, recipe in (("up", UP_ARN), ("ranking", RANKING_ARN), ("sims", SIMS_ARN))}  # fmt: skip
+            group = _group(personalize)
+            campaigns = {name: _campaign(personalize, group, name, recipe) for name, recipe in RECIPES.items()}
             yield {"runtime": boto3.client("personalize-runtime", region_name="us-east-1"), **campaigns}
+
+
+def _group(personalize: Any) -> str:
+    """The dataset group ``devices`` with its Interactions (USER_ID, ITEM_ID, TIMESTAMP, DEVICE) imported."""
+    schema = interactions_schema(
+        event_type=False, event_value=False, extra=[FieldSpec("DEVICE", "string", categorical=True)]
+    )
+    schema_arn = personalize.create_schema(name="devices", schema=json.dumps(schema))["schemaArn"]
+    group = personalize.create_dataset_group(name="devices")["datasetGroupArn"]
+    dataset = personalize.create_dataset(
+        name="devices", datasetGroupArn=group, datasetType="INTERACTIONS", schemaArn=schema_arn
+    )["datasetArn"]
+    job = personalize.create_dataset_import_job(
+        jobName="devices",
+        datasetArn=dataset,
+        roleArn=ROLE_ARN,
+        dataSource={"dataLocation": f"s3://{BUCKET}/devices.csv"},
+    )["datasetImportJobArn"]
+    done = wait_for(
+        lambda: personalize.describe_dataset_import_job(datasetImportJobArn=job)["datasetImportJob"], TERMINAL
+    )
+    assert done["status"] == "ACTIVE", done.get("failureReason")
+    return group
 
 
 def _campaign(personalize: Any, group: str, name: str, recipe: str) -> str:
@@ -111,8 +120,9 @@ def test_personalized_ranking_takes_the_context(served: dict[str, Any]) -> None:
 
 def test_a_recipe_without_context_accepts_it_and_answers_as_without(served: dict[str, Any]) -> None:
     runtime, asked = served["runtime"], {"campaignArn": served["sims"], "itemId": "m1", "numResults": 10}
-    assert runtime.get_recommendations(**asked, context={"DEVICE": "desktop"})["itemList"] == (
-        runtime.get_recommendations(**asked)["itemList"]
+    assert (
+        runtime.get_recommendations(**asked, context={"DEVICE": "desktop"})["itemList"]
+        == (runtime.get_recommendations(**asked)["itemList"])
     )
 
 
@@ -135,4 +145,3 @@ def test_context_the_service_refuses_is_refused(served: dict[str, Any], context:
             getattr(served["runtime"], call)(**asked, context=context)
         assert caught.value.response["Error"]["Code"] == "InvalidInputException"
         assert message in caught.value.response["Error"]["Message"]
-
