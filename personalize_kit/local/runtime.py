@@ -23,6 +23,8 @@ from personalize_kit.recipes import RECIPES, Ranked, Recipe, RecipeInfo
 MAX_NUM_RESULTS = 500
 MAX_RESULTS_WITH_METADATA = 50
 MAX_INPUT_LIST = 500
+#: Most entries of a request's ``context``.
+MAX_CONTEXT = 150
 #: The service's ``itemExplorationConfig`` keys, and the recipe arguments they set.
 EXPLORATION_ARGUMENTS = {
     "explorationWeight": "exploration_weight",
@@ -114,10 +116,13 @@ def ranked_by(
     filter_arn: str | None = None,
     filter_values: dict[str, str] | None = None,
     exploration_config: dict[str, str] | None = None,
+    context: dict[str, str] | None = None,
 ) -> Ranked:
-    """Top ``n`` of a model of ``group_arn`` for a user or an item, with the filter applied."""
+    """Top ``n`` of a model of ``group_arn`` for a user or an item (in ``context``), with the filter applied."""
     recent = recent_events(backend, group_arn.split("/")[1], user_id) if model.reads_recent_events else None
     options: dict[str, Any] = exploration(model, exploration_config)
+    if context and model.uses_context:
+        options["context"] = context
     if filter_arn is None:
         return model.recommend(user_id=user_id, item_id=item_id, n=n, recent_events=recent, **options)
     filter_record = _filter(resources, filter_arn, group_arn)
@@ -126,6 +131,25 @@ def ranked_by(
         backend, filter_record, [item for item, _ in ranked], user_id=user_id, values=filter_values, item_id=item_id
     )
     return [pair for pair, kept in zip(ranked, keep.tolist(), strict=True) if kept][:n]
+
+
+def request_context(resources: Resources, group_arn: str, params: dict[str, Any]) -> dict[str, str] | None:
+    """A request's ``context``, checked: each key must be a metadata field of the dataset group's Interactions
+    schema (``DEVICE``, ``LOCATION`` ...); ``None`` when there is none."""
+    given = params.get("context") or {}
+    if len(given) > MAX_CONTEXT:
+        raise InvalidInputException(f"context must have at most {MAX_CONTEXT} entries.")
+    if not given:
+        return None
+    fields = [f.name for f in training.metadata_fields(resources, group_arn)]
+    for key in given:
+        if key not in fields:
+            usable = f"use one of {', '.join(fields)}" if fields else "it has no metadata field such as DEVICE"
+            raise InvalidInputException(
+                f"context key {key!r} is not a metadata field of the Interactions schema of dataset group "
+                f"{group_arn.split('/')[-1]}: {usable}."
+            )
+    return {str(key): str(value) for key, value in given.items()}
 
 
 def _filter(resources: Resources, filter_arn: str, group_arn: str) -> Resource:
@@ -296,8 +320,7 @@ def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> 
     n = int(params.get("numResults", 25))
     if n > MAX_NUM_RESULTS:
         raise InvalidInputException(f"numResults must be at most {MAX_NUM_RESULTS}: {n}.")
-    if len(params.get("context") or {}) > 150:
-        raise InvalidInputException("context must have at most 150 entries.")
+    context = request_context(resources, served.group_arn, params)
     if getattr(recipe, "needs_user", False) and not params.get("userId"):  # a recommender's use case
         raise InvalidInputException(f"userId is required for a recommender of use case {recipe.name}.")
     if recipe.recipe_type == "RELATED_ITEMS":
@@ -327,6 +350,7 @@ def get_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> 
         filter_arn=params.get("filterArn"),
         filter_values=params.get("filterValues"),
         exploration_config=served.config.get("itemExplorationConfig"),
+        context=context,
     )
     ranked = [pair for pair in ranked if pair[0] not in skip]
     if promotion is None:
@@ -352,7 +376,9 @@ def get_personalized_ranking(backend: PersonalizeBackend, params: dict[str, Any]
         raise InvalidInputException(f"inputList must have at most {MAX_INPUT_LIST} items: {len(items)}.")
     group = version["datasetGroupArn"].split("/")[1]
     model = model_for(backend, campaign["solutionVersionArn"], version["recipeArn"])
-    ranked = model.rank(params["userId"], items, recent_events(backend, group, params["userId"]))
+    context = request_context(resources, version["datasetGroupArn"], params)
+    options = {"context": context} if context and model.uses_context else {}
+    ranked = model.rank(params["userId"], items, recent_events(backend, group, params["userId"]), **options)
     if params.get("filterArn"):
         filter_record = _filter(resources, params["filterArn"], version["datasetGroupArn"])
         keep = filtering.mask(

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from personalize_kit.data import rules
+from personalize_kit.data import rules, schemas
 from personalize_kit.exceptions import RecipeInputError, RecipeNotAvailableError
 from personalize_kit.kinds import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_STOPPED, CREATE_STOPPING
 from personalize_kit.local import actions, hpo, store
@@ -269,7 +269,19 @@ def _training_interactions(
     problem = _interactions_problem(frame)
     if problem is not None and required:
         raise _Failed(problem)
+    fields = metadata_fields(backend.read(), record["datasetGroupArn"])
+    frame.attrs["context_fields"] = [f.name for f in fields if f.categorical]  # what a request's context may give
     return frame
+
+
+def metadata_fields(resources: Any, group_arn: str) -> list[schemas.FieldSpec]:
+    """The metadata fields of a dataset group's Interactions schema (neither required nor reserved): the
+    contextual metadata (``DEVICE``, ``LOCATION`` ...) its interactions carry; empty without that dataset."""
+    datasets = resources.all("dataset", datasetGroupArn=group_arn, datasetType="INTERACTIONS")
+    if not datasets:
+        return []
+    schema = json.loads(resources.find(datasets[0].attrs["schemaArn"], "schema").attrs["schema"])
+    return [f for f in schemas.schema_fields(schema) if f.name not in schemas.RESERVED_KEYWORDS]
 
 
 def _items(backend: PersonalizeBackend, group_arn: str, recipe: type[Recipe]) -> pd.DataFrame | None:

@@ -116,6 +116,8 @@ class Recipe(ABC):
     #: Whether serving first passes the events recorded after training to :meth:`with_events`
     #: (Trending-Now counts new events without a new solution version).
     reads_new_events: ClassVar[bool] = False
+    #: Whether ``recommend`` and ``rank`` take ``context=`` (GetRecommendations' contextual metadata).
+    uses_context: ClassVar[bool] = False
 
     @classmethod
     def solution_parameters(cls, config: Mapping[str, Any] | None) -> dict[str, str]:

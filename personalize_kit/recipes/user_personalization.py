@@ -17,13 +17,14 @@ otherwise); pass them as ``exclude`` to leave them out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from personalize_kit.exceptions import RecipeInputError
 from personalize_kit.recipes.base import Ranked
+from personalize_kit.recipes.context import apply as apply_context
 from personalize_kit.recipes.sequence import (
     PROFILE_EVENTS,
     SequenceRecipe,
@@ -65,8 +66,10 @@ class UserPersonalization(SequenceRecipe):
         exclude: Sequence[str] = (),
         exploration_weight: float = 0.0,
         exploration_item_age_cut_off: float = 30.0,
+        context: Mapping[str, str] | None = None,
     ) -> Ranked:
-        """Top ``n`` items for the user; ``exploration_weight`` > 0 mixes in items younger than the cut-off.
+        """Top ``n`` items for the user; ``exploration_weight`` > 0 mixes in items younger than the cut-off;
+        ``context`` (e.g. ``{"DEVICE": "mobile"}``) adds the learned contextual term (:mod:`..context`).
 
         ``recent_events`` are the user's newest events (those of the dataset and those sent with
         PutEvents); events already in the training history are recognised by (item, timestamp).
@@ -77,7 +80,8 @@ class UserPersonalization(SequenceRecipe):
             raise RecipeInputError(
                 f"exploration_item_age_cut_off must be a positive number of days, not {exploration_item_age_cut_off}"
             )
-        probabilities = softmax(self._logits(*self._state(user_id, recent_events, item_id)))
+        logits = self._logits(*self._state(user_id, recent_events, item_id))
+        probabilities = softmax(apply_context(self._arrays, self._settings, logits, context))
         if exploration_weight > 0.0:
             probabilities = self._explore(probabilities, exploration_weight, exploration_item_age_cut_off)
         return self._top(probabilities, n, exclude)
@@ -254,14 +258,18 @@ class UserPersonalizationV2(TransformerRecipe):
         exclude: Sequence[str] = (),
         exploration_weight: float = 0.0,
         exploration_item_age_cut_off: float = 30.0,
+        context: Mapping[str, str] | None = None,
     ) -> Ranked:
-        """Top ``n`` items for the user; ``exploration_weight`` must be 0 (the recipe does not explore)."""
+        """Top ``n`` items for the user (in ``context``); ``exploration_weight`` must be 0 (the recipe does not
+        explore)."""
         if exploration_weight:
             raise RecipeInputError(
                 f"{self.name} does not explore new items (exploration_weight {exploration_weight}); "
                 "use a promotion to include new items"
             )
-        return super().recommend(user_id=user_id, item_id=item_id, n=n, recent_events=recent_events, exclude=exclude)
+        return super().recommend(
+            user_id=user_id, item_id=item_id, n=n, recent_events=recent_events, exclude=exclude, context=context
+        )
 
 
 __all__ = ["UserPersonalization", "UserPersonalizationV2"]

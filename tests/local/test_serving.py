@@ -66,8 +66,9 @@ def test_runtime_checks(runtime: Any, deployed: dict[str, str]) -> None:
         runtime.get_personalized_ranking(campaignArn=campaign, userId="u01", inputList=["i01"])
     assert _error(exc)[0] == "InvalidInputException"
     assert len(_items(runtime.get_recommendations(campaignArn=campaign, userId="u01", numResults=500))) == 32
-    context = runtime.get_recommendations(campaignArn=campaign, userId="u01", numResults=3, context={"DEVICE": "tv"})
-    assert _items(context) == RANKED[:3]
+    with pytest.raises(ClientError) as exc:  # the group's Interactions schema has no DEVICE field
+        runtime.get_recommendations(campaignArn=campaign, userId="u01", numResults=3, context={"DEVICE": "tv"})
+    assert _error(exc)[0] == "InvalidInputException" and "context key 'DEVICE'" in _error(exc)[1]
 
 
 def test_metadata_columns(runtime: Any, deployed: dict[str, str], personalize: Any) -> None:

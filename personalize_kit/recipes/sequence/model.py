@@ -24,6 +24,7 @@ import pandas as pd
 
 from personalize_kit.exceptions import RecipeInputError
 from personalize_kit.lru import LRU
+from personalize_kit.recipes import context as _context
 from personalize_kit.recipes.base import Range, Ranked, Recipe, check_hyperparameters
 from personalize_kit.recipes.sequence import cooccurrence
 from personalize_kit.recipes.sequence.backend import one_blas_thread
@@ -97,6 +98,7 @@ class SequenceRecipe(Recipe):
 
     default_hyperparameters: ClassVar[Mapping[str, str]] = DEFAULT_HYPERPARAMETERS
     hyperparameter_ranges: ClassVar[Mapping[str, Range]] = HYPERPARAMETER_RANGES
+    uses_context: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -142,7 +144,9 @@ class SequenceRecipe(Recipe):
     ) -> SequenceRecipe:
         """Train the sequence model (TensorFlow is imported here, and only here)."""
         with one_blas_thread() if self.training == "closed-form" else contextlib.nullcontext():
-            return self._fit(interactions, items, users, hyperparameters)
+            self._fit(interactions, items, users, hyperparameters)
+            _context.attach(self, interactions)
+        return self
 
     def _fit(
         self,
@@ -441,13 +445,15 @@ class SequenceRecipe(Recipe):
         n: int = 25,
         recent_events: pd.DataFrame | None = None,
         exclude: Sequence[str] = (),
+        context: Mapping[str, str] | None = None,
     ) -> Ranked:
-        """Top ``n`` items for the user; scores are the softmax over the catalogue."""
-        probabilities = softmax(self._logits(*self._state(user_id, recent_events, item_id)))
-        return self._top(probabilities, n, exclude)
+        """Top ``n`` items for the user (in ``context``); scores are the softmax over the catalogue."""
+        logits = self._logits(*self._state(user_id, recent_events, item_id))
+        return self._top(softmax(_context.apply(self._arrays, self._settings, logits, context)), n, exclude)
 
-    def rank(self, user_id: str, items: Sequence[str], recent_events: pd.DataFrame | None = None) -> Ranked:
-        """Order ``items`` for the user; scores are a softmax over the known items of the list.
+    def rank(self, user_id: str, items: Sequence[str], recent_events: pd.DataFrame | None = None,
+             context: Mapping[str, str] | None = None) -> Ranked:  # fmt: skip
+        """Order ``items`` for the user (in ``context``); scores are a softmax over the known items of the list.
 
         Items the model does not know go last, in their input order, with score ``None``; a repeated
         item is ranked once.
@@ -459,7 +465,8 @@ class SequenceRecipe(Recipe):
         if not known:
             return unknown
         codes = np.asarray([index[i] for i in known], dtype=np.int64)
-        probabilities = softmax(self._logits(*self._state(user_id, recent_events), codes=codes))
+        logits = self._logits(*self._state(user_id, recent_events), codes=codes)
+        probabilities = softmax(_context.apply(self._arrays, self._settings, logits, context, codes))
         order = np.lexsort((np.arange(codes.size), -probabilities))
         ranked: Ranked = [(known[k], float(probabilities[k])) for k in order.tolist()]
         return ranked + unknown

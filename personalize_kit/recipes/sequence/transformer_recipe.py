@@ -15,6 +15,7 @@ import pandas as pd
 
 from personalize_kit.exceptions import RecipeInputError
 from personalize_kit.lru import LRU
+from personalize_kit.recipes import context as _context
 from personalize_kit.recipes.base import Range, check_hyperparameters
 from personalize_kit.recipes.sequence.features import (
     NO_TIME,
@@ -117,6 +118,7 @@ class TransformerRecipe(SequenceRecipe):
         }
         self._prepare()
         self._arrays["user_queries"] = self._queries_for_all_users()
+        _context.attach(self, interactions)
         return self
 
     def refit(self, interactions: pd.DataFrame, items: pd.DataFrame | None = None, users: pd.DataFrame | None = None,
