@@ -24,14 +24,16 @@ role, as the service writes bulk output)::
     CLICKS,click,12.0,samplecount,arn:aws:personalize:us-east-1:123456789012:campaign/top,1700000100
 
 one row per metric, source and window (``TIMESTAMP``: the window's start, epoch seconds), sorted by metric,
-source and window. **Recorded events** (PutEvents) are reported on read (:func:`event_metrics`, the rows
-above for the events recorded since the attribution was created): recording an event costs nothing more,
-and serving never reads them.
+source and window. **Recorded events** (PutEvents) are put to CloudWatch as they are recorded while the
+attribution is ACTIVE (:func:`publish_event_metrics`, moto's CloudWatch offline), and can be read back as
+report rows (:func:`event_metrics`, the rows above for the events recorded since the attribution was
+created); serving never reads them.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
@@ -45,6 +47,7 @@ from typing import Any
 import pandas as pd
 
 from personalize_kit.local import access, store
+from personalize_kit.local._moto import internal_client
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InvalidInputException
 
@@ -248,6 +251,49 @@ def event_metrics(backend: PersonalizeBackend, attribution_arn: str) -> list[dic
     metrics = found.attrs["metrics"]
     events = _recorded_events(backend, group, int(found.attrs.get("eventsAfterSeq", 0)))
     return compute(events, metrics, items=_items(backend, group, metrics), sources=sources_of(backend))
+
+
+#: Where the metrics of recorded events go in CloudWatch. The service publishes them there, but its guide gives
+#: neither the namespace nor the dimensions: these are the mirror's (listed in the README's approximations).
+CLOUDWATCH_NAMESPACE = "AWS/Personalize"
+#: The dimensions of each datum: the dataset group, the attribution source and the event type.
+CLOUDWATCH_DIMENSIONS = ("DatasetGroupArn", "EventAttributionSource", "EventType")
+
+
+def publish_event_metrics(backend: PersonalizeBackend, group_arn: str, rows: list[dict[str, Any]]) -> int:
+    """Put the metrics of events just recorded (PutEvents rows, as stored) to CloudWatch, when the dataset
+    group's metric attribution is ACTIVE: one datum per metric, source and 15-minute window (``Sum`` of the
+    values; a ``SAMPLECOUNT()`` metric's value is the count). Returns the number of data put."""
+    found = _attribution_of(backend, group_arn)
+    if found is None or found.status != "ACTIVE" or not rows:
+        return 0
+    columns = ("ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE", "RECOMMENDATION_ID")
+    frame = pd.DataFrame(
+        [{**(json.loads(row["PROPERTIES"]) if row.get("PROPERTIES") else {}), **{c: row.get(c) for c in columns}}
+         for row in rows]
+    )  # fmt: skip
+    metrics = found.attrs["metrics"]
+    group = group_arn.split("/")[1]
+    report = compute(frame, metrics, items=_items(backend, group, metrics), sources=sources_of(backend))
+    data = [
+        {
+            "MetricName": row["METRIC_NAME"],
+            "Dimensions": [
+                {"Name": name, "Value": str(value)}
+                for name, value in zip(
+                    CLOUDWATCH_DIMENSIONS, (group_arn, row["EVENT_ATTRIBUTION_SOURCE"], row["EVENT_TYPE"]), strict=True
+                )
+            ],
+            "Timestamp": dt.datetime.fromtimestamp(row["TIMESTAMP"], tz=dt.UTC),
+            "Value": row["VALUE"],
+            "Unit": "Count" if row["MATH_FUNCTION"] == "samplecount" else "None",
+        }
+        for row in report
+    ]
+    cloudwatch = internal_client("cloudwatch", backend.region)
+    for start in range(0, len(data), 1000):  # the most data one PutMetricData takes
+        cloudwatch.put_metric_data(Namespace=CLOUDWATCH_NAMESPACE, MetricData=data[start : start + 1000])
+    return len(data)
 
 
 def publish_import_metrics(backend: PersonalizeBackend, job_arn: str, rows: pd.DataFrame) -> str | None:

@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any
 
-from personalize_kit.local import imports, store
+from personalize_kit.local import attribution, imports, store
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InvalidInputException
 
@@ -107,6 +107,7 @@ def put_events(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str,
             }
         )
     store.append_events(backend.state, group_arn.split("/")[1], rows)
+    attribution.publish_event_metrics(backend, group_arn, rows)
     return {}
 
 

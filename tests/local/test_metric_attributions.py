@@ -366,3 +366,53 @@ def test_imported_rows_are_attributed_to_their_source(personalize: Any, s3: Any)
     for row in csv.DictReader(io.StringIO(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode())):
         totals[row["EVENT_ATTRIBUTION_SOURCE"]] += float(row["VALUE"])
     assert dict(totals) == dict(expected)
+
+
+def test_recorded_events_are_put_to_cloudwatch_while_the_attribution_is_active(
+    personalize: Any, runtime: Any, events: Any, s3: Any
+) -> None:
+    import datetime as dt
+
+    import boto3
+
+    arns = make_group(personalize)
+    import_data(personalize, arns)
+    version = train(personalize, arns["group"])
+    campaign = personalize.create_campaign(name="popular", solutionVersionArn=version)["campaignArn"]
+    tracker = personalize.create_event_tracker(name="tracker", datasetGroupArn=arns["group"])["trackingId"]
+    arn = _create(personalize, arns["group"], [CLICKS, REVENUE])
+    assert _describe(personalize, arn)["status"] == "ACTIVE"
+    rid = runtime.get_recommendations(campaignArn=campaign, userId="u01", numResults=5)["recommendationId"]
+    for items, event_type, extra in (
+        (["i02", "i04"], "purchase", {"recommendationId": rid}),
+        (["i03"], "purchase", {}),
+        (["i07", "i08", "i09"], "click", {"recommendationId": rid}),
+    ):
+        events.put_events(
+            trackingId=tracker,
+            userId="u01",
+            sessionId="s",
+            eventList=[{"eventType": event_type, "itemId": i, "sentAt": START + 60, **extra} for i in items],
+        )
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+
+    def total(metric: str, source: str, event_type: str) -> float:
+        answer = cloudwatch.get_metric_statistics(
+            Namespace=attribution.CLOUDWATCH_NAMESPACE,
+            MetricName=metric,
+            Dimensions=[
+                {"Name": "DatasetGroupArn", "Value": arns["group"]},
+                {"Name": "EventAttributionSource", "Value": source},
+                {"Name": "EventType", "Value": event_type},
+            ],
+            StartTime=dt.datetime.fromtimestamp(START - 3600, tz=dt.UTC),
+            EndTime=dt.datetime.fromtimestamp(START + 3600, tz=dt.UTC),
+            Period=900,
+            Statistics=["Sum"],
+        )
+        return sum(point["Sum"] for point in answer["Datapoints"])
+
+    assert total("REVENUE", campaign, "purchase") == PRICE["i02"] + PRICE["i04"]
+    assert total("REVENUE", attribution.UNDEFINED_SOURCE, "purchase") == PRICE["i03"]
+    assert total("CLICKS", campaign, "click") == 3
+    assert total("CLICKS", attribution.UNDEFINED_SOURCE, "click") == 0
