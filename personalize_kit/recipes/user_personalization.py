@@ -92,10 +92,24 @@ class UserPersonalization(SequenceRecipe):
         >>> # model.catalogue[model.exploration_candidates(30)]
         """
         a = self._arrays
-        born = np.where(a["item_created"] >= 0, a["item_created"], a["item_first_seen"])
         latest = int(self._settings["latest_timestamp"])
-        young = (born >= 0) & (latest - born <= age_cut_off_days * _DAY)
-        return np.flatnonzero(young | (born < 0))
+        kept = self.__dict__.get("_candidates")  # (the arrays it was computed from, latest, cut-off, candidates)
+        if kept is not None and (kept[0] is not a["item_created"] or kept[1] is not a["item_first_seen"]):
+            kept = None
+        if kept is not None and (kept[2], kept[3]) != (latest, float(age_cut_off_days)):
+            kept = None
+        if kept is None:
+            born = np.where(a["item_created"] >= 0, a["item_created"], a["item_first_seen"])
+            young = (born >= 0) & (latest - born <= age_cut_off_days * _DAY)
+            candidates = np.flatnonzero(young | (born < 0))
+            kept = self._candidates = (
+                a["item_created"],
+                a["item_first_seen"],
+                latest,
+                float(age_cut_off_days),
+                candidates,
+            )
+        return kept[4]
 
     def _explore(self, probabilities: np.ndarray, weight: float, cut_off: float) -> np.ndarray:
         candidates = self.exploration_candidates(cut_off)

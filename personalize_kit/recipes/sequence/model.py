@@ -427,15 +427,23 @@ class SequenceRecipe(Recipe):
         else:
             candidates = np.arange(probabilities.size)
         candidates = candidates[np.lexsort((candidates, -probabilities[candidates]))]
-        names = self._catalogue
+        names = self._item_names
         out: Ranked = []
-        for code in candidates.tolist():
+        for code, probability in zip(candidates.tolist(), probabilities[candidates].tolist(), strict=True):
             if code in skip:
                 continue
-            out.append((str(names[code]), float(probabilities[code])))
+            out.append((names[code], probability))
             if len(out) >= n:
                 break
         return out
+
+    @property
+    def _item_names(self) -> list[str]:
+        """The catalogue as Python strings (made once: a request names its items without numpy scalars)."""
+        names = self.__dict__.get("_names")
+        if names is None or len(names) != self._catalogue.size:
+            names = self._names = self._catalogue.tolist()
+        return names
 
     def recommend(
         self,
