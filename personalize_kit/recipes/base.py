@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from personalize_kit.exceptions import RecipeInputError
+
 #: What ``recommend`` and ``rank`` return: item ids, best first, with a score or ``None``.
 Ranked = list[tuple[str, float | None]]
 
@@ -163,6 +165,21 @@ class Recipe(ABC):
         return check_hyperparameters(
             cls.hyperparameter_ranges, cls.default_hyperparameters, hyperparameters, recipe=cls.name
         )
+
+    @classmethod
+    def resolved_hyperparameters(cls, hyperparameters: Mapping[str, str] | None) -> dict[str, str]:
+        """The defaults with ``hyperparameters`` (as strings) over them; :class:`RecipeInputError` naming every
+        problem when one is not the recipe's or out of its range (what each ``fit`` starts with).
+
+        >>> from personalize_kit.recipes.sims import Sims
+        >>> Sims.resolved_hyperparameters({"min_cointeraction_count": 5})["min_cointeraction_count"]
+        '5'
+        """
+        given = {key: str(value) for key, value in (hyperparameters or {}).items()}
+        problems = cls.check_hyperparameters(given)
+        if problems:
+            raise RecipeInputError(f"invalid hyperparameters for {cls.name}: " + "; ".join(problems))
+        return dict(cls.default_hyperparameters) | given
 
     @abstractmethod
     def fit(

@@ -94,11 +94,7 @@ class SimilarItems(Recipe):
         users: pd.DataFrame | None = None,
         hyperparameters: Mapping[str, str] | None = None,
     ) -> SimilarItems:
-        given = {key: str(value) for key, value in (hyperparameters or {}).items()}
-        problems = self.check_hyperparameters(given)
-        if problems:
-            raise RecipeInputError(f"invalid hyperparameters for {self.name}: " + "; ".join(problems))
-        self._hyperparameters = dict(self.default_hyperparameters) | given
+        self._hyperparameters = self.resolved_hyperparameters(hyperparameters)
         self._cooccurrence = Sims().fit(interactions, hyperparameters=_COOCCURRENCE)
         if items is not None and not items.empty and "ITEM_ID" in items.columns:
             self._ids, (self._indptr, self._indices, self._data) = metadata_neighbours(items)

@@ -100,11 +100,7 @@ class Sims(Recipe):
         users: pd.DataFrame | None = None,
         hyperparameters: Mapping[str, str] | None = None,
     ) -> Sims:
-        given = {key: str(value) for key, value in (hyperparameters or {}).items()}
-        problems = self.check_hyperparameters(given)
-        if problems:
-            raise RecipeInputError(f"invalid hyperparameters for {self.name}: " + "; ".join(problems))
-        self._hyperparameters = dict(self.default_hyperparameters) | given
+        self._hyperparameters = self.resolved_hyperparameters(hyperparameters)
         params = {key: float(value) for key, value in self._hyperparameters.items()}
 
         missing = [c for c in ("USER_ID", "ITEM_ID") if c not in interactions.columns]

@@ -32,7 +32,6 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from personalize_kit.exceptions import RecipeInputError
 from personalize_kit.recipes.base import Range, Ranked
 from personalize_kit.recipes.popularity import PopularityCount
 
@@ -94,11 +93,7 @@ class TrendingNow(PopularityCount):
         users: pd.DataFrame | None = None,
         hyperparameters: Mapping[str, str] | None = None,
     ) -> TrendingNow:
-        given = {key: str(value) for key, value in (hyperparameters or {}).items()}
-        problems = self.check_hyperparameters(given)
-        if problems:
-            raise RecipeInputError(f"invalid parameters for {self.name}: " + "; ".join(problems))
-        self._frequency = given.get("trend_discovery_frequency", self._frequency).strip().lower()
+        self._frequency = self.resolved_hyperparameters(hyperparameters)["trend_discovery_frequency"].strip().lower()
         super().fit(interactions, items, users)
         self._recent_items = np.array([], dtype=str)
         self._recent_times = np.array([], dtype=np.int64)
