@@ -50,6 +50,7 @@ from personalize_kit.local import access, store
 from personalize_kit.local._moto import internal_client
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InvalidInputException
+from personalize_kit.local.resources import Resources
 
 logger = logging.getLogger(__name__)
 
@@ -207,8 +208,8 @@ def report_csv(rows: list[dict[str, Any]]) -> bytes:
 # ----------------------------------------------------------------------------- where the events come from
 
 
-def _attribution_of(backend: PersonalizeBackend, group_arn: str) -> Any:
-    found = backend.read().all("metric_attribution", datasetGroupArn=group_arn)
+def _attribution_of(backend: PersonalizeBackend, group_arn: str, resources: Resources | None = None) -> Any:
+    found = (resources or backend.read()).all("metric_attribution", datasetGroupArn=group_arn)
     return found[0] if found else None
 
 
@@ -260,11 +261,14 @@ CLOUDWATCH_NAMESPACE = "AWS/Personalize"
 CLOUDWATCH_DIMENSIONS = ("DatasetGroupArn", "EventAttributionSource", "EventType")
 
 
-def publish_event_metrics(backend: PersonalizeBackend, group_arn: str, rows: list[dict[str, Any]]) -> int:
+def publish_event_metrics(
+    backend: PersonalizeBackend, resources: Resources, group_arn: str, rows: list[dict[str, Any]]
+) -> int:
     """Put the metrics of events just recorded (PutEvents rows, as stored) to CloudWatch, when the dataset
     group's metric attribution is ACTIVE: one datum per metric, source and 15-minute window (``Sum`` of the
-    values; a ``SAMPLECOUNT()`` metric's value is the count). Returns the number of data put."""
-    found = _attribution_of(backend, group_arn)
+    values; a ``SAMPLECOUNT()`` metric's value is the count). ``resources`` is the view the PutEvents call
+    already read (no second read on that path). Returns the number of data put."""
+    found = _attribution_of(backend, group_arn, resources)
     if found is None or found.status != "ACTIVE" or not rows:
         return 0
     columns = ("ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE", "RECOMMENDATION_ID")

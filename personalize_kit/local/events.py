@@ -107,7 +107,7 @@ def put_events(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str,
             }
         )
     store.append_events(backend.state, group_arn.split("/")[1], rows)
-    attribution.publish_event_metrics(backend, group_arn, rows)
+    attribution.publish_event_metrics(backend, resources, group_arn, rows)
     return {}
 
 
