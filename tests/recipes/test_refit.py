@@ -61,3 +61,41 @@ def test_a_refit_continues_briefly_and_knows_the_new_rows(
     last = interactions[interactions["USER_ID"] == "u5"].sort_values("TIMESTAMP")["ITEM_ID"].iloc[-1]
     genre = last[1]
     assert all(name.startswith(f"g{genre}") for name in top(final.recommend(user_id="u5"), 3))
+
+
+def test_a_continued_training_that_does_no_better_keeps_the_weights_it_started_from(
+    split_model: UserPersonalization, data: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
+) -> None:
+    interactions, items, users = data
+    # a step size no training survives: its one epoch is worse on the validation users than the start
+    model = UserPersonalization(max_epochs=1, learning_rate=50.0, batch_size=16, time_budget=1e6)
+    model._start = split_model
+    model.fit(interactions, items, users, HYPERPARAMETERS)
+    assert len(model.training_log) == 1
+    assert np.array_equal(model._arrays["gru_recurrent"], split_model._arrays["gru_recurrent"])
+    assert np.array_equal(model._arrays["out_kernel"], split_model._arrays["out_kernel"])
+
+
+def test_a_continued_training_is_validated_on_users_the_earlier_model_never_saw(
+    split_model: UserPersonalization, data: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
+) -> None:
+    from personalize_kit.recipes.sequence import training
+
+    interactions, items, users = data
+    more = pd.concat(  # 30 users new to the split model, so that there are enough to validate on
+        [interactions, interactions.assign(USER_ID="x" + interactions["USER_ID"])[lambda f: f["USER_ID"] < "xu3"]]
+    )
+    captured: dict[str, object] = {}
+
+    def run(self: training.GRUTrainer, log: list[dict[str, float]]) -> dict[str, np.ndarray]:
+        _, valid = self._train_and_validation_rows()
+        captured["codes"] = self.windows["users"][valid]
+        return self.weights()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training.EpochLoop, "run", run)
+        model = UserPersonalization(batch_size=16)
+        model._start = split_model
+        model.fit(more, items, users, HYPERPARAMETERS)
+    names = set(model._arrays["users"][captured["codes"]].tolist())  # type: ignore[index]
+    assert names and not names & set(split_model._user_index)

@@ -54,7 +54,8 @@ def test_recent_events_of_one_genre_give_that_genre(model: UserPersonalization) 
 
 
 def test_user_metadata_guides_a_user_without_interactions(model: UserPersonalization) -> None:
-    assert all(name.startswith("g2") for name in top(model.recommend(user_id="meta-only"), 5))
+    # the segment's genre (a quarter of the catalogue: by chance 4 of 5 would be 1.6%) fills the top 5 but one
+    assert sum(name.startswith("g2") for name in top(model.recommend(user_id="meta-only"), 5)) >= 4
 
 
 def test_recommendations_change_right_after_an_event(
@@ -308,8 +309,8 @@ def test_large_catalogues_train_with_a_sampled_softmax(
 ) -> None:
     from personalize_kit.recipes.sequence import training
 
-    monkeypatch.setattr(training, "FULL_SOFTMAX_WORK", 1000)
-    monkeypatch.setattr(training, "MIN_NEGATIVES", 24)
+    monkeypatch.setattr(training, "FULL_SOFTMAX_ITEMS", 30)
+    monkeypatch.setattr(training, "NEGATIVES", 24)
     interactions, items, users = data
     sampled = UserPersonalization(max_epochs=40, learning_rate=1e-2, batch_size=16).fit(
         interactions, items, users, HYPERPARAMETERS
@@ -322,9 +323,9 @@ def test_large_catalogues_train_with_a_sampled_softmax(
 def test_the_default_training_budget_grows_with_the_data() -> None:
     from personalize_kit.recipes.sequence import training_budget
 
-    assert training_budget(10_000) == 50.0
-    assert training_budget(1_000_000) == 420.0
-    assert training_budget(50_000_000) == 480.0
+    assert training_budget(10_000) == 30.0
+    assert training_budget(1_000_000) == 80.0
+    assert training_budget(50_000_000) == 900.0
 
 
 def test_the_model_learns_that_users_do_not_come_back_to_what_they_just_saw() -> None:

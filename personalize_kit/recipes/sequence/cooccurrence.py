@@ -6,11 +6,32 @@ sets (the binary user-item matrix), as CSR arrays. At serving time the user's ne
 ``score(j) = sum_k decay**k * similarity(i_k, j)``, scaled to at most 1 and added to the model's logits
 times ``weight``: the neural model's view of the sequence and the plain co-occurrence of items, which the
 recency-weighted item-kNN baseline shows is a strong signal on its own, in one score.
+
+By default the weight is chosen at fit time (:func:`choose`): on the validation users of the model's training
+(users whose newest events the network never trained on), each user's newest event is the target and the
+events before it the input; neighbours are computed without those targets, and the weight among
+:data:`WEIGHTS` that ranks the targets best (mean reciprocal rank in the top :data:`CUTOFF`, the user's input
+items skipped) is kept; 0 leaves the term out.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+#: Candidate weights of the term, the first (0) meaning "co-occurrence does not help".
+WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)
+#: Rank cut-off of the reciprocal rank the weight is chosen on.
+CUTOFF = 25
+#: Fewest validation users with a target and an input for the weight to be chosen (else it is 0).
+MIN_VALIDATION_USERS = 20
 
 
 def neighbours(user_codes: np.ndarray, item_codes: np.ndarray, n_items: int, k: int) -> dict[str, np.ndarray]:
@@ -30,7 +51,12 @@ def neighbours(user_codes: np.ndarray, item_codes: np.ndarray, n_items: int, k: 
         block = (by_item[start : start + rows] @ seen).toarray()
         block /= norms[start : start + rows, None] * norms[None, :]
         block[np.arange(block.shape[0]), start + np.arange(block.shape[0])] = 0.0
-        top = np.argsort(-block, axis=1, kind="stable")[:, :k]
+        if k < n_items:  # the k largest of each row, then in order (ties by item code)
+            part = np.argpartition(-block, k - 1, axis=1)[:, :k]
+            part.sort(axis=1)
+            top = np.take_along_axis(part, np.argsort(-np.take_along_axis(block, part, 1), axis=1, kind="stable"), 1)
+        else:
+            top = np.argsort(-block, axis=1, kind="stable")
         for row in range(block.shape[0]):
             keep = top[row][block[row, top[row]] > 0]
             idx.append(keep.astype(np.int32))
@@ -58,4 +84,92 @@ def scores(arrays: dict[str, np.ndarray], recent: np.ndarray, n_items: int, deca
     return (out / top if top > 0 else out).astype(np.float32)
 
 
-__all__ = ["neighbours", "scores"]
+@dataclass
+class Validation:
+    """Per validation user: the input codes (oldest first) and the target code (the user's newest event)."""
+
+    inputs: list[np.ndarray]
+    targets: np.ndarray
+    kept: np.ndarray  # bool per interaction: not one of the targets
+
+
+def validation(user_codes: np.ndarray, item_codes: np.ndarray, users: np.ndarray, length: int) -> Validation:
+    """The targets and inputs of ``users`` (codes) from interactions sorted by user then time."""
+    starts = np.searchsorted(user_codes, users, side="left")
+    ends = np.searchsorted(user_codes, users, side="right")
+    has_input = ends - starts >= 2
+    starts, ends = starts[has_input], ends[has_input]
+    kept = np.ones(user_codes.size, dtype=bool)
+    kept[ends - 1] = False
+    inputs = [
+        item_codes[max(lo, hi - 1 - length) : hi - 1] for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True)
+    ]
+    return Validation(inputs, item_codes[ends - 1], kept)
+
+
+def choose(
+    base_logits: Callable[[np.ndarray], np.ndarray],
+    arrays: dict[str, np.ndarray],
+    held: Validation,
+    n_items: int,
+    decay: float,
+) -> float:
+    """The weight among :data:`WEIGHTS` whose term added to ``base_logits(input codes)`` ranks the targets
+    best (mean reciprocal rank in the top :data:`CUTOFF`, input items skipped); ties go to the smaller."""
+    if len(held.inputs) < MIN_VALIDATION_USERS:
+        return 0.0
+    weights = np.asarray(WEIGHTS, dtype=np.float64)
+    total = np.zeros(weights.size)
+    for codes, target in zip(held.inputs, held.targets.tolist(), strict=True):
+        base = base_logits(codes).astype(np.float64)
+        term = scores(arrays, codes, n_items, decay).astype(np.float64)
+        candidates = base[None, :] + weights[:, None] * term[None, :]
+        candidates[:, codes] = -np.inf
+        rank = 1 + (candidates > candidates[:, [target]]).sum(axis=1)
+        total += np.where(rank <= CUTOFF, 1.0 / rank, 0.0)
+    mrr = total / len(held.inputs)
+    best = int(np.flatnonzero(mrr >= mrr.max() - 1e-12)[0])
+    logger.debug("co-occurrence weights %s: MRR@%d %s -> %s", WEIGHTS, CUTOFF, np.round(mrr, 4), WEIGHTS[best])
+    return float(WEIGHTS[best])
+
+
+def attach(
+    model: Any,
+    user_codes: np.ndarray,
+    item_codes: np.ndarray,
+    validation_users: np.ndarray | None,
+    options: dict[str, Any],
+    length: int,
+) -> None:
+    """Give a fitted sequence model (its ``_arrays``, ``_settings``, ``_logits``, ``_compute_state`` and
+    ``_catalogue``) its co-occurrence term: ``options["weight"]`` > 0 as given, 0 none, ``None`` chosen on
+    ``validation_users`` (:func:`choose`). Interactions are sorted by user then time."""
+    n_items, k, decay = model._catalogue.size, int(options["neighbours"]), float(options["decay"])
+    for name in ("cooc_ptr", "cooc_idx", "cooc_val"):
+        model._arrays.pop(name, None)
+    model._settings["cooccurrence"] = model._cooccurrence = None
+    weight = options["weight"]
+    if weight is None:
+        held = validation(
+            user_codes, item_codes, np.unique(validation_users if validation_users is not None else []), length
+        )
+        if len(held.inputs) >= MIN_VALIDATION_USERS:
+            without = neighbours(user_codes[held.kept], item_codes[held.kept], n_items, k)
+
+            def base_logits(codes: np.ndarray) -> np.ndarray:
+                events = {"ITEM_ID": model._catalogue[codes], "TIMESTAMP": np.arange(codes.size)}
+                return model._logits(*model._compute_state(None, pd.DataFrame(events), None))
+
+            weight = choose(base_logits, without, held, n_items, decay)
+        else:
+            weight = 0.0
+    if weight > 0:
+        model._arrays.update(neighbours(user_codes, item_codes, n_items, k))
+        model._settings["cooccurrence"] = model._cooccurrence = {
+            "weight": float(weight),
+            "decay": decay,
+            "neighbours": k,
+        }
+
+
+__all__ = ["CUTOFF", "WEIGHTS", "Validation", "attach", "choose", "neighbours", "scores", "validation"]

@@ -91,9 +91,10 @@ class SequenceRecipe(Recipe):
     ``learning_rate``, ``dropout`` and ``time_budget`` (seconds of training; ``None`` scales it with the
     data, see :func:`training_budget`) tune the local training; the service's hyperparameters come through
     ``fit``. ``training`` is ``"keras"`` (the faithful model, :class:`GRUTrainer`) or ``"closed-form"`` (the
-    fast profile: weights computed in numpy from co-occurrence, :mod:`.quick`). ``cooccurrence_weight`` > 0
-    adds a recency-weighted co-occurrence term (:mod:`.cooccurrence`, with ``cooccurrence_decay`` and
-    ``cooccurrence_neighbours``) to the scores; 0, the default, leaves it out.
+    fast profile: weights computed in numpy from co-occurrence, :mod:`.quick`). ``cooccurrence_weight`` is the
+    weight of a recency-weighted co-occurrence term added to the scores (:mod:`.cooccurrence`, with
+    ``cooccurrence_decay`` and ``cooccurrence_neighbours``): ``None``, the default, chooses it on the
+    training's validation users (0 when it does not help), 0 leaves it out.
     """
 
     default_hyperparameters: ClassVar[Mapping[str, str]] = DEFAULT_HYPERPARAMETERS
@@ -111,7 +112,7 @@ class SequenceRecipe(Recipe):
         time_budget: float | None = None,
         verbose: bool = False,
         training: str = "keras",
-        cooccurrence_weight: float = 0.0,
+        cooccurrence_weight: float | None = None,
         cooccurrence_decay: float = 0.8,
         cooccurrence_neighbours: int = 300,
     ) -> None:
@@ -166,13 +167,10 @@ class SequenceRecipe(Recipe):
         length = max(hp["bptt"], PROFILE_EVENTS)
         hist_items, hist_times = histories(data.user_codes, data.item_codes, stamps, a["users"].size, length)
         self._arrays = {**a, "history_items": hist_items, "history_times": hist_times, **weights}
-        if self.cooccurrence["weight"] > 0:
-            k = int(self.cooccurrence["neighbours"])
-            self._arrays.update(cooccurrence.neighbours(data.user_codes, data.item_codes, a["items"].size, k))
         self._settings = {
             "format": FORMAT_VERSION,
             "model": "gru",
-            "cooccurrence": self.cooccurrence if self.cooccurrence["weight"] > 0 else None,
+            "cooccurrence": None,
             "hyperparameters": {k: str(v).lower() if isinstance(v, bool) else v for k, v in hp.items()},
             "user_columns": data.user_columns,
             "latest_timestamp": int(stamps.max()),
@@ -180,12 +178,15 @@ class SequenceRecipe(Recipe):
         }
         self._prepare()
         self._arrays["user_queries"] = self._queries_for_all_users()
+        cooccurrence.attach(self, data.user_codes, data.item_codes, self._validation_users, self.cooccurrence,
+                            PROFILE_EVENTS)  # fmt: skip
         return self
 
     def _weights(self, data: Encoded, stamps: np.ndarray) -> dict[str, np.ndarray]:
         """The model's weights: trained in Keras, or computed in closed form (the fast profile)."""
         hp, a = self.hyperparameters, data.arrays
         n_item_tokens, n_user_tokens = a["item_token_names"].size, a["user_token_names"].size
+        self._validation_users: np.ndarray | None = None
         if self.training == "closed-form":
             return quick_weights(
                 data.user_codes, data.item_codes, a["item_counts"], hidden=hp["hidden_dimension"],
@@ -200,8 +201,14 @@ class SequenceRecipe(Recipe):
             self.time_budget, self.verbose,
         )  # fmt: skip
         training = windows(data.user_codes, data.item_codes, stamps, a["users"].size, hp)
-        initial = None if self._start is None else self._start.aligned_weights(a, hp["hidden_dimension"])
-        return GRUTrainer(training, metadata, settings, initial).run(self.training_log)
+        initial, fresh = None, None
+        if self._start is not None:
+            initial = self._start.aligned_weights(a, hp["hidden_dimension"])
+            fresh = np.flatnonzero(~pd.Index(a["users"]).isin(list(self._start._user_index)))
+        trainer = GRUTrainer(training, metadata, settings, initial, fresh)
+        weights = trainer.run(self.training_log)
+        self._validation_users = trainer.validation_users
+        return weights
 
     def refit(
         self,

@@ -4,11 +4,11 @@ Each item is the sum of its own embedding and the mean of its metadata tokens' e
 window of ``bptt`` items from a state derived from the user's metadata; the query (GRU output, profile and
 metadata projections) is scored against the same item vectors plus an item bias and learned ``repeat``
 weights for the items just read and older ones. The loss is next-item cross-entropy on every position,
-with the exact softmax while targets x catalogue stays under :data:`FULL_SOFTMAX_WORK` and uniform sampled
-negatives (corrected to estimate the full softmax) beyond. Early stopping watches the newest window of a
-slice of users; training also stops at a time budget (:func:`training_budget`), counted in CPU seconds per
-core (:class:`~personalize_kit.recipes.sequence.backend.TrainingClock`) so that a busy machine trains the same
-model, only slower.
+with the exact softmax up to :data:`FULL_SOFTMAX_ITEMS` catalogue items and :data:`NEGATIVES` sampled
+negatives beyond (:class:`NegativeSampler`, corrected to estimate the full softmax). Early stopping watches
+the newest window of a slice of users; training also stops at a time budget (:func:`training_budget`),
+counted in CPU seconds per core (:class:`~personalize_kit.recipes.sequence.backend.TrainingClock`) so that a
+busy machine trains the same model, only slower.
 """
 
 from __future__ import annotations
@@ -25,21 +25,65 @@ from personalize_kit.recipes.sequence.backend import TrainingClock, cores, load_
 
 logger = logging.getLogger(__name__)
 
-#: Largest (training targets x catalogue items) trained with the exact softmax; sampled beyond it.
-FULL_SOFTMAX_WORK = 2_000_000_000
-#: Fewest negatives of the sampled softmax.
-MIN_NEGATIVES = 1024
+#: Largest catalogue trained with the exact softmax; larger ones are trained with a sampled softmax.
+FULL_SOFTMAX_ITEMS = 2048
+#: Epochs without a better validation loss after which training stops (the best epoch's weights are kept).
+PATIENCE = 1
+#: Epochs before early stopping may end training: on small data the validation loss is noisy at first.
+MIN_EPOCHS = 5
+#: Power of the item counts the sampled softmax draws its negatives by (0 = uniform, 1 = as popular).
+SAMPLING_POWER = 0.75
+#: Negatives per step of the sampled softmax (the same for every target of a step).
+NEGATIVES = 1024
+
+
+def softmax_negatives(n_items: int) -> int:
+    """Items each target is scored against in training besides itself: the whole catalogue up to
+    :data:`FULL_SOFTMAX_ITEMS` items, :data:`NEGATIVES` sampled ones beyond. On 2 cores the output layer is
+    most of a step's work.
+
+    >>> softmax_negatives(1682), softmax_negatives(9000)
+    (1682, 1024)
+    """
+    return n_items if n_items <= FULL_SOFTMAX_ITEMS else min(n_items - 1, NEGATIVES)
+
+
+class NegativeSampler:
+    """The sampled softmax's negatives: drawn with replacement from ``(count + 1) ** SAMPLING_POWER`` (popular
+    items, which hold most of the softmax's mass, are drawn more often), and the logQ correction that makes the
+    sampled softmax estimate the full one: ``-log(negatives x q(item))`` added to each negative's logit.
+
+    >>> sampler = NegativeSampler(np.asarray([0, 10, 1000]), np.random.default_rng(0))
+    >>> sampler.sampled, sampler.n_negatives
+    (False, 3)
+    """
+
+    def __init__(self, item_counts: np.ndarray, rng: np.random.Generator) -> None:
+        n_items = int(item_counts.size)
+        self.n_negatives = softmax_negatives(n_items)
+        self.sampled = self.n_negatives < n_items
+        weight = (item_counts.astype(np.float64) + 1.0) ** SAMPLING_POWER
+        self.probability = weight / weight.sum()
+        self.correction = (-np.log(self.n_negatives * self.probability)).astype(np.float32)
+        self.rng = rng
+
+    def draw(self) -> np.ndarray:
+        """One step's negatives (item codes; empty with the full softmax)."""
+        if not self.sampled:
+            return np.zeros(0, dtype=np.int32)
+        return self.rng.choice(self.probability.size, self.n_negatives, p=self.probability).astype(np.int32)
 
 
 def training_budget(n_targets: int) -> float:
-    """Seconds of training allowed by default: 50 s up to 120,000 targets, 42 s more per 100,000, at most 480 s.
+    """Seconds of training allowed by default: 30 s up to 375,000 targets, 80 s per 1,000,000, at most 900 s.
 
-    Training stops after the epoch that would overrun it (and earlier when the validation loss stops falling).
+    Training stops after the epoch that would overrun it (and earlier when the validation loss stops falling:
+    up to about 100,000 targets it does, well within the budget).
 
-    >>> training_budget(50_000), training_budget(1_000_000)
-    (50.0, 420.0)
+    >>> training_budget(50_000), training_budget(1_000_000), training_budget(50_000_000)
+    (30.0, 80.0, 900.0)
     """
-    return float(min(480.0, max(50.0, 420.0 * n_targets / 1_000_000)))
+    return float(min(900.0, max(30.0, 80.0 * n_targets / 1_000_000)))
 
 
 @dataclass
@@ -72,7 +116,9 @@ class Metadata:
 
 class EpochLoop:
     """The epoch loop both sequence models train with: shuffled batches, a validation loss after each epoch,
-    early stopping after two epochs without improvement, the training budget, the best epoch's weights.
+    early stopping after :data:`PATIENCE` epochs without improvement (from epoch :data:`MIN_EPOCHS` on), the
+    training budget, the best epoch's weights. A trainer that ``continued`` from an earlier model's weights
+    keeps them unless an epoch beats their validation loss.
 
     A trainer supplies ``settings`` (``max_epochs``, ``batch_size``, ``time_budget``), ``windows``,
     ``n_targets``, ``rng``, ``clock``, ``variables``, ``train_step``/``eval_step``, ``_batch``,
@@ -98,10 +144,13 @@ class EpochLoop:
         t: Any = self
         s = t.settings
         train_rows, valid_rows = t._train_and_validation_rows()
-        batch_size = s.batch_size or int(np.clip(t.windows["inputs"].shape[0] // 300, 32, 256))
+        t.validation_users = np.unique(t.windows["users"][valid_rows])  # their newest window is never trained on
+        batch_size = s.batch_size or int(np.clip(t.windows["inputs"].shape[0] // 100, 32, 256))
         budget = training_budget(t.n_targets) if s.time_budget is None else s.time_budget
         best: list[np.ndarray] | None = None
         best_loss, stale = math.inf, 0
+        if getattr(t, "continued", False) and valid_rows.size:  # a continued model must beat where it started
+            best_loss, best = self._validation_loss(valid_rows), [v.numpy() for v in t.variables]
         for epoch in range(s.max_epochs):
             epoch_start = t.clock.spent()
             order = train_rows[t.rng.permutation(train_rows.size)]
@@ -122,7 +171,7 @@ class EpochLoop:
                 best = [v.numpy() for v in t.variables]
             else:
                 stale += 1
-                if stale >= 2:
+                if stale >= PATIENCE and epoch + 1 >= MIN_EPOCHS:
                     break
             if spent + (spent - epoch_start) > budget:  # the next epoch would overrun the budget
                 break
@@ -144,25 +193,25 @@ class GRUTrainer(EpochLoop):
         metadata: Metadata,
         settings: TrainingSettings,
         initial: Mapping[str, tuple[np.ndarray, np.ndarray | None]] | None = None,
+        fresh_users: np.ndarray | None = None,
     ) -> None:
         self.windows, self.meta, self.settings = windows, metadata, settings
+        self.fresh_users = fresh_users
+        self.validation_users: np.ndarray | None = None  # set by run()
         self.tf, self.keras = load_tensorflow()
         self.clock = TrainingClock()
         self._threads()
         self.keras.utils.set_random_seed(settings.seed)
         self.tf.config.experimental.enable_op_determinism()
         self._variables()
+        self.continued = bool(initial)
         if initial:
             self._start_from(initial)
-        n_items = metadata.n_items
         self.n_targets = int((windows["weights"] > 0).sum())
-        self.n_negatives = n_items
-        if self.n_targets * n_items > FULL_SOFTMAX_WORK:
-            share = FULL_SOFTMAX_WORK // max(1, self.n_targets)
-            self.n_negatives = int(min(n_items - 1, max(MIN_NEGATIVES, share)))
-        self.sampled = self.n_negatives < n_items
-        self.correction = float(np.log((n_items - 1) / max(1, self.n_negatives)))
         self.rng = np.random.default_rng(settings.seed)
+        self.sampler = NegativeSampler(metadata.item_counts, self.rng)
+        self.n_negatives, self.sampled = self.sampler.n_negatives, self.sampler.sampled
+        self.correction = self.tf.constant(self.sampler.correction)
         self._steps()
 
     # ------------------------------------------------------------------------------ the model
@@ -269,38 +318,54 @@ class GRUTrainer(EpochLoop):
         query += tf.boolean_mask(per_position, mask) @ self.metadata_kernel + self.out_bias
         return query, vectors
 
-    def _full_logits(self, query: Any, vectors: Any, prior: Any, earlier: Any) -> Any:
-        """Logits over the whole catalogue, with the repeat weights on the items read before."""
+    def _repeat_pairs(self, prior: Any, earlier: Any) -> tuple[Any, Any, Any]:
+        """The distinct (target row, item) pairs that get a repeat weight, and which one: 0 for an item read
+        in the row's window (``prior``), 1 for one read only before it (``earlier``); codes are item + 1,
+        0 = none. A few hundred pairs per row, where a dense (rows x catalogue) mask would cost more than
+        the logits themselves."""
         tf = self.tf
-        logits = tf.matmul(query, vectors[1:], transpose_b=True) + self.bias
+        codes = tf.concat([prior, earlier], axis=1)
+        kind = tf.concat([tf.zeros_like(prior), tf.ones_like(earlier)], axis=1)
+        rows = tf.repeat(tf.range(tf.shape(codes)[0])[:, None], tf.shape(codes)[1], axis=1)
+        read = codes > 0
+        codes, kind, rows = (tf.boolean_mask(x, read) for x in (codes, kind, rows))
+        width = tf.constant(self.meta.n_items + 1, tf.int64)
+        unique, index = tf.unique(tf.cast(rows, tf.int64) * width + tf.cast(codes, tf.int64))
+        kind = tf.math.unsorted_segment_min(kind, index, tf.shape(unique)[0])
+        return tf.cast(unique // width, tf.int32), tf.cast(unique % width, tf.int32) - 1, kind
 
-        def seen(codes: Any) -> Any:  # 1 where a row's codes (item + 1; 0 = none) hold the item
-            rows = tf.repeat(tf.range(tf.shape(codes)[0])[:, None], tf.shape(codes)[1], axis=1)
-            read = codes > 0
-            where = tf.stack([tf.boolean_mask(rows, read), tf.boolean_mask(codes, read) - 1], axis=1)
-            return tf.minimum(tf.scatter_nd(where, tf.ones(tf.shape(where)[0]), tf.shape(logits)), 1.0)
+    def _with_repeat(self, logits: Any, rows: Any, columns: Any, kind: Any) -> Any:
+        """``logits`` plus the learned repeat weight of each (row, column) pair."""
+        tf = self.tf
+        return tf.tensor_scatter_nd_add(logits, tf.stack([rows, columns], axis=1), tf.gather(self.repeat, kind))
 
-        in_window = seen(prior)
-        return logits + self.repeat[0] * in_window + self.repeat[1] * seen(earlier) * (1.0 - in_window)
+    def _full_logits(self, query: Any, vectors: Any, pairs: tuple[Any, Any, Any]) -> Any:
+        """Logits over the whole catalogue, with the repeat weights on the items read before."""
+        rows, items, kind = pairs
+        logits = self.tf.matmul(query, vectors[1:], transpose_b=True) + self.bias
+        return self._with_repeat(logits, rows, items, kind)
 
-    def _sampled_logits(self, query: Any, vectors: Any, labels: Any, prior: Any, context: Any, owner: Any,
-                        negatives: Any) -> Any:  # fmt: skip
-        """The target against uniform negatives, shifted to estimate the full partition function."""
+    def _sampled_logits(self, query: Any, vectors: Any, labels: Any, negatives: Any,
+                        pairs: tuple[Any, Any, Any]) -> Any:  # fmt: skip
+        """The target (column 0) against uniform negatives, shifted to estimate the full partition function,
+        with the repeat weights; a negative that is the row's target is masked out."""
         tf = self.tf
         positive = tf.reduce_sum(query * tf.gather(vectors, labels + 1), axis=1) + tf.gather(self.bias, labels)
-        in_window = tf.reduce_any(tf.equal(prior, labels[:, None] + 1), axis=1)
-        before = tf.reduce_any(tf.equal(tf.gather(context, owner), labels[:, None] + 1), axis=1) & ~in_window
-        positive += self.repeat[0] * tf.cast(in_window, tf.float32) + self.repeat[1] * tf.cast(before, tf.float32)
         negative = tf.matmul(query, tf.gather(vectors, negatives + 1), transpose_b=True)
-        negative += tf.gather(self.bias, negatives) + self.correction
-        in_window = tf.reduce_any(tf.equal(prior[:, :, None], negatives[None, None, :] + 1), axis=1)
-        # the events before the window are compared once per window, not once per position
-        before = tf.reduce_any(tf.equal(context[:, :, None], negatives[None, None, :] + 1), axis=1)
-        before = tf.gather(before, owner) & ~in_window
-        negative += self.repeat[0] * tf.cast(in_window, tf.float32) + self.repeat[1] * tf.cast(before, tf.float32)
+        negative += tf.gather(self.bias, negatives) + tf.gather(self.correction, negatives)
         clash = tf.equal(labels[:, None], negatives[None, :])
         negative = tf.where(clash, tf.fill(tf.shape(negative), -1e9), negative)
-        return tf.concat([positive[:, None], negative], axis=1)
+        logits = tf.concat([positive[:, None], negative], axis=1)
+        rows, items, kind = pairs
+        column_of = tf.tensor_scatter_nd_update(
+            tf.fill([self.meta.n_items], -1), negatives[:, None], tf.range(tf.shape(negatives)[0])
+        )
+        is_label = tf.equal(items, tf.gather(labels, rows))
+        column = tf.where(is_label, 0, tf.gather(column_of, items) + 1)
+        keep = is_label | (column > 0)
+        return self._with_repeat(
+            logits, tf.boolean_mask(rows, keep), tf.boolean_mask(column, keep), tf.boolean_mask(kind, keep)
+        )
 
     def forward(self, inputs: Any, targets: Any, weights: Any, users: Any, context: Any, negatives: Any,
                 training: bool) -> tuple[Any, Any]:  # fmt: skip
@@ -315,10 +380,11 @@ class GRUTrainer(EpochLoop):
         prior = tf.boolean_mask(inputs[:, None, :] * lower[None], mask)
         # and the user's events before the window (the window of each position is its owner)
         owner = tf.boolean_mask(tf.repeat(tf.range(tf.shape(inputs)[0])[:, None], steps, axis=1), mask)
+        pairs = self._repeat_pairs(prior, tf.gather(context, owner))
         if negatives is None:
-            logits = self._full_logits(query, vectors, prior, tf.gather(context, owner))
+            logits = self._full_logits(query, vectors, pairs)
         else:
-            logits = self._sampled_logits(query, vectors, labels, prior, context, owner, negatives)
+            logits = self._sampled_logits(query, vectors, labels, negatives, pairs)
             labels = tf.zeros_like(labels)
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         w = tf.boolean_mask(weights, mask)
@@ -353,19 +419,24 @@ class GRUTrainer(EpochLoop):
         self.eval_step = tf.function(eval_step, input_signature=signature, autograph=False)
 
     def _negatives(self) -> np.ndarray:
-        if not self.sampled:
-            return np.zeros(0, dtype=np.int32)
-        return self.rng.choice(self.meta.n_items, self.n_negatives, replace=False).astype(np.int32)
+        return self.sampler.draw()
 
     def _batch(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
         w = self.windows
         return w["inputs"][rows], w["targets"][rows], w["weights"][rows], w["users"][rows], w["context"][rows]
 
     def _train_and_validation_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """Training rows and validation rows (the newest window of up to 10% of the users, at most 1000)."""
+        """Training rows and validation rows (the newest window of up to 10% of the users, at most 1000).
+
+        A trainer that continues an earlier model takes them from ``fresh_users`` (user codes that model never
+        trained on) where it can: windows the earlier model saw would favour its weights."""
         w = self.windows
         newest_users = np.unique(w["users"][w["newest"]])
         n_valid = min(max(1, newest_users.size // 10), 1000) if newest_users.size >= 20 else 0
+        if self.continued and self.fresh_users is not None:
+            fresh = np.intersect1d(newest_users, self.fresh_users)
+            if fresh.size >= 20:
+                newest_users, n_valid = fresh, min(n_valid, fresh.size)
         valid_users = self.rng.choice(newest_users, n_valid, replace=False) if n_valid else np.empty(0, np.int64)
         is_valid = w["newest"] & np.isin(w["users"], valid_users)
         return np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
@@ -395,4 +466,8 @@ class GRUTrainer(EpochLoop):
         return {name: np.asarray(value, dtype=np.float32) for name, value in out.items()}
 
 
-__all__ = ["FULL_SOFTMAX_WORK", "EpochLoop", "GRUTrainer", "Metadata", "TrainingSettings", "training_budget"]
+__all__ = [
+    "FULL_SOFTMAX_ITEMS", "NEGATIVES", "EpochLoop", "GRUTrainer", "Metadata", "NegativeSampler", "TrainingSettings",
+    "softmax_negatives",
+    "training_budget",
+]  # fmt: skip

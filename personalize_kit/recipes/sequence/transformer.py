@@ -4,8 +4,8 @@ Each item is the sum of its own embedding and the mean of its metadata tokens' e
 a user's newest :data:`MAX_LENGTH` items, oldest first, get learned position embeddings and go through
 :data:`BLOCKS` pre-norm blocks of causal self-attention (one head) and a feed-forward layer. The output at
 the newest position is the query, scored against the same item vectors plus an item bias; training is
-next-item cross-entropy at every position of windows cut from the users' histories (a full softmax while
-targets x catalogue stays under ``FULL_SOFTMAX_WORK``, uniform sampled negatives beyond). Training runs in
+next-item cross-entropy at every position of windows cut from the users' histories (a full softmax or
+sampled negatives, as :func:`~personalize_kit.recipes.sequence.training.softmax_negatives` says). Training runs in
 Keras (:class:`TransformerTrainer`); serving runs the same blocks in numpy (:func:`encode_sequence`), so
 a trained model answers without TensorFlow. The query at the end of each known user's history is cached.
 
@@ -24,12 +24,7 @@ from typing import Any
 import numpy as np
 
 from personalize_kit.recipes.sequence.backend import TrainingClock, cores, load_tensorflow
-from personalize_kit.recipes.sequence.training import (
-    FULL_SOFTMAX_WORK,
-    MIN_NEGATIVES,
-    EpochLoop,
-    Metadata,
-)
+from personalize_kit.recipes.sequence.training import EpochLoop, Metadata, NegativeSampler
 
 #: Newest items a query reads, and the length of the training windows.
 MAX_LENGTH = 32
@@ -106,14 +101,10 @@ class TransformerTrainer(EpochLoop):
         self.keras.utils.set_random_seed(settings.seed)
         self.tf.config.experimental.enable_op_determinism()
         self.rng = np.random.default_rng(settings.seed)
-        n_items = metadata.n_items
+        self.sampler = NegativeSampler(metadata.item_counts, self.rng)
+        self.n_negatives, self.sampled = self.sampler.n_negatives, self.sampler.sampled
+        self.correction = self.tf.constant(self.sampler.correction)
         self.n_targets = int((windows["weights"] > 0).sum())
-        self.n_negatives = n_items
-        if self.n_targets * n_items > FULL_SOFTMAX_WORK:
-            share = FULL_SOFTMAX_WORK // max(1, self.n_targets)
-            self.n_negatives = int(min(n_items - 1, max(MIN_NEGATIVES, share)))
-        self.sampled = self.n_negatives < n_items
-        self.correction = float(np.log((n_items - 1) / max(1, self.n_negatives)))
         self._variables()
         self._steps()
 
@@ -192,7 +183,7 @@ class TransformerTrainer(EpochLoop):
         else:
             positive = tf.reduce_sum(query * tf.gather(vectors, labels + 1), axis=1) + tf.gather(w["item_bias"], labels)
             negative = tf.matmul(query, tf.gather(vectors, negatives + 1), transpose_b=True)
-            negative += tf.gather(w["item_bias"], negatives) + self.correction
+            negative += tf.gather(w["item_bias"], negatives) + tf.gather(self.correction, negatives)
             negative = tf.where(tf.equal(labels[:, None], negatives[None, :]), -1e9, negative)
             logits = tf.concat([positive[:, None], negative], axis=1)
             labels = tf.zeros_like(labels)
@@ -233,9 +224,7 @@ class TransformerTrainer(EpochLoop):
         return self.windows["inputs"][rows], self.windows["targets"][rows], self.windows["weights"][rows]
 
     def _negatives(self) -> np.ndarray:
-        if not self.sampled:
-            return np.zeros(0, dtype=np.int32)
-        return self.rng.choice(self.meta.n_items, self.n_negatives, replace=False).astype(np.int32)
+        return self.sampler.draw()
 
     def weights(self) -> dict[str, np.ndarray]:
         """The weights serving needs, as float32 numpy arrays."""
