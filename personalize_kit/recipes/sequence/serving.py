@@ -79,8 +79,10 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     >>> softmax(np.array([0.0, 0.0])).tolist()
     [0.5, 0.5]
     """
-    shifted = np.exp(logits.astype(np.float64) - logits.max())
-    return shifted / shifted.sum()
+    shifted = np.subtract(logits, logits.max(), dtype=np.float64)  # one pass: cast and shift
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum()
+    return shifted
 
 
 __all__ = ["gru_run", "matrix_vector", "sigmoid", "softmax", "vector_matrix"]

@@ -1,0 +1,186 @@
+"""The served answers of the GRU model equal a straightforward computation of its definition.
+
+The serving path is written for speed (fused numpy passes, memoised states, no pandas per request); the
+reference below is the model written out plainly, in the same float32 steps (the products of one vector
+are the serving module's, so both sides round alike): merge the recent events with the kept history by
+(time, item), run the GRU step over the newest ``bptt``, take the profile over the newest
+``PROFILE_EVENTS``, score the catalogue (vectors . query + bias + repeat terms), softmax, mix in
+exploration, sort by score then catalogue position. Same items, same order, scores within 1e-6.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from planted import LATEST, events, planted_data
+
+from personalize_kit.recipes.sequence import PROFILE_EVENTS, cooccurrence
+from personalize_kit.recipes.sequence.features import NO_TIME
+from personalize_kit.recipes.sequence.serving import matrix_vector, vector_matrix
+from personalize_kit.recipes.user_personalization import UserPersonalization
+
+TOLERANCE = 1e-6
+
+
+@pytest.fixture(scope="module", params=["plain", "cooccurrence"])
+def model(request: pytest.FixtureRequest) -> UserPersonalization:
+    options = {"cooccurrence_weight": 0.5} if request.param == "cooccurrence" else {}
+    interactions, items, users = planted_data(n_users=40, length=30)
+    items = pd.concat(  # items nobody interacted with: exploration candidates, created recently or never
+        [items, pd.DataFrame({"ITEM_ID": ["cold", "new"], "GENRES": ["G0", "G3"],
+                              "CREATION_TIMESTAMP": [LATEST - 2000 * 86_400, LATEST - 5 * 86_400]})],
+        ignore_index=True,
+    )  # fmt: skip
+    model = UserPersonalization(training="closed-form", **options)
+    return model.fit(interactions, items, users, hyperparameters={"hidden_dimension": "32", "bptt": "8"})
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _gru(model: UserPersonalization, codes: list[int], h: np.ndarray) -> np.ndarray:
+    """The Keras GRU (reset_after, gates z, r, h) over the items ``codes``, step by step, in float32."""
+    a = model._arrays
+    units = h.size
+    for code in codes:
+        x = model._x_proj[code]  # the item's vector . kernel + input bias, derived once per model
+        inner = vector_matrix(h, a["gru_recurrent"]) + a["gru_bias"][1]
+        z = _sigmoid(x[:units] + inner[:units])
+        r = _sigmoid(x[units : 2 * units] + inner[units : 2 * units])
+        candidate = np.tanh(x[2 * units :] + r * inner[2 * units :])
+        h = (candidate + z * (h - candidate)).astype(np.float32)  # z h + (1 - z) c
+    return h
+
+
+def _query_and_recent(model: UserPersonalization, user: str | None, frame: pd.DataFrame | None) -> tuple:
+    a = model._arrays
+    index = {item: k for k, item in enumerate(model.catalogue.tolist())}
+    rows = {u: k for k, u in enumerate(a["users"].tolist())}
+    row = rows.get(user) if user is not None else None
+    past: list[tuple[int, int]] = []
+    if row is not None:
+        kept = a["history_items"][row] >= 0
+        past = list(zip(a["history_times"][row][kept].tolist(), a["history_items"][row][kept].tolist(), strict=True))
+    new: list[tuple[int, int]] = []
+    if frame is not None and len(frame):
+        times = (
+            [int(t) for t in frame["TIMESTAMP"]]
+            if "TIMESTAMP" in frame.columns
+            else list(range(NO_TIME - len(frame), NO_TIME))
+        )
+        new = [(t, index[str(i)]) for i, t in zip(frame["ITEM_ID"], times, strict=True) if str(i) in index]
+        new = [e for e in new if e not in set(past)]
+    if not new:  # nothing newer than training: the query kept for the user, or the default one
+        if row is None:
+            return model._default_query, np.empty(0, dtype=np.int64)
+        return a["user_queries"][row], np.asarray([c for _, c in past][-PROFILE_EVENTS:], dtype=np.int64)
+    merged = past + new
+    order = sorted(range(len(merged)), key=lambda k: (merged[k][0], k))
+    codes = [merged[k][1] for k in order][-max(model._bptt, PROFILE_EVENTS) :]
+    init = model._default_init if row is None else model._user_init[row]
+    feature = model._no_feature if row is None else model._user_feature[row]
+    state = _gru(model, codes[-model._bptt :], init)
+    recent = np.asarray(codes[-PROFILE_EVENTS:], dtype=np.int64)
+    profile = (np.einsum("k,kd->d", np.ones(recent.size, np.float32), model._vectors[recent]) / recent.size)
+    query = vector_matrix(state, a["out_kernel"]) + vector_matrix(profile.astype(np.float32), a["profile_kernel"])
+    query = query + vector_matrix(feature, a["metadata_kernel"]) + a["out_bias"]
+    return query.astype(np.float32), recent
+
+
+def reference(model: UserPersonalization, user: str | None, frame: pd.DataFrame | None, n: int,
+              weight: float = 0.0, exclude: tuple[str, ...] = ()) -> list[tuple[str, float]]:  # fmt: skip
+    query, recent = _query_and_recent(model, user, frame)
+    logits = matrix_vector(model._vectors, query) + model._bias
+    window, earlier = set(recent[-model._bptt :].tolist()), set(recent[: -model._bptt].tolist())
+    for code in earlier - window:
+        logits[code] += model._repeat_earlier
+    for code in window:
+        logits[code] += model._repeat
+    if model.cooccurrence["weight"] > 0 and recent.size:
+        decay = float(model.cooccurrence["decay"])
+        logits = logits + model.cooccurrence["weight"] * cooccurrence.scores(model._arrays, recent, logits.size, decay)
+    p = np.exp(logits.astype(np.float64) - logits.max())
+    p /= p.sum()
+    if weight > 0:
+        young = model.exploration_candidates(30.0)
+        spread = np.sqrt(p[young])
+        p = p * (1.0 - weight)
+        p[young] += weight * spread / spread.sum()
+    names = model.catalogue.tolist()
+    order = sorted(range(p.size), key=lambda k: (-p[k], k))
+    return [(names[k], float(p[k])) for k in order if names[k] not in exclude][:n]
+
+
+def assert_same(got: list, want: list) -> None:
+    assert [item for item, _ in got] == [item for item, _ in want]
+    np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=TOLERANCE, atol=1e-12)
+
+
+def _history(model: UserPersonalization, user: str, k: int) -> pd.DataFrame:
+    """The user's ``k`` newest training events, as the mirror passes them back (already known)."""
+    row = model._arrays["users"].tolist().index(user)
+    kept = model._arrays["history_items"][row] >= 0
+    codes, times = model._arrays["history_items"][row][kept][-k:], model._arrays["history_times"][row][kept][-k:]
+    return pd.DataFrame({"USER_ID": user, "ITEM_ID": model.catalogue[codes], "TIMESTAMP": times})
+
+
+def _many(k: int, start: int = LATEST + 5000) -> pd.DataFrame:
+    names = [f"g{(j // 5) % 4}i{(3 * j) % 10}" for j in range(k)] + ["unknown-item"]
+    return events(*names, start=start)
+
+
+CASES = {
+    "known user": ("u1", lambda m: None),
+    "known user, events already in its history": ("u2", lambda m: _history(m, "u2", 6)),
+    "known user, new events": ("u3", lambda m: pd.concat([_history(m, "u3", 4), events("g0i1", "g0i2")])),
+    "known user, more new events than bptt and than the profile": ("u4", lambda m: _many(120)),
+    "unknown user": ("stranger", lambda m: None),
+    "no user": (None, lambda m: None),
+    "user known only through events": ("newcomer", lambda m: events("g2i4", "g2i5", "new", "g2i6")),
+    "events without timestamps": ("newcomer", lambda m: events("g1i1", "g1i2")[["USER_ID", "ITEM_ID"]]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("weight", [0.0, 0.3, 1.0])
+def test_recommendations_equal_the_reference(model: UserPersonalization, case: str, weight: float) -> None:
+    user, make = CASES[case]
+    frame = make(model)
+    n_all = model.catalogue.size
+    for n in (3, 25, n_all):  # the mirror asks for the whole catalogue when a filter follows
+        got = model.recommend(user_id=user, recent_events=frame, n=n, exploration_weight=weight)
+        assert_same(got, reference(model, user, frame, n, weight))
+    skip = tuple(item for item, _ in reference(model, user, frame, 4, weight))[::2] + ("not-an-item",)
+    got = model.recommend(user_id=user, recent_events=frame, n=10, exploration_weight=weight, exclude=skip)
+    assert_same(got, reference(model, user, frame, 10, weight, exclude=skip))
+
+
+def test_a_kept_state_is_not_served_after_new_events(model: UserPersonalization) -> None:
+    first = events("g0i1", "g0i2")
+    assert_same(model.recommend(user_id="u5", recent_events=first, n=8),
+                reference(model, "u5", first, 8))  # fmt: skip
+    assert_same(model.recommend(user_id="u5", recent_events=first, n=8), reference(model, "u5", first, 8))
+    later = pd.concat([first, events("g3i7", "g3i8", start=LATEST + 9000)], ignore_index=True)
+    got = model.recommend(user_id="u5", recent_events=later, n=8, exploration_weight=0.3)
+    assert_same(got, reference(model, "u5", later, 8, 0.3))
+    assert [i for i, _ in got] != [i for i, _ in reference(model, "u5", first, 8, 0.3)]
+
+
+def test_an_item_alone_is_scored_as_a_one_event_history(model: UserPersonalization) -> None:
+    got = model.recommend(item_id="g1i3", n=6)
+    assert_same(got, reference(model, None, events("g1i3", start=NO_TIME), 6))
+
+
+def test_ranking_equals_the_reference_softmax_over_the_list(model: UserPersonalization) -> None:
+    frame = _many(50)
+    wanted = ["g0i0", "g3i9", "nope", "g1i4", "new", "g0i0", "g2i2"]
+    full = {item: score for item, score in reference(model, "u6", frame, model.catalogue.size)}
+    known = list(dict.fromkeys(i for i in wanted if i in full))
+    total = sum(full[i] for i in known)
+    want = sorted(((i, full[i] / total) for i in known), key=lambda pair: -pair[1]) + [("nope", None)]
+    got = model.rank("u6", wanted, recent_events=frame)
+    assert [i for i, _ in got] == [i for i, _ in want]
+    np.testing.assert_allclose([s for _, s in got[:-1]], [s for _, s in want[:-1]], rtol=1e-5)
+    assert got[-1] == ("nope", None)
