@@ -221,26 +221,41 @@ RECENT_EVENTS_SQL = (
 )
 
 
+#: Which events a user's ``n`` newest are (their sequence numbers, newest first), read from the index alone:
+#: a recorded event is never changed and its number never reused, so while this is unchanged, so are they.
+RECENT_EVENTS_KEY_SQL = (
+    "SELECT group_concat(seq) FROM (SELECT seq FROM events "
+    "WHERE dataset_group = ? AND user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?)"
+)
+
+
 def recent_events(
     state: StateDir, dataset_group: str, user_id: str, n: int, cache: LRU | None = None
 ) -> pd.DataFrame | None:
     """The user's ``n`` newest recorded events, oldest first (an index read), or ``None`` when there are none.
 
     With a ``cache``, the frame made the last time is returned again (the same object) while the events
-    read are unchanged, so that recipes may keep what they computed from it.
+    are the same ones (:data:`RECENT_EVENTS_KEY_SQL`, which reads the index only), so that recipes may keep
+    what they computed from it.
     """
-    (found,) = state.db.connection().execute(RECENT_EVENTS_SQL, (dataset_group, user_id, n)).fetchone()
+    connection = state.db.connection()
+    key = (str(state.root), dataset_group, user_id, n)
+    which = None
+    if cache is not None:
+        (which,) = connection.execute(RECENT_EVENTS_KEY_SQL, (dataset_group, user_id, n)).fetchone()
+        if which is None:
+            return None
+        cached = cache.get(key)
+        if cached is not None and cached[0] == which:
+            return cached[1]
+    (found,) = connection.execute(RECENT_EVENTS_SQL, (dataset_group, user_id, n)).fetchone()
     if found == "[]":
         return None
-    key = (str(state.root), dataset_group, user_id, n)
-    cached = cache.get(key) if cache is not None else None
-    if cached is not None and cached[0] == found:
-        return cached[1]
     rows = sorted(json.loads(found), key=lambda row: (row[3], row[0]))  # oldest first
     # object columns: a request reads a hundred values, which pandas's string inference costs more than
     frame = pd.DataFrame([row[1:] for row in rows], columns=list(INTERACTION_COLUMNS), dtype=object)
     if cache is not None:
-        cache.put(key, (found, frame))
+        cache.put(key, (which, frame))  # events recorded since the key was read only make the next read miss
     return frame
 
 

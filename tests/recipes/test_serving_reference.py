@@ -140,6 +140,8 @@ CASES = {
     "no user": (None, lambda m: None),
     "user known only through events": ("newcomer", lambda m: events("g2i4", "g2i5", "new", "g2i6")),
     "events without timestamps": ("newcomer", lambda m: events("g1i1", "g1i2")[["USER_ID", "ITEM_ID"]]),
+    "timestamps as text": ("u7", lambda m: events("g3i1", "g3i2", "g0i5").astype({"TIMESTAMP": str})),
+    "events as the mirror reads them": ("u8", lambda m: _many(30).astype(object)),
 }
 
 

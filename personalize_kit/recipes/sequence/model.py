@@ -316,7 +316,7 @@ class SequenceRecipe(Recipe):
         """
         row = self._user_index.get(user_id) if user_id is not None else None
         none = np.empty(0, dtype=np.int64)
-        if recent_events is None or len(recent_events) == 0 or "ITEM_ID" not in recent_events.columns:
+        if recent_events is None or len(recent_events) == 0:
             return row, none
         events = event_codes(recent_events, self._item_index)
         past: list[tuple[int, int]] = []

@@ -42,26 +42,25 @@ def add_repeat_terms(
 
 
 def event_codes(recent_events: pd.DataFrame, index: Mapping[str, int]) -> list[tuple[int, int]]:
-    """``(timestamp, catalogue position)`` of the events of items in ``index``, in the frame's order.
+    """``(timestamp, catalogue position)`` of the events of items in ``index``, in the frame's order (none
+    without an ``ITEM_ID`` column).
 
     A missing or unreadable timestamp counts as 0; without a ``TIMESTAMP`` column the events come after
-    any history, in the order given.
+    any history, in the order given. The frame is read as one array (selecting its columns by name costs
+    more than a request's arithmetic).
     """
-    items = [str(item) for item in recent_events["ITEM_ID"].tolist()]
-    if "TIMESTAMP" in recent_events.columns:
-        times = _timestamps(recent_events["TIMESTAMP"])
+    columns = recent_events.columns.tolist()
+    if "ITEM_ID" not in columns:
+        return []
+    values = recent_events.to_numpy(dtype=object)
+    items = [str(item) for item in values[:, columns.index("ITEM_ID")].tolist()]
+    if "TIMESTAMP" in columns:
+        times = values[:, columns.index("TIMESTAMP")].tolist()
+        if not all(type(t) is int for t in times):  # not plain ints: read as pandas reads numbers
+            times = pd.to_numeric(recent_events["TIMESTAMP"], errors="coerce").fillna(0).astype(np.int64).tolist()
     else:
         times = list(range(NO_TIME - len(items), NO_TIME))
     return [(t, index[item]) for item, t in zip(items, times, strict=True) if item in index]
-
-
-def _timestamps(column: pd.Series) -> list[int]:
-    """The column as Python ints: plain ints as they are (what the mirror's events hold), anything else as
-    ``pd.to_numeric`` reads it (a number in a string, a float cut to its integer part, else 0)."""
-    values = column.tolist()
-    if all(type(v) is int for v in values):
-        return values
-    return pd.to_numeric(column, errors="coerce").fillna(0).astype(np.int64).tolist()
 
 
 def merged_sequence(past: list[tuple[int, int]], events: list[tuple[int, int]], length: int) -> list[int]:
