@@ -83,7 +83,7 @@ def _query_and_recent(model: UserPersonalization, user: str | None, frame: pd.Da
     feature = model._no_feature if row is None else model._user_feature[row]
     state = _gru(model, codes[-model._bptt :], init)
     recent = np.asarray(codes[-PROFILE_EVENTS:], dtype=np.int64)
-    profile = (np.einsum("k,kd->d", np.ones(recent.size, np.float32), model._vectors[recent]) / recent.size)
+    profile = np.einsum("k,kd->d", np.ones(recent.size, np.float32), model._vectors[recent]) / recent.size
     query = vector_matrix(state, a["out_kernel"]) + vector_matrix(profile.astype(np.float32), a["profile_kernel"])
     query = query + vector_matrix(feature, a["metadata_kernel"]) + a["out_bias"]
     return query.astype(np.float32), recent

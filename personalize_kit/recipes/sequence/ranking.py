@@ -26,9 +26,7 @@ from personalize_kit.recipes.base import Ranked
 from personalize_kit.recipes.sequence.features import NO_TIME
 
 
-def add_repeat_terms(
-    logits: np.ndarray, recent: np.ndarray, *, bptt: int, repeat: Any, repeat_earlier: Any
-) -> None:
+def add_repeat_terms(logits: np.ndarray, recent: np.ndarray, *, bptt: int, repeat: Any, repeat_earlier: Any) -> None:
     """Add, in place, ``repeat`` to the items of the newest ``bptt`` of ``recent`` (newest last) and
     ``repeat_earlier`` to the older ones not among those (each item once)."""
     if recent.size == 0:
