@@ -80,14 +80,11 @@ def top_ranked(probabilities: np.ndarray, n: int, skip: set[int], names: Sequenc
         candidates = np.arange(size)
     scores = probabilities[candidates]
     order = np.argsort(-scores, kind="stable")
-    out: Ranked = []
-    for code, score in zip(candidates[order].tolist(), scores[order].tolist(), strict=True):
-        if code in skip:
-            continue
-        out.append((names[code], score))
-        if len(out) >= n:
-            break
-    return out
+    codes, values = candidates[order].tolist(), scores[order].tolist()
+    if skip:
+        kept = [k for k, code in enumerate(codes) if code not in skip][:n]
+        codes, values = [codes[k] for k in kept], [values[k] for k in kept]
+    return list(zip(map(names.__getitem__, codes[:n]), values[:n]))  # (a whole catalogue when a filter follows)
 
 
 __all__ = ["add_repeat_terms", "event_codes", "merged_sequence", "top_ranked"]
