@@ -229,6 +229,9 @@ RECENT_EVENTS_KEY_SQL = (
 )
 
 
+_RECENT_COLUMNS = pd.Index(INTERACTION_COLUMNS)
+
+
 def recent_events(
     state: StateDir, dataset_group: str, user_id: str, n: int, cache: LRU | None = None
 ) -> pd.DataFrame | None:
@@ -252,8 +255,9 @@ def recent_events(
     if found == "[]":
         return None
     rows = sorted(json.loads(found), key=lambda row: (row[3], row[0]))  # oldest first
-    # object columns: a request reads a hundred values, which pandas's string inference costs more than
-    frame = pd.DataFrame([row[1:] for row in rows], columns=list(INTERACTION_COLUMNS), dtype=object)
+    # object columns: a request reads a hundred values, which pandas's string inference costs more than (and
+    # the column labels are made once: inferring their type is half of making a frame)
+    frame = pd.DataFrame([row[1:] for row in rows], columns=_RECENT_COLUMNS, dtype=object)
     if cache is not None:
         cache.put(key, (which, frame))  # events recorded since the key was read only make the next read miss
     return frame
