@@ -84,7 +84,8 @@ def top_ranked(probabilities: np.ndarray, n: int, skip: set[int], names: Sequenc
     if skip:
         kept = [k for k, code in enumerate(codes) if code not in skip][:n]
         codes, values = [codes[k] for k in kept], [values[k] for k in kept]
-    return list(zip(map(names.__getitem__, codes[:n]), values[:n]))  # (a whole catalogue when a filter follows)
+    # named in one pass (a filter that follows asks for the whole catalogue)
+    return list(zip(map(names.__getitem__, codes[:n]), values[:n], strict=True))
 
 
 __all__ = ["add_repeat_terms", "event_codes", "merged_sequence", "top_ranked"]
