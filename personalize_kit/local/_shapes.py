@@ -93,7 +93,11 @@ def check_input(shape: Shape | None, value: Any, where: str = "") -> None:
 
 
 def shape_output(shape: Shape | None, value: Any) -> Any:
-    """Keep only what ``shape`` declares, converting epoch seconds to timezone-aware ``datetime``."""
+    """Keep only what ``shape`` declares, converting epoch seconds to timezone-aware ``datetime``.
+
+    ``shape`` should come from a model kept for the process (``mirror.operation_model``): what is made
+    from it is kept as long.
+    """
     if shape is None:
         return {}
     return _output(shape)(value)
@@ -112,7 +116,7 @@ def _timestamp(value: Any) -> Any:
 @cache
 def _output(shape: Shape) -> Any:
     """The function shaping values of ``shape`` (:func:`shape_output`), built once per shape: every answer
-    goes through it."""
+    goes through it. Kept for the process: give it the shapes of models that live as long."""
     kind = shape.type_name
     if kind == "timestamp":
         return _timestamp
