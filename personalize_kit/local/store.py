@@ -227,7 +227,11 @@ RECENT_EVENTS_KEY_SQL = (
     "SELECT group_concat(seq) FROM (SELECT seq FROM events "
     "WHERE dataset_group = ? AND user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?)"
 )
-
+#: Events by their sequence numbers (a JSON list; rowid lookups), as rows of :data:`RECENT_EVENTS_SQL`.
+EVENTS_BY_SEQ_SQL = (
+    "SELECT json_group_array(json_array(seq, user_id, item_id, ts, event_type, event_value)) FROM events "
+    "WHERE seq IN (SELECT value FROM json_each(?))"
+)
 
 _RECENT_COLUMNS = pd.Index(INTERACTION_COLUMNS)
 
@@ -239,28 +243,53 @@ def recent_events(
 
     With a ``cache``, the frame made the last time is returned again (the same object) while the events
     are the same ones (:data:`RECENT_EVENTS_KEY_SQL`, which reads the index only), so that recipes may keep
-    what they computed from it.
+    what they computed from it; when they changed, only the events not read before are read.
     """
     connection = state.db.connection()
-    key = (str(state.root), dataset_group, user_id, n)
-    which = None
-    if cache is not None:
-        (which,) = connection.execute(RECENT_EVENTS_KEY_SQL, (dataset_group, user_id, n)).fetchone()
-        if which is None:
-            return None
-        cached = cache.get(key)
-        if cached is not None and cached[0] == which:
-            return cached[1]
-    (found,) = connection.execute(RECENT_EVENTS_SQL, (dataset_group, user_id, n)).fetchone()
-    if found == "[]":
+    if cache is None:
+        (found,) = connection.execute(RECENT_EVENTS_SQL, (dataset_group, user_id, n)).fetchone()
+        rows = json.loads(found)
+        return _events_frame(rows) if rows else None
+    (which,) = connection.execute(RECENT_EVENTS_KEY_SQL, (dataset_group, user_id, n)).fetchone()
+    if which is None:
         return None
-    rows = sorted(json.loads(found), key=lambda row: (row[3], row[0]))  # oldest first
+    key = (str(state.root), dataset_group, user_id, n)
+    cached = cache.get(key)  # (which events, their frame, rows read by sequence number)
+    if cached is not None and cached[0] == which:
+        return cached[1]
+    rows = _known_or_read(connection, which, cached[2] if cached is not None else {})
+    if rows is None:
+        (found,) = connection.execute(RECENT_EVENTS_SQL, (dataset_group, user_id, n)).fetchone()
+        rows = json.loads(found)  # as new as ``which`` or newer: the next read then finds other events and reads
+        if not rows:
+            return None
+    frame = _events_frame(rows)
+    cache.put(key, (which, frame, {row[0]: row for row in rows}))
+    return frame
+
+
+def _known_or_read(connection: Any, which: str, known: dict[int, list[Any]]) -> list[list[Any]] | None:
+    """The rows of the events numbered in ``which``: those in ``known``, the others read by number; ``None``
+    when ``known`` has none of them or some are gone (deleted since ``which`` was read)."""
+    numbers = [int(seq) for seq in which.split(",")]
+    missing = [seq for seq in numbers if seq not in known]
+    if len(missing) == len(numbers):
+        return None
+    read: dict[int, list[Any]] = {}
+    if missing:
+        (found,) = connection.execute(EVENTS_BY_SEQ_SQL, (json.dumps(missing),)).fetchone()
+        read = {row[0]: row for row in json.loads(found)}
+        if len(read) != len(missing):
+            return None
+    return [known[seq] if seq in known else read[seq] for seq in numbers]
+
+
+def _events_frame(rows: list[list[Any]]) -> pd.DataFrame:
+    """Rows of ``[seq, user, item, ts, type, value]`` as a frame of the recipe columns, oldest first."""
+    rows = sorted(rows, key=lambda row: (row[3], row[0]))
     # object columns: a request reads a hundred values, which pandas's string inference costs more than (and
     # the column labels are made once: inferring their type is half of making a frame)
-    frame = pd.DataFrame([row[1:] for row in rows], columns=_RECENT_COLUMNS, dtype=object)
-    if cache is not None:
-        cache.put(key, (which, frame))  # events recorded since the key was read only make the next read miss
-    return frame
+    return pd.DataFrame([row[1:] for row in rows], columns=_RECENT_COLUMNS, dtype=object)
 
 
 def read_events(state: StateDir, dataset_group: str) -> pd.DataFrame:

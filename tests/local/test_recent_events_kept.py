@@ -58,3 +58,17 @@ def test_which_events_are_newest_is_read_from_the_index_alone(tmp_path: Path) ->
     plan = state.db.connection().execute("EXPLAIN QUERY PLAN " + store.RECENT_EVENTS_KEY_SQL, ("g", "u", 5))
     text = " | ".join(str(row[-1]) for row in plan.fetchall())
     assert "COVERING INDEX events_by_user" in text and "TEMP B-TREE" not in text
+
+
+def test_events_gone_since_their_numbers_were_read_are_read_again_in_full(tmp_path: Path) -> None:
+    state = StateDir(tmp_path)
+    _put(state, "u", ("a", 10), ("b", 20))
+    connection = state.db.connection()
+    (which,) = connection.execute(store.RECENT_EVENTS_KEY_SQL, ("g", "u", 5)).fetchone()
+    known = {int(seq): [int(seq), "u", "?", 0, "watch", None] for seq in which.split(",")[1:]}
+    assert [row[2] for row in store._known_or_read(connection, which, known)] == ["b", "?"]  # newest first
+    assert store._known_or_read(connection, which, {}) is None  # nothing known: one read of them all
+    store.delete_users(state, "g", {"u"})
+    assert store._known_or_read(connection, which, known) is None  # one is gone: read them all again
+    plan = connection.execute("EXPLAIN QUERY PLAN " + store.EVENTS_BY_SEQ_SQL, ("[1]",)).fetchall()
+    assert "SEARCH events USING INTEGER PRIMARY KEY" in " | ".join(str(row[-1]) for row in plan)
