@@ -254,18 +254,24 @@ def recent_events(
     if which is None:
         return None
     key = (str(state.root), dataset_group, user_id, n)
-    cached = cache.get(key)  # (which events, their frame, rows read by sequence number)
+    cached = cache.get(key)  # (which events, their frame)
     if cached is not None and cached[0] == which:
         return cached[1]
-    rows = _known_or_read(connection, which, cached[2] if cached is not None else {})
+    rows = _known_or_read(connection, which, _rows_by_number(*cached)) if cached is not None else None
     if rows is None:
         (found,) = connection.execute(RECENT_EVENTS_SQL, (dataset_group, user_id, n)).fetchone()
-        rows = json.loads(found)  # as new as ``which`` or newer: the next read then finds other events and reads
+        rows = json.loads(found)  # as new as ``which`` or newer: kept as what it read
         if not rows:
             return None
     frame = _events_frame(rows)
-    cache.put(key, (which, frame, {row[0]: row for row in rows}))
+    cache.put(key, (",".join(str(row[0]) for row in reversed(rows)), frame))  # ``rows``: now oldest first
     return frame
+
+
+def _rows_by_number(which: str, frame: pd.DataFrame) -> dict[int, list[Any]]:
+    """The rows a kept frame was made of, by sequence number (``which`` lists them newest first)."""
+    numbers = [int(seq) for seq in which.split(",")]
+    return {seq: [seq, *row] for seq, row in zip(reversed(numbers), frame.to_numpy().tolist(), strict=True)}
 
 
 def _known_or_read(connection: Any, which: str, known: dict[int, list[Any]]) -> list[list[Any]] | None:
@@ -285,8 +291,9 @@ def _known_or_read(connection: Any, which: str, known: dict[int, list[Any]]) -> 
 
 
 def _events_frame(rows: list[list[Any]]) -> pd.DataFrame:
-    """Rows of ``[seq, user, item, ts, type, value]`` as a frame of the recipe columns, oldest first."""
-    rows = sorted(rows, key=lambda row: (row[3], row[0]))
+    """Rows of ``[seq, user, item, ts, type, value]`` as a frame of the recipe columns, oldest first (``rows``
+    is sorted so, in place)."""
+    rows.sort(key=lambda row: (row[3], row[0]))
     # object columns: a request reads a hundred values, which pandas's string inference costs more than (and
     # the column labels are made once: inferring their type is half of making a frame)
     return pd.DataFrame([row[1:] for row in rows], columns=_RECENT_COLUMNS, dtype=object)
