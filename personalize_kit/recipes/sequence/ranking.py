@@ -1,9 +1,10 @@
 """A request's steps around the sequence model's query, in few numpy passes and no pandas.
 
-A request of a busy server shares the interpreter with many threads: every numpy call over the catalogue
-lets another thread run, and every Python-level helper (``np.unique``, ``np.setdiff1d``, pandas) costs
-more than the arithmetic it does. So a recent-events frame is read once into plain lists, the repeat
-terms touch only the user's items, and the top items are picked with one partition of the scores.
+A request is small: a numpy call over a catalogue of a few thousand items costs little more than its fixed
+overhead, and a Python-level helper (``np.unique``, ``np.setdiff1d``, selecting a pandas column) costs more
+than the arithmetic it does, while many threads of a server share one interpreter. So a recent-events frame
+is read once into plain lists, the repeat terms touch only the user's items, and the top items are picked
+with one partition of the scores (ties in catalogue order, whatever ``n``).
 
 >>> logits = np.zeros(4, np.float32)
 >>> add_repeat_terms(logits, np.array([3, 1, 2, 2]), bptt=2, repeat=1.0, repeat_earlier=-1.0)
