@@ -93,24 +93,50 @@ def check_input(shape: Shape | None, value: Any, where: str = "") -> None:
 
 
 def shape_output(shape: Shape | None, value: Any) -> Any:
-    """Keep only what ``shape`` declares, converting epoch seconds to timezone-aware ``datetime``."""
+    """Keep only what ``shape`` declares, converting epoch seconds to timezone-aware ``datetime``.
+
+    ``shape`` should come from a model kept for the process (``mirror.operation_model``): what is made
+    from it is kept as long.
+    """
     if shape is None:
         return {}
-    kind = shape.type_name
-    if value is None:
-        return None
-    if kind == "structure":
-        out = {}
-        for name, member in shape.members.items():
-            if name in value and value[name] is not None:
-                out[name] = shape_output(member, value[name])
-        return out
-    if kind == "list":
-        return [shape_output(shape.member, item) for item in value]
-    if kind == "map":
-        return {key: shape_output(shape.value, item) for key, item in value.items()}
-    if kind == "timestamp":
-        if isinstance(value, dt.datetime):
-            return value
-        return dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
+    return _output(shape)(value)
+
+
+def _same(value: Any) -> Any:
     return value
+
+
+def _timestamp(value: Any) -> Any:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
+
+
+@cache
+def _output(shape: Shape) -> Any:
+    """The function shaping values of ``shape`` (:func:`shape_output`), built once per shape: every answer
+    goes through it. Kept for the process: give it the shapes of models that live as long."""
+    kind = shape.type_name
+    if kind == "timestamp":
+        return _timestamp
+    if kind == "list":
+        member = _output(shape.member)
+        return lambda value: None if value is None else [member(item) for item in value]
+    if kind == "map":
+        item_output = _output(shape.value)
+        return lambda value: None if value is None else {key: item_output(item) for key, item in value.items()}
+    if kind != "structure":
+        return _same
+    members = [(name, _output(member)) for name, member in shape.members.items()]
+
+    def structure(value: Any) -> Any:
+        if value is None:
+            return None
+        out = {}
+        for name, output in members:
+            if name in value and value[name] is not None:
+                out[name] = output(value[name])
+        return out
+
+    return structure

@@ -47,7 +47,7 @@ class Caches:
     models: dict[str, Any] = field(default_factory=dict)
     #: Datasets by (dataset group, type): ``(version key, frame, per-user index or None)``.
     datasets: dict[tuple[str, str], Any] = field(default_factory=dict)
-    #: Users' newest events as last read: ``(rows, frame)`` (see :func:`~personalize_kit.local.store.recent_events`).
+    #: Users' newest events as last read: ``(which events, frame)`` (see :func:`.store.recent_events`).
     recent_events: LRU = field(default_factory=lambda: LRU(RECENT_USERS))
     #: Models that count the events recorded since their training (Trending-Now), by (model, dataset group):
     #: ``(model, newest event read, those events, the model with them)``.

@@ -169,7 +169,10 @@ class Mirror:
         params = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
         request_id = str(uuid.uuid4())
         try:
-            result = shape_output(model.output_shape, self.call(service, model.name, params, region))
+            # the mirror's own model of the operation: its shapes live as long as the process, so the function
+            # shaping them is made once (a client's model lives as long as the client)
+            shape = operation_model(service, model.name).output_shape
+            result = shape_output(shape, self.call(service, model.name, params, region))
             status = 200
         except ServiceError as exc:
             status = exc.status

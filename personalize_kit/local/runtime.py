@@ -7,6 +7,7 @@ users and interactions as they are now.
 
 from __future__ import annotations
 
+import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,12 +37,12 @@ RECENT_EVENTS = 100
 
 def model_for(backend: PersonalizeBackend, version_arn: str, recipe_arn: str) -> Recipe:
     """The trained model of a version, loaded once per process and reloaded when its files change."""
-    directory = training.model_dir(backend, version_arn)
     try:
-        stamp = (directory / "model.npz").stat().st_mtime_ns
-        cached = backend.caches.models.get(version_arn)
+        cached = backend.caches.models.get(version_arn)  # (stamp, model, path of its weights)
+        weights = cached[2] if cached is not None else str(training.model_dir(backend, version_arn) / "model.npz")
+        stamp = os.stat(weights).st_mtime_ns
         if cached is None or cached[0] != stamp:
-            cached = (stamp, training.load_model(backend, version_arn, recipe_arn))
+            cached = (stamp, training.load_model(backend, version_arn, recipe_arn), weights)
             backend.caches.models[version_arn] = cached
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # a full disk, a killed copy, a hand edit
         raise InternalFailure(

@@ -221,27 +221,82 @@ RECENT_EVENTS_SQL = (
 )
 
 
+#: Which events a user's ``n`` newest are (their sequence numbers, newest first), read from the index alone:
+#: a recorded event is never changed and its number never reused, so while this is unchanged, so are they.
+RECENT_EVENTS_KEY_SQL = (
+    "SELECT group_concat(seq) FROM (SELECT seq FROM events "
+    "WHERE dataset_group = ? AND user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?)"
+)
+#: Events by their sequence numbers (a JSON list; rowid lookups), as rows of :data:`RECENT_EVENTS_SQL`.
+EVENTS_BY_SEQ_SQL = (
+    "SELECT json_group_array(json_array(seq, user_id, item_id, ts, event_type, event_value)) FROM events "
+    "WHERE seq IN (SELECT value FROM json_each(?))"
+)
+
+_RECENT_COLUMNS = pd.Index(INTERACTION_COLUMNS)
+
+
 def recent_events(
     state: StateDir, dataset_group: str, user_id: str, n: int, cache: LRU | None = None
 ) -> pd.DataFrame | None:
     """The user's ``n`` newest recorded events, oldest first (an index read), or ``None`` when there are none.
 
     With a ``cache``, the frame made the last time is returned again (the same object) while the events
-    read are unchanged, so that recipes may keep what they computed from it.
+    are the same ones (:data:`RECENT_EVENTS_KEY_SQL`, which reads the index only), so that recipes may keep
+    what they computed from it; when they changed, only the events not read before are read.
     """
-    (found,) = state.db.connection().execute(RECENT_EVENTS_SQL, (dataset_group, user_id, n)).fetchone()
-    if found == "[]":
+    connection = state.db.connection()
+    if cache is None:
+        (found,) = connection.execute(RECENT_EVENTS_SQL, (dataset_group, user_id, n)).fetchone()
+        rows = json.loads(found)
+        return _events_frame(rows) if rows else None
+    (which,) = connection.execute(RECENT_EVENTS_KEY_SQL, (dataset_group, user_id, n)).fetchone()
+    if which is None:
         return None
     key = (str(state.root), dataset_group, user_id, n)
-    cached = cache.get(key) if cache is not None else None
-    if cached is not None and cached[0] == found:
+    cached = cache.get(key)  # (which events, their frame)
+    if cached is not None and cached[0] == which:
         return cached[1]
-    rows = sorted(json.loads(found), key=lambda row: (row[3], row[0]))  # oldest first
-    # object columns: a request reads a hundred values, which pandas's string inference costs more than
-    frame = pd.DataFrame([row[1:] for row in rows], columns=list(INTERACTION_COLUMNS), dtype=object)
-    if cache is not None:
-        cache.put(key, (found, frame))
+    rows = _known_or_read(connection, which, _rows_by_number(*cached)) if cached is not None else None
+    if rows is None:
+        (found,) = connection.execute(RECENT_EVENTS_SQL, (dataset_group, user_id, n)).fetchone()
+        rows = json.loads(found)  # as new as ``which`` or newer: kept as what it read
+        if not rows:
+            return None
+    frame = _events_frame(rows)
+    cache.put(key, (",".join(str(row[0]) for row in reversed(rows)), frame))  # ``rows``: now oldest first
     return frame
+
+
+def _rows_by_number(which: str, frame: pd.DataFrame) -> dict[int, list[Any]]:
+    """The rows a kept frame was made of, by sequence number (``which`` lists them newest first)."""
+    numbers = [int(seq) for seq in which.split(",")]
+    return {seq: [seq, *row] for seq, row in zip(reversed(numbers), frame.to_numpy().tolist(), strict=True)}
+
+
+def _known_or_read(connection: Any, which: str, known: dict[int, list[Any]]) -> list[list[Any]] | None:
+    """The rows of the events numbered in ``which``: those in ``known``, the others read by number; ``None``
+    when ``known`` has none of them or some are gone (deleted since ``which`` was read)."""
+    numbers = [int(seq) for seq in which.split(",")]
+    missing = [seq for seq in numbers if seq not in known]
+    if len(missing) == len(numbers):
+        return None
+    read: dict[int, list[Any]] = {}
+    if missing:
+        (found,) = connection.execute(EVENTS_BY_SEQ_SQL, (json.dumps(missing),)).fetchone()
+        read = {row[0]: row for row in json.loads(found)}
+        if len(read) != len(missing):
+            return None
+    return [known[seq] if seq in known else read[seq] for seq in numbers]
+
+
+def _events_frame(rows: list[list[Any]]) -> pd.DataFrame:
+    """Rows of ``[seq, user, item, ts, type, value]`` as a frame of the recipe columns, oldest first (``rows``
+    is sorted so, in place)."""
+    rows.sort(key=lambda row: (row[3], row[0]))
+    # object columns: a request reads a hundred values, which pandas's string inference costs more than (and
+    # the column labels are made once: inferring their type is half of making a frame)
+    return pd.DataFrame([row[1:] for row in rows], columns=_RECENT_COLUMNS, dtype=object)
 
 
 def read_events(state: StateDir, dataset_group: str) -> pd.DataFrame:

@@ -112,13 +112,21 @@ class UserPersonalization(SequenceRecipe):
         return kept[4]
 
     def _explore(self, probabilities: np.ndarray, weight: float, cut_off: float) -> np.ndarray:
+        """``probabilities`` (changed in place) mixed with the spread over the young items."""
         candidates = self.exploration_candidates(cut_off)
         if candidates.size == 0:
             return probabilities
-        spread = np.sqrt(probabilities[candidates])
-        mixed = probabilities * (1.0 - weight)
-        mixed[candidates] += weight * spread / spread.sum()
-        return mixed
+        every = candidates.size == probabilities.size  # a young catalogue: slices, not an index
+        spread = np.sqrt(probabilities if every else probabilities[candidates])
+        total = spread.sum()
+        spread *= weight
+        spread /= total  # weight * spread / total, as written out
+        probabilities *= 1.0 - weight
+        if every:
+            probabilities += spread
+        else:
+            probabilities[candidates] += spread
+        return probabilities
 
     # ----------------------------------------------------------------------------------- UPDATE
 

@@ -4,6 +4,7 @@
 - :mod:`.training`: :class:`GRUTrainer`, the Keras training of the GRU model (TensorFlow is imported by
   :mod:`.backend`, quietly, when a model is fitted, and only then);
 - :mod:`.serving`: the GRU step, products and softmax in numpy, for answering requests without TensorFlow;
+- :mod:`.ranking`: a request's steps around the query (its events read, repeat terms, the top items);
 - :mod:`.saved`: what ``model.npz`` and ``model.json`` hold;
 - :mod:`.model`: :class:`SequenceRecipe`, the recipe that ties them together.
 """

@@ -39,6 +39,7 @@ from personalize_kit.recipes.sequence.features import (
     windows,
 )
 from personalize_kit.recipes.sequence.quick import quick_weights
+from personalize_kit.recipes.sequence.ranking import add_repeat_terms, event_codes, merged_sequence, top_ranked
 from personalize_kit.recipes.sequence.saved import FORMAT_VERSION, GRU_WEIGHTS, STRING_ARRAYS, check_format
 from personalize_kit.recipes.sequence.serving import gru_run, matrix_vector, softmax, vector_matrix
 from personalize_kit.recipes.sequence.training import GRUTrainer, Metadata, TrainingSettings
@@ -321,35 +322,24 @@ class SequenceRecipe(Recipe):
         Returns an empty sequence for a known user without new events (the cached query applies).
         """
         row = self._user_index.get(user_id) if user_id is not None else None
-        if recent_events is None or len(recent_events) == 0 or "ITEM_ID" not in recent_events.columns:
-            return row, np.empty(0, dtype=np.int64)
-        index = self._item_index
-        ev_items = recent_events["ITEM_ID"].tolist()
-        if "TIMESTAMP" in recent_events.columns:
-            ev_times = pd.to_numeric(recent_events["TIMESTAMP"], errors="coerce").fillna(0).astype(np.int64).tolist()
-        else:
-            ev_times = list(range(NO_TIME - len(ev_items), NO_TIME))  # in the order given, after the history
-        events = [(t, index[str(i)]) for i, t in zip(ev_items, ev_times, strict=True) if str(i) in index]
+        none = np.empty(0, dtype=np.int64)
+        if recent_events is None or len(recent_events) == 0:
+            return row, none
+        events = event_codes(recent_events, self._item_index)
+        past: list[tuple[int, int]] = []
         if row is not None:
             a = self._arrays
             hist = a["history_items"][row]
             valid = hist >= 0
             past = list(zip(a["history_times"][row][valid].tolist(), hist[valid].tolist(), strict=True))
             seen = set(past)
-            new = [e for e in events if e not in seen]
-            if not new:
-                return row, np.empty(0, dtype=np.int64)
-            events = past + new
+            events = [e for e in events if e not in seen]
         if not events:
-            return row, np.empty(0, dtype=np.int64)
-        ordered = sorted(range(len(events)), key=lambda k: (events[k][0], k))
-        length = max(self._bptt, PROFILE_EVENTS)
-        sequence = np.asarray([events[k][1] for k in ordered[-length:]], dtype=np.int64)
-        if row is not None:
-            hist = self._arrays["history_items"][row]
-            if np.array_equal(sequence, hist[hist >= 0]):  # only events older than the kept history
-                return row, np.empty(0, dtype=np.int64)
-        return row, sequence
+            return row, none
+        sequence = merged_sequence(past, events, max(self._bptt, PROFILE_EVENTS))
+        if row is not None and sequence == [code for _, code in past]:  # only events older than the kept history
+            return row, none
+        return row, np.asarray(sequence, dtype=np.int64)
 
     def _state(
         self, user_id: str | None, recent_events: pd.DataFrame | None, item_id: str | None = None
@@ -398,13 +388,13 @@ class SequenceRecipe(Recipe):
         newest last), the items the GRU read (the newest ``bptt``) get the learned ``repeat`` weight and
         the older ones the ``repeat_earlier`` weight, negative where users seldom come back to what they saw.
         """
-        window, earlier = recent[-self._bptt :], recent[: -self._bptt]
         extra = self._cooccurrence_term(recent)
         if codes is None:
-            logits = matrix_vector(self._vectors, query) + self._bias
-            logits[np.setdiff1d(earlier, window)] += self._repeat_earlier
-            logits[np.unique(window)] += self._repeat
+            logits = matrix_vector(self._vectors, query)
+            logits += self._bias
+            add_repeat_terms(logits, recent, bptt=self._bptt, repeat=self._repeat, repeat_earlier=self._repeat_earlier)
             return logits if extra is None else logits + extra
+        window, earlier = recent[-self._bptt :], recent[: -self._bptt]
         logits = matrix_vector(self._vectors[codes], query) + self._bias[codes]
         in_window = np.isin(codes, window)
         logits = logits + self._repeat * in_window + self._repeat_earlier * (np.isin(codes, earlier) & ~in_window)
@@ -425,32 +415,13 @@ class SequenceRecipe(Recipe):
         return softmax(self._logits(*self._state(user_id, recent_events)))
 
     def _top(self, probabilities: np.ndarray, n: int, exclude: Sequence[str]) -> Ranked:
-        skip = {self._item_index[i] for i in exclude if i in self._item_index}
-        want = min(probabilities.size, n + len(skip))
-        if want <= 0:
-            return []
-        if want < probabilities.size:
-            candidates = np.argpartition(-probabilities, want - 1)[:want]
-        else:
-            candidates = np.arange(probabilities.size)
-        candidates = candidates[np.lexsort((candidates, -probabilities[candidates]))]
-        names = self._item_names
-        out: Ranked = []
-        for code, probability in zip(candidates.tolist(), probabilities[candidates].tolist(), strict=True):
-            if code in skip:
-                continue
-            out.append((names[code], probability))
-            if len(out) >= n:
-                break
-        return out
-
-    @property
-    def _item_names(self) -> list[str]:
-        """The catalogue as Python strings (made once: a request names its items without numpy scalars)."""
-        names = self.__dict__.get("_names")
+        """The ``n`` best items not in ``exclude``, by score then catalogue position."""
+        index = self._item_index
+        skip = {index[i] for i in exclude if i in index} if exclude else set()
+        names = self.__dict__.get("_names")  # the catalogue as Python strings, made once
         if names is None or len(names) != self._catalogue.size:
             names = self._names = self._catalogue.tolist()
-        return names
+        return top_ranked(probabilities, n, skip, names)
 
     def recommend(
         self,

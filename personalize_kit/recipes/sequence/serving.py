@@ -53,23 +53,27 @@ def gru_run(x_proj: np.ndarray, h: np.ndarray, recurrent_kernel: np.ndarray, rec
 
 def _gru_run_one(x_proj: np.ndarray, h: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """:func:`gru_run` for one sequence, the same arithmetic in fewer numpy calls (this is a request's path):
-    both gates in one sigmoid, computed in place, and ``h' = c + z (h - c)``."""
+    both gates in one sigmoid, computed in place in buffers made once, and ``h' = c + z (h - c)``."""
     units = h.shape[0]
     gates = 2 * units
     h = h.astype(np.float32, copy=False)
-    for x in x_proj:
-        inner = vector_matrix(h, kernel)
+    inner = np.empty(kernel.shape[1], dtype=np.result_type(h, kernel))
+    zr, diff = np.empty(gates, dtype=np.float32), np.empty(units, dtype=np.float32)
+    z, r, candidate = zr[:units], zr[units:], inner[gates:]  # views of the buffers
+    for x_gates, x_candidate in zip(x_proj[:, :gates], x_proj[:, gates:], strict=True):
+        np.einsum("i,ij->j", h, kernel, out=inner, optimize=False)  # vector_matrix, into the buffer
         inner += bias
-        zr = x[:gates] + inner[:gates]
+        np.add(x_gates, inner[:gates], out=zr)
         zr *= 0.5  # sigmoid(v) = (1 + tanh(v / 2)) / 2
         np.tanh(zr, out=zr)
         zr += 1.0
         zr *= 0.5
-        candidate = inner[gates:]
-        candidate *= zr[units:]
-        candidate += x[gates:]
+        candidate *= r
+        candidate += x_candidate
         np.tanh(candidate, out=candidate)
-        h = (candidate + zr[:units] * (h - candidate)).astype(np.float32, copy=False)
+        np.subtract(h, candidate, out=diff)
+        diff *= z
+        h = (candidate + diff).astype(np.float32, copy=False)
     return h
 
 
@@ -79,8 +83,10 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     >>> softmax(np.array([0.0, 0.0])).tolist()
     [0.5, 0.5]
     """
-    shifted = np.exp(logits.astype(np.float64) - logits.max())
-    return shifted / shifted.sum()
+    shifted = np.subtract(logits, logits.max(), dtype=np.float64)  # one pass: cast and shift
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum()
+    return shifted
 
 
 __all__ = ["gru_run", "matrix_vector", "sigmoid", "softmax", "vector_matrix"]
