@@ -81,9 +81,10 @@ def reference(model: UserPersonalization, user: str | None, frame: pd.DataFrame 
         logits[code] += model._repeat_earlier
     for code in window:
         logits[code] += model._repeat
-    if model.cooccurrence["weight"] > 0 and recent.size:
-        decay = float(model.cooccurrence["decay"])
-        logits = logits + model.cooccurrence["weight"] * cooccurrence.scores(model._arrays, recent, logits.size, decay)
+    term = model._settings.get("cooccurrence")  # the trained model's term (its weight chosen or given), or None
+    if term and recent.size:
+        decay = float(term["decay"])
+        logits = logits + term["weight"] * cooccurrence.scores(model._arrays, recent, logits.size, decay)
     p = np.exp(logits.astype(np.float64) - logits.max())
     p /= p.sum()
     if weight > 0:

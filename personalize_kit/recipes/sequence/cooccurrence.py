@@ -125,7 +125,8 @@ def choose(
         term = scores(arrays, codes, n_items, decay).astype(np.float64)
         candidates = base[None, :] + weights[:, None] * term[None, :]
         candidates[:, codes] = -np.inf
-        rank = 1 + (candidates > candidates[:, [target]]).sum(axis=1)
+        at = candidates[:, [target]]
+        rank = 1 + (candidates > at).sum(axis=1) + ((candidates == at).sum(axis=1) - 1) / 2  # ties: their middle
         total += np.where(rank <= CUTOFF, 1.0 / rank, 0.0)
     mrr = total / len(held.inputs)
     best = int(np.flatnonzero(mrr >= mrr.max() - 1e-12)[0])

@@ -1,0 +1,72 @@
+"""The co-occurrence term's weight is chosen on held-out targets: kept when it ranks them better, 0 when not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from planted import planted_data
+
+from personalize_kit.recipes.sequence import cooccurrence
+from personalize_kit.recipes.user_personalization import UserPersonalization
+
+N_ITEMS = 50
+
+
+def arrays_pointing_to(successor: dict[int, int]) -> dict[str, np.ndarray]:
+    """Neighbour arrays in which each item's one neighbour is ``successor[item]``."""
+    ptr = np.arange(N_ITEMS + 1, dtype=np.int64)
+    idx = np.asarray([successor.get(i, N_ITEMS - 1) for i in range(N_ITEMS)], dtype=np.int32)
+    return {"cooc_ptr": ptr, "cooc_idx": idx, "cooc_val": np.ones(N_ITEMS, dtype=np.float32)}
+
+
+def held_out(n_users: int) -> cooccurrence.Validation:
+    rng = np.random.default_rng(0)
+    inputs = [rng.choice(N_ITEMS - 5, size=3, replace=False) for _ in range(n_users)]  # never the last item
+    targets = np.asarray([codes[-1] + 1 for codes in inputs])  # the target follows the newest input item
+    return cooccurrence.Validation(inputs, targets, np.ones(0, dtype=bool))
+
+
+def flat(codes: np.ndarray) -> np.ndarray:  # a base model that knows nothing: every item scores alike
+    return np.zeros(N_ITEMS, dtype=np.float32)
+
+
+def test_a_term_that_names_the_targets_gets_a_weight() -> None:
+    informative = arrays_pointing_to({i: i + 1 for i in range(N_ITEMS - 1)})
+    assert cooccurrence.choose(flat, informative, held_out(40), N_ITEMS, 0.8) > 0
+
+
+def test_a_term_that_misleads_gets_none() -> None:
+    misleading = arrays_pointing_to({})  # every item points to the last item, which is never a target
+    assert cooccurrence.choose(flat, misleading, held_out(40), N_ITEMS, 0.8) == 0.0
+
+
+def test_too_few_held_out_users_choose_nothing() -> None:
+    informative = arrays_pointing_to({i: i + 1 for i in range(N_ITEMS - 1)})
+    assert cooccurrence.choose(flat, informative, held_out(5), N_ITEMS, 0.8) == 0.0
+
+
+def test_the_held_out_targets_are_each_users_newest_event_and_not_in_the_neighbours() -> None:
+    users = np.asarray([0, 0, 0, 1, 1, 2])  # sorted by user, then time
+    items = np.asarray([5, 6, 7, 8, 9, 4])
+    held = cooccurrence.validation(users, items, np.asarray([0, 1, 2]), length=100)
+    assert held.targets.tolist() == [7, 9]  # user 2 has no input before its one event
+    assert [codes.tolist() for codes in held.inputs] == [[5, 6], [8]]
+    assert held.kept.tolist() == [True, True, False, True, False, True]
+
+
+def test_a_fitted_model_keeps_its_chosen_weight_and_zero_leaves_the_term_out() -> None:
+    interactions, items, users = planted_data()
+    options = {"hidden_dimension": "32", "bptt": "8"}
+    chosen = UserPersonalization(max_epochs=6, batch_size=16).fit(interactions, items, users, options)
+    term = chosen._settings["cooccurrence"]
+    assert term is None or term["weight"] in cooccurrence.WEIGHTS[1:]
+    assert (term is None) == ("cooc_ptr" not in chosen._arrays)
+    off = UserPersonalization(max_epochs=6, batch_size=16, cooccurrence_weight=0).fit(
+        interactions, items, users, options
+    )
+    assert off._settings["cooccurrence"] is None and "cooc_ptr" not in off._arrays
+    fixed = UserPersonalization(max_epochs=6, batch_size=16, cooccurrence_weight=3).fit(
+        interactions, items, users, options
+    )
+    assert fixed._settings["cooccurrence"]["weight"] == 3.0 and "cooc_ptr" in fixed._arrays
+    assert isinstance(interactions, pd.DataFrame)
