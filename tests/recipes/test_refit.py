@@ -8,6 +8,7 @@ import pytest
 from planted import events, planted_data, top
 
 from personalize_kit.recipes.sequence.model import REFIT_EPOCHS
+from personalize_kit.recipes.sequence.saved import GRU_WEIGHTS
 from personalize_kit.recipes.user_personalization import UserPersonalization
 
 HYPERPARAMETERS = {"hidden_dimension": "32", "bptt": "8"}
@@ -34,7 +35,7 @@ def test_weights_are_carried_over_by_item_id_and_token_name(split_model: UserPer
     new_items = np.asarray(["brand-new", "g0i1", "g3i9"])
     arrays = {"items": new_items, "item_token_names": np.asarray(["GENRES=G0", "GENRES=New"]),
               "user_token_names": np.asarray([], dtype=str)}  # fmt: skip
-    aligned = split_model.aligned_weights(arrays, 32)
+    aligned = split_model.aligned_weights(arrays, 32, GRU_WEIGHTS)
     assert aligned is not None
     vectors, taken = aligned["item_own_vectors"]
     old = split_model._arrays
@@ -45,7 +46,7 @@ def test_weights_are_carried_over_by_item_id_and_token_name(split_model: UserPer
     assert np.array_equal(tokens[0], old["item_token_vectors"][old["item_token_names"].tolist().index("GENRES=G0")])
     assert "user_token_vectors" not in aligned  # no user tokens in the new model: its placeholder stays fresh
     assert aligned["gru_recurrent"][1] is None and np.array_equal(aligned["gru_recurrent"][0], old["gru_recurrent"])
-    assert split_model.aligned_weights(arrays, 64) is None  # another size: nothing to carry over
+    assert split_model.aligned_weights(arrays, 64, GRU_WEIGHTS) is None  # another size: nothing to carry over
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from planted import N_GENRES, PER_GENRE, events, item, planted_data, top
 from personalize_kit.exceptions import RecipeInputError
 from personalize_kit.recipes import RECIPES
 from personalize_kit.recipes.personalized_ranking import PersonalizedRankingV2
+from personalize_kit.recipes.sequence.model import REFIT_EPOCHS
 from personalize_kit.recipes.sequence.transformer import MAX_LENGTH, encode_sequence
 from personalize_kit.recipes.user_personalization import UserPersonalizationV2
 
@@ -146,3 +147,18 @@ def test_numpy_serving_matches_the_keras_model() -> None:
     weights = {name: np.asarray(v.numpy(), np.float32) for name, v in trainer.w.items()}
     embedded = vectors.numpy()[inputs] + weights["positions"][None]
     assert np.allclose(encode_sequence(weights, embedded, lengths), keras_last, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_a_refit_continues_from_the_earlier_model(data: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]) -> None:
+    interactions, items, users = data
+    split = UserPersonalizationV2(**SETTINGS).fit(interactions[~interactions["USER_ID"].isin(["u0", "u1"])], items)
+    final = split.refit(interactions, items)
+    assert 1 <= len(final.training_log) <= REFIT_EPOCHS and final._start is None
+    assert "u0" in final._user_index
+    # a step size no training survives: the continued model keeps the weights it started from
+    careless = UserPersonalizationV2(**{**SETTINGS, "learning_rate": 50.0, "max_epochs": 1})
+    careless._start = split
+    careless.fit(interactions, items)
+    assert np.array_equal(careless._arrays["block0_query"], split._arrays["block0_query"])
+    assert np.array_equal(careless._arrays["positions"], split._arrays["positions"])

@@ -204,8 +204,8 @@ class SequenceRecipe(Recipe):
         training = windows(data.user_codes, data.item_codes, stamps, a["users"].size, hp)
         initial, fresh = None, None
         if self._start is not None:
-            initial = self._start.aligned_weights(a, hp["hidden_dimension"])
-            fresh = np.flatnonzero(~pd.Index(a["users"]).isin(list(self._start._user_index)))
+            initial = self._start.aligned_weights(a, hp["hidden_dimension"], GRU_WEIGHTS)
+            fresh = self._start.new_users(a["users"])
         trainer = GRUTrainer(training, metadata, settings, initial, fresh)
         weights = trainer.run(self.training_log)
         self._validation_users = trainer.validation_users
@@ -235,11 +235,16 @@ class SequenceRecipe(Recipe):
         model._start = None
         return model
 
+    def new_users(self, users: np.ndarray) -> np.ndarray:
+        """Positions in ``users`` of the users this model never trained on."""
+        return np.flatnonzero(~pd.Index(users).isin(list(self._user_index)))
+
     def aligned_weights(
-        self, arrays: Mapping[str, np.ndarray], hidden: int
+        self, arrays: Mapping[str, np.ndarray], hidden: int, names: Sequence[str]
     ) -> dict[str, tuple[np.ndarray, np.ndarray | None]] | None:
-        """This model's weights laid out for another model's ``arrays`` (its catalogue and token vocabularies):
-        ``name -> (values, rows taken)``, matched by item id and token name; ``None`` when the sizes differ."""
+        """This model's weights ``names`` laid out for another model's ``arrays`` (its catalogue and token
+        vocabularies): ``name -> (values, rows taken)``, matched by item id and token name; ``None`` when the
+        sizes differ."""
         mine = self._arrays
         if not mine or mine["item_own_vectors"].shape[1] != hidden:
             return None
@@ -250,12 +255,14 @@ class SequenceRecipe(Recipe):
             ("item_token_vectors", "item_token_names", "item_token_names"),
             ("user_token_vectors", "user_token_names", "user_token_names"),
         ):
+            if name not in names:
+                continue
             where = pd.Index(mine[ids]).get_indexer(arrays[new_ids])
             values = mine[name][np.maximum(where, 0)]
             if where.size:  # without tokens, the one placeholder row stays fresh
                 out[name] = (values, where >= 0)
         rowed = ("item_own_vectors", "item_bias", "item_token_vectors", "user_token_vectors")
-        out.update({name: (mine[name], None) for name in GRU_WEIGHTS if name not in rowed})
+        out.update({name: (mine[name], None) for name in names if name not in rowed})
         return out
 
     # ------------------------------------------------------------------------------- derived

@@ -122,8 +122,21 @@ class EpochLoop:
 
     A trainer supplies ``settings`` (``max_epochs``, ``batch_size``, ``time_budget``), ``windows``,
     ``n_targets``, ``rng``, ``clock``, ``variables``, ``train_step``/``eval_step``, ``_batch``,
-    ``_negatives``, ``_train_and_validation_rows`` and ``weights``.
+    ``_negatives``, ``_named`` (variables by saved name) and ``weights``; it calls :meth:`_continue` when it
+    starts from earlier weights.
     """
+
+    continued = False
+    fresh_users: np.ndarray | None = None
+    validation_users: np.ndarray | None = None  # set by run()
+
+    def _continue(
+        self, initial: Mapping[str, tuple[np.ndarray, np.ndarray | None]] | None, fresh_users: np.ndarray | None
+    ) -> None:
+        """Start from an earlier model's weights (see :meth:`_start_from`), validating on ``fresh_users``."""
+        self.continued, self.fresh_users = bool(initial), fresh_users
+        if initial:
+            self._start_from(initial)
 
     #: Rows per batch of the validation loss.
     validation_rows = 64
@@ -134,6 +147,37 @@ class EpochLoop:
             t, n = self.eval_step(*self._batch(rows[start : start + self.validation_rows]))  # type: ignore[attr-defined]
             total, norm = total + float(t), norm + float(n)
         return total / max(norm, 1e-6)
+
+    def _start_from(self, initial: Mapping[str, tuple[np.ndarray, np.ndarray | None]]) -> None:
+        """Start from earlier weights: ``name -> (values, rows)``; ``rows`` (bool) marks the rows to take, the
+        others (new items or tokens) keep their fresh initialisation; ``None`` takes the whole array."""
+        for name, variable in self._named().items():  # type: ignore[attr-defined]
+            if name not in initial:
+                continue
+            values, rows = initial[name]
+            current = variable.numpy()
+            target = current[1:] if name == "item_own_vectors" else current
+            values = np.asarray(values, dtype=current.dtype).reshape(target.shape)
+            target[...] = (
+                values if rows is None else np.where(rows.reshape(-1, *[1] * (values.ndim - 1)), values, target)
+            )
+            variable.assign(current)
+
+    def _train_and_validation_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Training rows and validation rows (the newest window of up to 10% of the users, at most 1000).
+
+        A trainer that continues an earlier model takes them from ``fresh_users`` (user codes that model never
+        trained on) where it can: windows the earlier model saw would favour its weights."""
+        w = self.windows
+        newest_users = np.unique(w["users"][w["newest"]])
+        n_valid = min(max(1, newest_users.size // 10), 1000) if newest_users.size >= 20 else 0
+        if self.continued and self.fresh_users is not None:
+            fresh = np.intersect1d(newest_users, self.fresh_users)
+            if fresh.size >= 20:
+                newest_users, n_valid = fresh, min(n_valid, fresh.size)
+        valid_users = self.rng.choice(newest_users, n_valid, replace=False) if n_valid else np.empty(0, np.int64)
+        is_valid = w["newest"] & np.isin(w["users"], valid_users)
+        return np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
 
     def _epoch_details(self, batch_size: int, spent: float) -> dict[str, float]:
         """What a trainer adds to each epoch's log entry."""
@@ -196,17 +240,13 @@ class GRUTrainer(EpochLoop):
         fresh_users: np.ndarray | None = None,
     ) -> None:
         self.windows, self.meta, self.settings = windows, metadata, settings
-        self.fresh_users = fresh_users
-        self.validation_users: np.ndarray | None = None  # set by run()
         self.tf, self.keras = load_tensorflow()
         self.clock = TrainingClock()
         self._threads()
         self.keras.utils.set_random_seed(settings.seed)
         self.tf.config.experimental.enable_op_determinism()
         self._variables()
-        self.continued = bool(initial)
-        if initial:
-            self._start_from(initial)
+        self._continue(initial, fresh_users)
         self.n_targets = int((windows["weights"] > 0).sum())
         self.rng = np.random.default_rng(settings.seed)
         self.sampler = NegativeSampler(metadata.item_counts, self.rng)
@@ -279,21 +319,6 @@ class GRUTrainer(EpochLoop):
             "out_kernel": self.out_kernel, "out_bias": self.out_bias, "profile_kernel": self.profile_kernel,
             "metadata_kernel": self.metadata_kernel,
         }  # fmt: skip
-
-    def _start_from(self, initial: Mapping[str, tuple[np.ndarray, np.ndarray | None]]) -> None:
-        """Start from earlier weights: ``name -> (values, rows)``; ``rows`` (bool) marks the rows to take, the
-        others (new items or tokens) keep their fresh initialisation; ``None`` takes the whole array."""
-        for name, variable in self._named().items():
-            if name not in initial:
-                continue
-            values, rows = initial[name]
-            current = variable.numpy()
-            target = current[1:] if name == "item_own_vectors" else current
-            values = np.asarray(values, dtype=current.dtype).reshape(target.shape)
-            target[...] = (
-                values if rows is None else np.where(rows.reshape(-1, *[1] * (values.ndim - 1)), values, target)
-            )
-            variable.assign(current)
 
     def _queries(self, inputs: Any, weights: Any, users: Any, context: Any, training: bool) -> tuple[Any, Any]:
         """The query of every target position (masked to the real ones), and the item vectors."""
@@ -424,22 +449,6 @@ class GRUTrainer(EpochLoop):
     def _batch(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
         w = self.windows
         return w["inputs"][rows], w["targets"][rows], w["weights"][rows], w["users"][rows], w["context"][rows]
-
-    def _train_and_validation_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """Training rows and validation rows (the newest window of up to 10% of the users, at most 1000).
-
-        A trainer that continues an earlier model takes them from ``fresh_users`` (user codes that model never
-        trained on) where it can: windows the earlier model saw would favour its weights."""
-        w = self.windows
-        newest_users = np.unique(w["users"][w["newest"]])
-        n_valid = min(max(1, newest_users.size // 10), 1000) if newest_users.size >= 20 else 0
-        if self.continued and self.fresh_users is not None:
-            fresh = np.intersect1d(newest_users, self.fresh_users)
-            if fresh.size >= 20:
-                newest_users, n_valid = fresh, min(n_valid, fresh.size)
-        valid_users = self.rng.choice(newest_users, n_valid, replace=False) if n_valid else np.empty(0, np.int64)
-        is_valid = w["newest"] & np.isin(w["users"], valid_users)
-        return np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
 
     def _epoch_details(self, batch_size: int, spent: float) -> dict[str, float]:
         return {"budget_seconds": spent, "negatives": self.n_negatives, "batch_size": batch_size}

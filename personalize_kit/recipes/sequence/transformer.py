@@ -92,7 +92,14 @@ class TransformerTrainer(EpochLoop):
 
     validation_rows = 128
 
-    def __init__(self, windows: Mapping[str, np.ndarray], metadata: Metadata, settings: TransformerSettings) -> None:
+    def __init__(
+        self,
+        windows: Mapping[str, np.ndarray],
+        metadata: Metadata,
+        settings: TransformerSettings,
+        initial: Mapping[str, tuple[np.ndarray, np.ndarray | None]] | None = None,
+        fresh_users: np.ndarray | None = None,
+    ) -> None:
         self.windows, self.meta, self.settings = windows, metadata, settings
         self.tf, self.keras = load_tensorflow()
         self.clock = TrainingClock()
@@ -106,6 +113,7 @@ class TransformerTrainer(EpochLoop):
         self.correction = self.tf.constant(self.sampler.correction)
         self.n_targets = int((windows["weights"] > 0).sum())
         self._variables()
+        self._continue(initial, fresh_users)
         self._steps()
 
     def _variables(self) -> None:
@@ -211,20 +219,14 @@ class TransformerTrainer(EpochLoop):
         self.train_step = tf.function(train_step, input_signature=[*spec, negatives], autograph=False)
         self.eval_step = tf.function(eval_step, input_signature=spec, autograph=False)
 
-    def _train_and_validation_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """Training rows and validation rows (the newest window of up to 10% of the users, at most 1000)."""
-        w = self.windows
-        newest_users = np.unique(w["users"][w["newest"]])
-        n_valid = min(max(1, newest_users.size // 10), 1000) if newest_users.size >= 20 else 0
-        valid_users = self.rng.choice(newest_users, n_valid, replace=False) if n_valid else np.empty(0, np.int64)
-        is_valid = w["newest"] & np.isin(w["users"], valid_users)
-        return np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
-
     def _batch(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
         return self.windows["inputs"][rows], self.windows["targets"][rows], self.windows["weights"][rows]
 
     def _negatives(self) -> np.ndarray:
         return self.sampler.draw()
+
+    def _named(self) -> dict[str, Any]:
+        return self.w
 
     def weights(self) -> dict[str, np.ndarray]:
         """The weights serving needs, as float32 numpy arrays."""
@@ -233,4 +235,14 @@ class TransformerTrainer(EpochLoop):
         return out
 
 
-__all__ = ["BLOCKS", "MAX_LENGTH", "TransformerSettings", "TransformerTrainer", "encode_sequence"]
+def weight_names() -> tuple[str, ...]:
+    """The transformer's weights, by their names in the saved arrays.
+
+    >>> len(weight_names()), weight_names()[:2]
+    (30, ('item_own_vectors', 'item_token_vectors'))
+    """
+    shared = ("item_own_vectors", "item_token_vectors", "item_bias", "positions", "final_gamma", "final_beta")
+    return shared + tuple(f"block{k}_{name}" for k in range(BLOCKS) for name in BLOCK_WEIGHTS)
+
+
+__all__ = ["BLOCKS", "MAX_LENGTH", "TransformerSettings", "TransformerTrainer", "encode_sequence", "weight_names"]

@@ -25,7 +25,7 @@ from personalize_kit.recipes.sequence.features import (
     histories,
     windows,
 )
-from personalize_kit.recipes.sequence.model import SERVED_USERS, SequenceRecipe
+from personalize_kit.recipes.sequence.model import REFIT_EPOCHS, SERVED_USERS, SequenceRecipe
 from personalize_kit.recipes.sequence.saved import STRING_ARRAYS, check_format
 from personalize_kit.recipes.sequence.serving import matrix_vector
 from personalize_kit.recipes.sequence.training import Metadata
@@ -34,6 +34,7 @@ from personalize_kit.recipes.sequence.transformer import (
     TransformerSettings,
     TransformerTrainer,
     encode_sequence,
+    weight_names,
 )
 
 #: The v2 recipes' hyperparameters and ranges, and their defaults (strings, as the service takes them).
@@ -104,7 +105,11 @@ class TransformerRecipe(SequenceRecipe):
                             a["user_token_idx"], a["item_token_names"].size, 0, a["item_counts"])  # fmt: skip
         settings = TransformerSettings(self.dim, self.seed, self.max_epochs, self.batch_size, self.learning_rate,
                                        self.dropout, self.time_budget)  # fmt: skip
-        weights = TransformerTrainer(training, metadata, settings).run(self.training_log)
+        initial, fresh = None, None
+        if self._start is not None:
+            initial = self._start.aligned_weights(a, self.dim, weight_names())
+            fresh = self._start.new_users(a["users"])
+        weights = TransformerTrainer(training, metadata, settings, initial, fresh).run(self.training_log)
         length = max(MAX_LENGTH, PROFILE_EVENTS)
         hist_items, hist_times = histories(data.user_codes, data.item_codes, stamps, a["users"].size, length)
         self._arrays = {**a, "history_items": hist_items, "history_times": hist_times, **weights}
@@ -123,10 +128,15 @@ class TransformerRecipe(SequenceRecipe):
 
     def refit(self, interactions: pd.DataFrame, items: pd.DataFrame | None = None, users: pd.DataFrame | None = None,
               hyperparameters: Mapping[str, str] | None = None) -> TransformerRecipe:  # fmt: skip
-        """A new model trained on ``interactions`` (from scratch: the transformer does not continue yet)."""
-        return type(self)(dim=self.dim, seed=self.seed, max_epochs=self.max_epochs, batch_size=self.batch_size,
-                          learning_rate=self.learning_rate, dropout=self.dropout, time_budget=self.time_budget,
-                          training=self.training).fit(interactions, items, users, hyperparameters)  # fmt: skip
+        """A new model trained on ``interactions`` starting from this model's weights, for at most
+        :data:`~personalize_kit.recipes.sequence.model.REFIT_EPOCHS` epochs (as the GRU recipe's refit)."""
+        model = type(self)(dim=self.dim, seed=self.seed, max_epochs=min(self.max_epochs, REFIT_EPOCHS),
+                           batch_size=self.batch_size, learning_rate=self.learning_rate, dropout=self.dropout,
+                           time_budget=self.time_budget, training=self.training)  # fmt: skip
+        model._start = self if self.training == "keras" else None
+        model.fit(interactions, items, users, hyperparameters)
+        model._start = None
+        return model
 
     @property
     def _gru(self) -> bool:
