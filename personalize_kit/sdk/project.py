@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from personalize_kit.exceptions import ProjectFileError, shorten
+from personalize_kit.recipes import RECIPES
 
 NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,62}$")
 
@@ -46,15 +47,15 @@ RECIPE_ALIASES = {
     "sims": "aws-sims",
     "personalized-ranking": "aws-personalized-ranking",
     "popularity-count": "aws-popularity-count",
+    "trending-now": "aws-trending-now",
+    "similar-items": "aws-similar-items",
+    "semantic-similarity": "aws-semantic-similarity",
 }
-SERVICE_RECIPES = (
-    "aws-user-personalization",
-    "aws-user-personalization-v2",
-    "aws-personalized-ranking",
-    "aws-personalized-ranking-v2",
-    "aws-sims",
-    "aws-popularity-count",
-)
+#: Recipe types a project deploys as a campaign (segmentation recipes answer batch segment jobs only, and
+#: Next-Best-Action needs the Actions datasets, which a project does not create).
+CAMPAIGN_RECIPE_TYPES = ("USER_PERSONALIZATION", "PERSONALIZED_RANKING", "RELATED_ITEMS")
+RECIPE_TYPES = {info.name: info.recipe_type for info in RECIPES.values()}
+SERVICE_RECIPES = tuple(name for name, kind in RECIPE_TYPES.items() if kind in CAMPAIGN_RECIPE_TYPES)
 
 
 def recipe_name(value: str) -> str:
@@ -65,6 +66,11 @@ def recipe_name(value: str) -> str:
     """
     name = value.rsplit("/", 1)[-1]
     name = RECIPE_ALIASES.get(name, name)
+    if name in RECIPE_TYPES and name not in SERVICE_RECIPES:
+        raise ValueError(
+            f"recipe {name} ({RECIPE_TYPES[name]}) is not deployed as a campaign, which a project does; "
+            f"use one of {', '.join(RECIPE_ALIASES)}, or the SDK for its batch jobs"
+        )
     if name not in SERVICE_RECIPES:
         raise ValueError(
             f"unknown recipe {shorten(repr(value))}; use one of {', '.join(RECIPE_ALIASES)} (or a service name such as "

@@ -500,6 +500,9 @@ def test_cleanup_lists_first_then_deletes_everything(deployed, main_in):
         "schema",
         "schema",
     ]
+    if not deployed.personalize().list_batch_inference_jobs()["batchInferenceJobs"]:  # run alone or on another worker
+        (deployed.root / "users.jsonl").write_text('{"userId": "1"}\n')
+        deployed.ok("batch", "--solution", POPULAR, "--input", "users.jsonl", "--num", "4")
     dry = deployed.ok("cleanup").stdout.splitlines()
     rows = [line.rsplit("  ", 1) for line in dry[2:-1]]
     assert [kind.split("  ")[0] for kind, _ in rows] == kinds

@@ -102,3 +102,15 @@ def test_file_errors_name_the_file_and_line(tmp_path):
     json_path.write_text('{"name": "x", "extra": 1}')
     with pytest.raises(ProjectFileError, match=r"p.json: unknown key\(s\): extra"):
         load_project(json_path)
+
+
+def test_every_recipe_a_campaign_serves_has_a_short_name_and_segmentation_recipes_are_refused() -> None:
+    from personalize_kit.recipes import RECIPES
+    from personalize_kit.sdk.project import CAMPAIGN_RECIPE_TYPES, RECIPE_ALIASES, recipe_name
+
+    served = {info.name for info in RECIPES.values() if info.recipe_type in CAMPAIGN_RECIPE_TYPES}
+    assert served == {recipe_name(info.name) for info in RECIPES.values() if info.name in served}
+    assert {recipe_name(short) for short in RECIPE_ALIASES} <= served
+    assert recipe_name("trending-now") == "aws-trending-now"
+    with pytest.raises(ValueError, match=r"aws-item-affinity \(USER_SEGMENTATION\) is not deployed as a campaign"):
+        recipe_name("aws-item-affinity")
