@@ -1,8 +1,12 @@
 """The sequence models of User-Personalization and Personalized-Ranking: features, training, serving, format.
 
 - :mod:`.features`: metadata tokens, users' histories and training windows from the frames (numpy);
-- :mod:`.training`: :class:`GRUTrainer`, the Keras training of the GRU model (TensorFlow is imported by
-  :mod:`.backend`, quietly, when a model is fitted, and only then);
+- :mod:`.training`: :class:`GRUTrainer`, the Keras training of the GRU model, and the epoch loop, sampled
+  softmax and continuation both models share (TensorFlow is imported by :mod:`.backend`, quietly, when a model
+  is fitted, and only then);
+- :mod:`.transformer` and :mod:`.transformer_recipe`: the v2 recipes' transformer, its training and serving;
+- :mod:`.cooccurrence`: the recency-weighted co-occurrence term and the choice of its weight;
+- :mod:`.quick`: the fast profile's closed-form weights (no TensorFlow);
 - :mod:`.serving`: the GRU step, products and softmax in numpy, for answering requests without TensorFlow;
 - :mod:`.ranking`: a request's steps around the query (its events read, repeat terms, the top items);
 - :mod:`.saved`: what ``model.npz`` and ``model.json`` hold;
