@@ -288,6 +288,7 @@ class SequenceRecipe(Recipe):
         self._bptt = int(self._settings["hyperparameters"]["bptt"])
         self._cooccurrence = self._settings.get("cooccurrence")
         self._served: LRU = LRU(SERVED_USERS)  # (user, item) -> (recent_events, (query, recent)), see _state
+        self._cooc_terms: LRU = LRU(SERVED_USERS)  # id(recent) -> (recent, term), see _cooccurrence_term
 
     def _query(self, state: np.ndarray, profile: np.ndarray, user_feature: np.ndarray) -> np.ndarray:
         """The vector the item vectors are scored against: from the GRU state, the profile and the metadata."""
@@ -411,8 +412,13 @@ class SequenceRecipe(Recipe):
         """``weight x`` the recency-weighted co-occurrence scores of the user's events, or None when off."""
         if not self._cooccurrence or recent.size == 0:
             return None
+        kept = self._cooc_terms.get(id(recent))  # the same ``recent`` array comes back from _state's memo
+        if kept is not None and kept[0] is recent:
+            return kept[1]
         term = cooccurrence.scores(self._arrays, recent, self._catalogue.size, float(self._cooccurrence["decay"]))
-        return float(self._cooccurrence["weight"]) * term
+        term *= np.float32(self._cooccurrence["weight"])
+        self._cooc_terms.put(id(recent), (recent, term))
+        return term
 
     def scores(self, user_id: str | None = None, recent_events: pd.DataFrame | None = None) -> np.ndarray:
         """Softmax over the whole catalogue (in :attr:`catalogue` order) for a user.

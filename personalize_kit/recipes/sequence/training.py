@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 FULL_SOFTMAX_ITEMS = 2048
 #: Epochs without a better validation loss after which training stops (the best epoch's weights are kept).
 PATIENCE = 1
-#: Epochs before early stopping may end training: on small data the validation loss is noisy at first.
+#: Epochs before early stopping may end a training from scratch: on small data the validation loss is noisy at
+#: first. A continued training may stop after its first epoch.
 MIN_EPOCHS = 5
 #: Power of the item counts the sampled softmax draws its negatives by (0 = uniform, 1 = as popular).
 SAMPLING_POWER = 0.75
@@ -116,9 +117,9 @@ class Metadata:
 
 class EpochLoop:
     """The epoch loop both sequence models train with: shuffled batches, a validation loss after each epoch,
-    early stopping after :data:`PATIENCE` epochs without improvement (from epoch :data:`MIN_EPOCHS` on), the
-    training budget, the best epoch's weights. A trainer that ``continued`` from an earlier model's weights
-    keeps them unless an epoch beats their validation loss.
+    early stopping after :data:`PATIENCE` epochs without improvement (from scratch: from epoch
+    :data:`MIN_EPOCHS` on), the training budget, the best epoch's weights. A trainer that ``continued`` from an
+    earlier model's weights keeps them unless an epoch beats their validation loss.
 
     A trainer supplies ``settings`` (``max_epochs``, ``batch_size``, ``time_budget``), ``windows``,
     ``n_targets``, ``rng``, ``clock``, ``variables``, ``train_step``/``eval_step``, ``_batch``,
@@ -215,7 +216,7 @@ class EpochLoop:
                 best = [v.numpy() for v in t.variables]
             else:
                 stale += 1
-                if stale >= PATIENCE and epoch + 1 >= MIN_EPOCHS:
+                if stale >= PATIENCE and (t.continued or epoch + 1 >= MIN_EPOCHS):
                     break
             if spent + (spent - epoch_start) > budget:  # the next epoch would overrun the budget
                 break
