@@ -51,6 +51,9 @@ items = pd.DataFrame({"ITEM_ID": raw.items.item_id, "GENRES": raw.items.genres,
 users = raw.users.rename(columns={"user_id": "USER_ID", "age": "AGE", "gender": "GENDER"})[["USER_ID", "AGE", "GENDER"]]
 cls = recipe_class("arn:aws:personalize:::recipe/" + recipe)
 extra = {}
+if recipe == "aws-semantic-similarity":  # it reads a textual field: the genres as words
+    items = items.assign(DESCRIPTION=items.GENRES.str.replace("|", " "))
+    items.attrs["textual"] = ["DESCRIPTION"]
 if getattr(cls, "uses_actions", False):  # Next-Best-Action: 20 actions, taken on every 5th interaction
     taken = interactions.iloc[::5]
     extra = {"actions": pd.DataFrame({"ACTION_ID": [f"a{k}" for k in range(20)]}),
