@@ -70,3 +70,19 @@ def test_a_fitted_model_keeps_its_chosen_weight_and_zero_leaves_the_term_out() -
     )
     assert fixed._settings["cooccurrence"]["weight"] == 3.0 and "cooc_ptr" in fixed._arrays
     assert isinstance(interactions, pd.DataFrame)
+
+
+def test_the_kept_terms_stay_within_their_memory_bound(monkeypatch) -> None:
+    from personalize_kit.recipes.sequence import model as sequence_model
+
+    interactions, items, users = planted_data()
+    fixed = UserPersonalization(max_epochs=5, batch_size=16, cooccurrence_weight=3).fit(
+        interactions, items, users, {"hidden_dimension": "32", "bptt": "8"}
+    )
+    monkeypatch.setattr(sequence_model, "COOCCURRENCE_TERM_BYTES", 1)  # the bound's floor: 16 terms
+    fixed._prepare()
+    names = sorted(set(interactions["ITEM_ID"]))
+    for k in range(40):
+        recent = pd.DataFrame({"ITEM_ID": [names[k], names[(k + 7) % len(names)]], "TIMESTAMP": [1, 2]})
+        fixed.recommend(user_id=f"visitor-{k}", recent_events=recent)
+    assert 0 < len(fixed._cooc_terms) <= 16

@@ -77,6 +77,8 @@ def resolve_hyperparameters(hyperparameters: Mapping[str, str] | None, recipe: s
 
 #: Users whose served state (query and newest events) a model keeps, per process.
 SERVED_USERS = 4096
+#: Bytes of co-occurrence terms (one catalogue-sized float32 vector per served state) a model keeps, per process.
+COOCCURRENCE_TERM_BYTES = 64 * 2**20
 
 #: Most epochs of a training continued from an earlier model (:meth:`SequenceRecipe.refit`).
 REFIT_EPOCHS = 3
@@ -288,7 +290,8 @@ class SequenceRecipe(Recipe):
         self._bptt = int(self._settings["hyperparameters"]["bptt"])
         self._cooccurrence = self._settings.get("cooccurrence")
         self._served: LRU = LRU(SERVED_USERS)  # (user, item) -> (recent_events, (query, recent)), see _state
-        self._cooc_terms: LRU = LRU(SERVED_USERS)  # id(recent) -> (recent, term), see _cooccurrence_term
+        terms = int(np.clip(COOCCURRENCE_TERM_BYTES // (4 * max(1, self._catalogue.size)), 16, SERVED_USERS))
+        self._cooc_terms: LRU = LRU(terms)  # id(recent) -> (recent, term), see _cooccurrence_term
 
     def _query(self, state: np.ndarray, profile: np.ndarray, user_feature: np.ndarray) -> np.ndarray:
         """The vector the item vectors are scored against: from the GRU state, the profile and the metadata."""
