@@ -121,15 +121,30 @@ class EpochLoop:
     :data:`MIN_EPOCHS` on), the training budget, the best epoch's weights. A trainer that ``continued`` from an
     earlier model's weights keeps them unless an epoch beats their validation loss.
 
-    A trainer supplies ``settings`` (``max_epochs``, ``batch_size``, ``time_budget``), ``windows``,
-    ``n_targets``, ``rng``, ``clock``, ``variables``, ``train_step``/``eval_step``, ``_batch``,
-    ``_negatives``, ``_named`` (variables by saved name) and ``weights``; it calls :meth:`_continue` when it
-    starts from earlier weights.
+    A trainer supplies ``settings`` (``max_epochs``, ``batch_size``, ``time_budget``, ``seed``), ``windows``,
+    ``meta``, ``tf``, ``clock``, ``variables``, ``train_step``/``eval_step``, ``_batch``, ``_named`` (variables
+    by saved name) and ``weights``; it calls :meth:`_sampling` before building its steps, and
+    :meth:`_continue` when it starts from earlier weights.
     """
 
     continued = False
     fresh_users: np.ndarray | None = None
     validation_users: np.ndarray | None = None  # set by run()
+
+    def _sampling(self) -> None:
+        """The targets' count, the random generator of the shuffles and splits, and the softmax's negatives
+        (``sampler``, ``n_negatives``, ``sampled``, ``correction``); the trainer has ``windows``, ``meta``,
+        ``settings`` and ``tf``."""
+        t: Any = self
+        t.n_targets = int((t.windows["weights"] > 0).sum())
+        t.rng = np.random.default_rng(t.settings.seed)
+        t.sampler = NegativeSampler(t.meta.item_counts, t.rng)
+        t.n_negatives, t.sampled = t.sampler.n_negatives, t.sampler.sampled
+        t.correction = t.tf.constant(t.sampler.correction)
+
+    def _negatives(self) -> np.ndarray:
+        """One step's negatives (empty with the full softmax)."""
+        return self.sampler.draw()  # type: ignore[attr-defined]
 
     def _continue(
         self, initial: Mapping[str, tuple[np.ndarray, np.ndarray | None]] | None, fresh_users: np.ndarray | None
@@ -248,11 +263,7 @@ class GRUTrainer(EpochLoop):
         self.tf.config.experimental.enable_op_determinism()
         self._variables()
         self._continue(initial, fresh_users)
-        self.n_targets = int((windows["weights"] > 0).sum())
-        self.rng = np.random.default_rng(settings.seed)
-        self.sampler = NegativeSampler(metadata.item_counts, self.rng)
-        self.n_negatives, self.sampled = self.sampler.n_negatives, self.sampler.sampled
-        self.correction = self.tf.constant(self.sampler.correction)
+        self._sampling()
         self._steps()
 
     # ------------------------------------------------------------------------------ the model
@@ -443,9 +454,6 @@ class GRUTrainer(EpochLoop):
         negatives = tf.TensorSpec((None,), tf.int32)
         self.train_step = tf.function(train_step, input_signature=[*signature, negatives], autograph=False)
         self.eval_step = tf.function(eval_step, input_signature=signature, autograph=False)
-
-    def _negatives(self) -> np.ndarray:
-        return self.sampler.draw()
 
     def _batch(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
         w = self.windows

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from personalize_kit.recipes.sequence.backend import TrainingClock, cores, load_tensorflow
-from personalize_kit.recipes.sequence.training import EpochLoop, Metadata, NegativeSampler
+from personalize_kit.recipes.sequence.training import EpochLoop, Metadata
 
 #: Newest items a query reads, and the length of the training windows.
 MAX_LENGTH = 32
@@ -107,11 +107,7 @@ class TransformerTrainer(EpochLoop):
             self.tf.config.threading.set_intra_op_parallelism_threads(cores())
         self.keras.utils.set_random_seed(settings.seed)
         self.tf.config.experimental.enable_op_determinism()
-        self.rng = np.random.default_rng(settings.seed)
-        self.sampler = NegativeSampler(metadata.item_counts, self.rng)
-        self.n_negatives, self.sampled = self.sampler.n_negatives, self.sampler.sampled
-        self.correction = self.tf.constant(self.sampler.correction)
-        self.n_targets = int((windows["weights"] > 0).sum())
+        self._sampling()
         self._variables()
         self._continue(initial, fresh_users)
         self._steps()
@@ -221,9 +217,6 @@ class TransformerTrainer(EpochLoop):
 
     def _batch(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
         return self.windows["inputs"][rows], self.windows["targets"][rows], self.windows["weights"][rows]
-
-    def _negatives(self) -> np.ndarray:
-        return self.sampler.draw()
 
     def _named(self) -> dict[str, Any]:
         return self.w
