@@ -1,0 +1,77 @@
+"""The sequence models' epoch loop stops as its constants say and keeps the best epoch's weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from personalize_kit.recipes.sequence import training
+from personalize_kit.recipes.sequence.backend import TrainingClock
+from personalize_kit.recipes.sequence.training import EpochLoop, TrainingSettings
+
+
+class Weights:
+    """A variable whose value is the number of validation losses computed when it was read."""
+
+    def __init__(self, loop: Scripted) -> None:
+        self.loop, self.value = loop, -1
+
+    def numpy(self) -> int:
+        return self.loop.validations
+
+    def assign(self, value: int) -> None:
+        self.value = value
+
+
+class Scripted(EpochLoop):
+    """An epoch loop whose validation losses are given in advance (one per validation, in order)."""
+
+    def __init__(self, losses: list[float], continued: bool = False) -> None:
+        users = 40  # 4 validation users: one validation batch per epoch
+        self.windows = {"users": np.arange(users), "newest": np.ones(users, bool), "inputs": np.zeros((users, 2))}
+        self.settings = TrainingSettings(hidden=4, max_epochs=len(losses), batch_size=8, time_budget=1e9)
+        self.n_targets, self.rng, self.clock = users, np.random.default_rng(0), TrainingClock()
+        self.losses, self.validations, self.continued = iter(losses), 0, continued
+        self.variables = [Weights(self)]
+
+    def _batch(self, rows: np.ndarray) -> tuple[Any, ...]:
+        return (rows,)
+
+    def _negatives(self) -> np.ndarray:
+        return np.zeros(0, np.int32)
+
+    def train_step(self, rows: np.ndarray, negatives: np.ndarray) -> float:
+        return 1.0
+
+    def eval_step(self, rows: np.ndarray) -> tuple[float, float]:
+        self.validations += 1
+        return next(self.losses), 1.0
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return {"kept": np.asarray(self.variables[0].value)}
+
+
+def fit(losses: list[float], continued: bool = False) -> tuple[int, int]:
+    """Epochs trained and the epoch (validation count) whose weights were kept."""
+    loop, log = Scripted(losses, continued), []
+    kept = int(loop.run(log)["kept"])
+    return len(log), kept - (1 if continued else 0)
+
+
+def test_training_from_scratch_runs_the_minimum_epochs_and_stops_after_a_worse_one() -> None:
+    losses = [5.0, 5.1, 5.2, 5.3, 4.0, 4.5, 3.0, 2.0]
+    assert training.MIN_EPOCHS == 5
+    assert fit(losses) == (6, 5)  # epochs 2-4 were worse, but not before epoch 5; epoch 6 stops it
+
+
+def test_an_epoch_that_gains_less_than_the_minimum_improvement_stops_training_and_is_kept() -> None:
+    small = 4.0 * (1 - training.MIN_IMPROVEMENT / 2)
+    large = 4.0 * (1 - training.MIN_IMPROVEMENT * 2)
+    assert fit([7.0, 6.0, 5.0, 4.0, small, 3.0]) == (5, 5)  # the fifth gained too little: kept, and the end
+    assert fit([7.0, 6.0, 5.0, 4.0, large, 3.0]) == (6, 6)  # the fifth gained enough: the sixth is trained
+
+
+def test_a_continued_training_keeps_its_start_unless_an_epoch_beats_it() -> None:
+    assert fit([4.0, 4.2, 3.0], continued=True) == (1, 0)  # the first epoch was worse: the start is kept
+    assert fit([4.0, 3.0, 2.0, 1.9995], continued=True) == (3, 3)
