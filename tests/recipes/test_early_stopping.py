@@ -27,11 +27,11 @@ class Weights:
 class Scripted(EpochLoop):
     """An epoch loop whose validation losses are given in advance (one per validation, in order)."""
 
-    def __init__(self, losses: list[float], continued: bool = False) -> None:
+    def __init__(self, losses: list[float], continued: bool = False, targets: int = 40) -> None:
         users = 40  # 4 validation users: one validation batch per epoch
         self.windows = {"users": np.arange(users), "newest": np.ones(users, bool), "inputs": np.zeros((users, 2))}
         self.settings = TrainingSettings(hidden=4, max_epochs=len(losses), batch_size=8, time_budget=1e9)
-        self.n_targets, self.rng, self.clock = users, np.random.default_rng(0), TrainingClock()
+        self.n_targets, self.rng, self.clock = targets, np.random.default_rng(0), TrainingClock()
         self.losses, self.validations, self.continued = iter(losses), 0, continued
         self.variables = [Weights(self)]
 
@@ -52,9 +52,9 @@ class Scripted(EpochLoop):
         return {"kept": np.asarray(self.variables[0].value)}
 
 
-def fit(losses: list[float], continued: bool = False) -> tuple[int, int]:
+def fit(losses: list[float], continued: bool = False, targets: int = 40) -> tuple[int, int]:
     """Epochs trained and the epoch (validation count) whose weights were kept."""
-    loop, log = Scripted(losses, continued), []
+    loop, log = Scripted(losses, continued, targets), []
     kept = int(loop.run(log)["kept"])
     return len(log), kept - (1 if continued else 0)
 
@@ -65,13 +65,15 @@ def test_training_from_scratch_runs_the_minimum_epochs_and_stops_after_a_worse_o
     assert fit(losses) == (6, 5)  # epochs 2-4 were worse, but not before epoch 5; epoch 6 stops it
 
 
-def test_an_epoch_that_gains_less_than_the_minimum_improvement_stops_training_and_is_kept() -> None:
+def test_on_large_data_an_epoch_that_gains_less_than_the_minimum_improvement_is_kept_and_the_last() -> None:
     small = 4.0 * (1 - training.MIN_IMPROVEMENT / 2)
     large = 4.0 * (1 - training.MIN_IMPROVEMENT * 2)
-    assert fit([7.0, 6.0, 5.0, 4.0, small, 3.0]) == (5, 5)  # the fifth gained too little: kept, and the end
-    assert fit([7.0, 6.0, 5.0, 4.0, large, 3.0]) == (6, 6)  # the fifth gained enough: the sixth is trained
+    targets = training.MIN_IMPROVEMENT_TARGETS
+    assert fit([7.0, 6.0, 5.0, 4.0, small, 3.0], targets=targets) == (5, 5)  # gained too little: kept, the end
+    assert fit([7.0, 6.0, 5.0, 4.0, large, 3.0], targets=targets) == (6, 6)  # gained enough: the sixth is trained
+    assert fit([7.0, 6.0, 5.0, 4.0, small, 3.0], targets=targets - 1) == (6, 6)  # small data: every gain counts
 
 
 def test_a_continued_training_keeps_its_start_unless_an_epoch_beats_it() -> None:
     assert fit([4.0, 4.2, 3.0], continued=True) == (1, 0)  # the first epoch was worse: the start is kept
-    assert fit([4.0, 3.0, 2.0, 1.9995], continued=True) == (3, 3)
+    assert fit([4.0, 3.0, 2.0, 1.9995], continued=True, targets=training.MIN_IMPROVEMENT_TARGETS) == (3, 3)

@@ -307,10 +307,10 @@ def test_valid_hyperparameters_pass() -> None:
 def test_large_catalogues_train_with_a_sampled_softmax(
     data: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from personalize_kit.recipes.sequence import training
+    from personalize_kit.recipes.sequence import sampled as softmax
 
-    monkeypatch.setattr(training, "FULL_SOFTMAX_ITEMS", 30)
-    monkeypatch.setattr(training, "NEGATIVES", 24)
+    monkeypatch.setattr(softmax, "FULL_SOFTMAX_ITEMS", 30)
+    monkeypatch.setattr(softmax, "NEGATIVES", 24)
     interactions, items, users = data
     sampled = UserPersonalization(max_epochs=40, learning_rate=1e-2, batch_size=16).fit(
         interactions, items, users, HYPERPARAMETERS

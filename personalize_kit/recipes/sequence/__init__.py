@@ -1,9 +1,10 @@
 """The sequence models of User-Personalization and Personalized-Ranking: features, training, serving, format.
 
 - :mod:`.features`: metadata tokens, users' histories and training windows from the frames (numpy);
-- :mod:`.training`: :class:`GRUTrainer`, the Keras training of the GRU model, and the epoch loop, sampled
-  softmax and continuation both models share (TensorFlow is imported by :mod:`.backend`, quietly, when a model
-  is fitted, and only then);
+- :mod:`.training`: :class:`GRUTrainer`, the Keras training of the GRU model, and the epoch loop and
+  continuation both models share (TensorFlow is imported by :mod:`.backend`, quietly, when a model is fitted,
+  and only then);
+- :mod:`.sampled`: the sampled softmax of large catalogues: its negatives, and steps by item rows;
 - :mod:`.transformer` and :mod:`.transformer_recipe`: the v2 recipes' transformer, its training and serving;
 - :mod:`.cooccurrence`: the recency-weighted co-occurrence term and the choice of its weight;
 - :mod:`.quick`: the fast profile's closed-form weights (no TensorFlow);

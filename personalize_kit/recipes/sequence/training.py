@@ -4,8 +4,9 @@ Each item is the sum of its own embedding and the mean of its metadata tokens' e
 window of ``bptt`` items from a state derived from the user's metadata; the query (GRU output, profile and
 metadata projections) is scored against the same item vectors plus an item bias and learned ``repeat``
 weights for the items just read and older ones. The loss is next-item cross-entropy on every position,
-with the exact softmax up to :data:`FULL_SOFTMAX_ITEMS` catalogue items and :data:`NEGATIVES` sampled
-negatives beyond (:class:`NegativeSampler`, corrected to estimate the full softmax). Early stopping watches
+with the exact softmax up to :data:`~.sampled.FULL_SOFTMAX_ITEMS` catalogue items and a sampled softmax beyond
+(:mod:`.sampled`, corrected to estimate the full softmax; on a large catalogue a step computes and updates only
+the item rows it reads). Early stopping watches
 the newest window of a slice of users; training also stops at a time budget (:func:`training_budget`),
 counted in CPU seconds per core (:class:`~personalize_kit.recipes.sequence.backend.TrainingClock`) so that a
 busy machine trains the same model, only slower.
@@ -22,61 +23,22 @@ from typing import Any
 import numpy as np
 
 from personalize_kit.recipes.sequence.backend import TrainingClock, cores, load_tensorflow
+from personalize_kit.recipes.sequence.sampled import ROW_STEP_ITEMS, LazyAdam, NegativeSampler, StepItems
 
 logger = logging.getLogger(__name__)
 
-#: Largest catalogue trained with the exact softmax; larger ones are trained with a sampled softmax.
-FULL_SOFTMAX_ITEMS = 2048
 #: Epochs without a better validation loss after which training stops (the best epoch's weights are kept).
 PATIENCE = 1
 #: Relative fall of the validation loss below which an epoch counts towards :data:`PATIENCE` (its weights are
-#: still kept when they are the best): once an epoch gains less than 0.3%, the next one has rarely gained more
-#: on the benchmark's data sets, and it costs as much as the others.
+#: still kept when they are the best), on data of at least :data:`MIN_IMPROVEMENT_TARGETS` targets: there, once
+#: an epoch gains less than 0.3%, the next one has not gained more on the benchmark's data sets, and it costs
+#: seconds. Small data (a planted pattern, a test's data set) can sit on a plateau for an epoch before its loss
+#: falls again, and its epochs cost little: there every improvement counts.
 MIN_IMPROVEMENT = 0.003
+MIN_IMPROVEMENT_TARGETS = 50_000
 #: Epochs before early stopping may end a training from scratch: on small data the validation loss is noisy at
 #: first. A continued training may stop after its first epoch.
 MIN_EPOCHS = 5
-#: Power of the item counts the sampled softmax draws its negatives by (0 = uniform, 1 = as popular).
-SAMPLING_POWER = 0.75
-#: Negatives per step of the sampled softmax (the same for every target of a step).
-NEGATIVES = 1024
-
-
-def softmax_negatives(n_items: int) -> int:
-    """Items each target is scored against in training besides itself: the whole catalogue up to
-    :data:`FULL_SOFTMAX_ITEMS` items, :data:`NEGATIVES` sampled ones beyond. On 2 cores the output layer is
-    most of a step's work.
-
-    >>> softmax_negatives(1682), softmax_negatives(9000)
-    (1682, 1024)
-    """
-    return n_items if n_items <= FULL_SOFTMAX_ITEMS else min(n_items - 1, NEGATIVES)
-
-
-class NegativeSampler:
-    """The sampled softmax's negatives: drawn with replacement from ``(count + 1) ** SAMPLING_POWER`` (popular
-    items, which hold most of the softmax's mass, are drawn more often), and the logQ correction that makes the
-    sampled softmax estimate the full one: ``-log(negatives x q(item))`` added to each negative's logit.
-
-    >>> sampler = NegativeSampler(np.asarray([0, 10, 1000]), np.random.default_rng(0))
-    >>> sampler.sampled, sampler.n_negatives
-    (False, 3)
-    """
-
-    def __init__(self, item_counts: np.ndarray, rng: np.random.Generator) -> None:
-        n_items = int(item_counts.size)
-        self.n_negatives = softmax_negatives(n_items)
-        self.sampled = self.n_negatives < n_items
-        weight = (item_counts.astype(np.float64) + 1.0) ** SAMPLING_POWER
-        self.probability = weight / weight.sum()
-        self.correction = (-np.log(self.n_negatives * self.probability)).astype(np.float32)
-        self.rng = rng
-
-    def draw(self) -> np.ndarray:
-        """One step's negatives (item codes; empty with the full softmax)."""
-        if not self.sampled:
-            return np.zeros(0, dtype=np.int32)
-        return self.rng.choice(self.probability.size, self.n_negatives, p=self.probability).astype(np.int32)
 
 
 def training_budget(n_targets: int) -> float:
@@ -121,9 +83,9 @@ class Metadata:
 
 class EpochLoop:
     """The epoch loop both sequence models train with: shuffled batches, a validation loss after each epoch,
-    early stopping after :data:`PATIENCE` epochs without an improvement of :data:`MIN_IMPROVEMENT` (from scratch: from epoch
-    :data:`MIN_EPOCHS` on), the training budget, the best epoch's weights. A trainer that ``continued`` from an
-    earlier model's weights keeps them unless an epoch beats their validation loss.
+    early stopping after :data:`PATIENCE` epochs without an improvement (of :data:`MIN_IMPROVEMENT` on large
+    data; from scratch: from epoch :data:`MIN_EPOCHS` on), the training budget, the best epoch's weights. A
+    trainer that ``continued`` from an earlier model's weights keeps them unless an epoch beats their validation loss.
 
     A trainer supplies ``settings`` (``max_epochs``, ``batch_size``, ``time_budget``, ``seed``), ``windows``,
     ``meta``, ``tf``, ``clock``, ``variables``, ``train_step``/``eval_step``, ``_batch``, ``_named`` (variables
@@ -213,6 +175,7 @@ class EpochLoop:
         budget = training_budget(t.n_targets) if s.time_budget is None else s.time_budget
         best: list[np.ndarray] | None = None
         best_loss, stale = math.inf, 0
+        enough = MIN_IMPROVEMENT if t.n_targets >= MIN_IMPROVEMENT_TARGETS else 0.0
         if getattr(t, "continued", False) and valid_rows.size:  # a continued model must beat where it started
             best_loss, best = self._validation_loss(valid_rows), [v.numpy() for v in t.variables]
         for epoch in range(s.max_epochs):
@@ -231,7 +194,7 @@ class EpochLoop:
             if getattr(s, "verbose", False):
                 print(f"epoch {epoch + 1}: train {train_loss:.4f} valid {valid_loss:.4f} ({elapsed:.1f}s)", flush=True)
             if valid_loss < best_loss - 1e-4:
-                stale = 0 if valid_loss < best_loss * (1.0 - MIN_IMPROVEMENT) else stale + 1
+                stale = 0 if valid_loss < best_loss * (1.0 - enough) else stale + 1
                 best_loss, best = valid_loss, [v.numpy() for v in t.variables]
             else:
                 stale += 1
@@ -323,7 +286,12 @@ class GRUTrainer(EpochLoop):
             self.out_kernel, self.out_bias, self.profile_kernel, self.metadata_kernel, *self.gru.trainable_variables,
         ]  # fmt: skip
         self.optimizer = keras.optimizers.Adam(learning_rate=s.learning_rate, clipnorm=5.0)
-        self.optimizer.build(self.variables)
+        #: a large catalogue trains by step rows (:mod:`.rows`): the item table gets its own lazy Adam
+        self.by_rows = meta.n_items > ROW_STEP_ITEMS
+        self.optimizer.build([v for v in self.variables if not (self.by_rows and v is self.own)])
+        if self.by_rows:
+            self.step_items = StepItems(tf, meta.item_ptr, meta.item_idx)
+            self.own_adam = LazyAdam(tf, self.own, self.optimizer)
 
     def _named(self) -> dict[str, Any]:
         """The variables by the names of ``saved.GRU_WEIGHTS`` (``item_own_vectors`` without the padding row)."""
@@ -336,11 +304,15 @@ class GRUTrainer(EpochLoop):
             "metadata_kernel": self.metadata_kernel,
         }  # fmt: skip
 
-    def _queries(self, inputs: Any, weights: Any, users: Any, context: Any, training: bool) -> tuple[Any, Any]:
-        """The query of every target position (masked to the real ones), and the item vectors."""
+    def _queries(self, inputs: Any, weights: Any, users: Any, context: Any, training: bool,
+                 vectors: Any = None, rows: tuple[Any, Any] | None = None) -> tuple[Any, Any]:  # fmt: skip
+        """The query of every target position (masked to the real ones), and the item vectors: by default every
+        item's, else ``vectors`` with ``rows`` = the inputs' and the context's rows in it."""
         tf = self.tf
-        vectors = self.own + tf.sparse.sparse_dense_matmul(self.item_matrix, self.tokens)
-        embedded = tf.gather(vectors, inputs)
+        if vectors is None:
+            vectors = self.own + tf.sparse.sparse_dense_matmul(self.item_matrix, self.tokens)
+        input_rows, context_rows = (inputs, context) if rows is None else rows
+        embedded = tf.gather(vectors, input_rows)
         x = self.drop_in(embedded, training=training)
         user_vec = tf.gather(tf.sparse.sparse_dense_matmul(self.user_matrix, self.user_tokens), users)
         h0 = tf.tanh(user_vec @ self.init_kernel + self.init_bias)
@@ -349,7 +321,7 @@ class GRUTrainer(EpochLoop):
         picked = tf.boolean_mask(states, mask)
         # the profile: mean vector of the events before the window and of the window up to each position
         present = tf.cast(context > 0, tf.float32)
-        before = tf.einsum("bc,bcd->bd", present, tf.gather(vectors, context))
+        before = tf.einsum("bc,bcd->bd", present, tf.gather(vectors, context_rows))
         read = tf.cast(inputs > 0, tf.float32)
         total = before[:, None, :] + tf.cumsum(embedded * read[..., None], axis=1)
         count = tf.reduce_sum(present, axis=1, keepdims=True) + tf.cumsum(read, axis=1)
@@ -387,12 +359,14 @@ class GRUTrainer(EpochLoop):
         return self._with_repeat(logits, rows, items, kind)
 
     def _sampled_logits(self, query: Any, vectors: Any, labels: Any, negatives: Any,
-                        pairs: tuple[Any, Any, Any]) -> Any:  # fmt: skip
-        """The target (column 0) against uniform negatives, shifted to estimate the full partition function,
-        with the repeat weights; a negative that is the row's target is masked out."""
+                        pairs: tuple[Any, Any, Any], rows: tuple[Any, Any] | None = None) -> Any:  # fmt: skip
+        """The target (column 0) against the sampled negatives, shifted to estimate the full partition function,
+        with the repeat weights; a negative that is the row's target is masked out. ``rows``: the labels' and the
+        negatives' rows in ``vectors`` when it holds the step's items only."""
         tf = self.tf
-        positive = tf.reduce_sum(query * tf.gather(vectors, labels + 1), axis=1) + tf.gather(self.bias, labels)
-        negative = tf.matmul(query, tf.gather(vectors, negatives + 1), transpose_b=True)
+        label_rows, negative_rows = (labels + 1, negatives + 1) if rows is None else rows
+        positive = tf.reduce_sum(query * tf.gather(vectors, label_rows), axis=1) + tf.gather(self.bias, labels)
+        negative = tf.matmul(query, tf.gather(vectors, negative_rows), transpose_b=True)
         negative += tf.gather(self.bias, negatives) + tf.gather(self.correction, negatives)
         clash = tf.equal(labels[:, None], negatives[None, :])
         negative = tf.where(clash, tf.fill(tf.shape(negative), -1e9), negative)
@@ -412,9 +386,16 @@ class GRUTrainer(EpochLoop):
                 training: bool) -> tuple[Any, Any]:  # fmt: skip
         """The weighted sum of the positions' losses and the sum of their weights."""
         tf = self.tf
-        query, vectors = self._queries(inputs, weights, users, context, training)
         mask = weights > 0
         labels = tf.boolean_mask(targets, mask)
+        vectors = step_rows = read_rows = None
+        if negatives is not None and self.by_rows:  # the vectors of the step's items only
+            ids, (input_rows, context_rows, label_rows, negative_rows) = self.step_items.local(
+                inputs, context, labels + 1, negatives + 1
+            )
+            vectors = self.step_items.vectors(self.own, self.tokens, ids)
+            read_rows, step_rows = (input_rows, context_rows), (label_rows, negative_rows)
+        query, vectors = self._queries(inputs, weights, users, context, training, vectors, read_rows)
         # the items read up to each position (0 = none) get the learned repeat weights: those of the window
         steps = tf.shape(inputs)[1]
         lower = tf.cast(tf.linalg.band_part(tf.ones((steps, steps)), -1, 0), tf.int32)
@@ -425,7 +406,7 @@ class GRUTrainer(EpochLoop):
         if negatives is None:
             logits = self._full_logits(query, vectors, pairs)
         else:
-            logits = self._sampled_logits(query, vectors, labels, negatives, pairs)
+            logits = self._sampled_logits(query, vectors, labels, negatives, pairs, step_rows)
             labels = tf.zeros_like(labels)
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         w = tf.boolean_mask(weights, mask)
@@ -449,7 +430,12 @@ class GRUTrainer(EpochLoop):
                 total, norm = self.forward(inputs, targets, weights, users, context, sample, True)
                 loss = total / tf.maximum(norm, 1e-6)
             grads = tape.gradient(loss, self.variables)
-            self.optimizer.apply_gradients(zip(grads, self.variables, strict=True))
+            if self.by_rows:  # the item table's rows by the lazy Adam, the rest by Keras's
+                self.own_adam.apply(grads[0])
+                grads, variables = grads[1:], self.variables[1:]
+            else:
+                variables = self.variables
+            self.optimizer.apply_gradients(zip(grads, variables, strict=True))
             return loss
 
         def eval_step(inputs, targets, weights, users, context):  # type: ignore[no-untyped-def]
@@ -489,7 +475,6 @@ class GRUTrainer(EpochLoop):
 
 
 __all__ = [
-    "FULL_SOFTMAX_ITEMS", "MIN_IMPROVEMENT", "NEGATIVES", "EpochLoop", "GRUTrainer", "Metadata", "NegativeSampler", "TrainingSettings",
-    "softmax_negatives",
-    "training_budget",
+    "MIN_EPOCHS", "MIN_IMPROVEMENT", "MIN_IMPROVEMENT_TARGETS", "PATIENCE", "EpochLoop", "GRUTrainer", "Metadata",
+    "TrainingSettings", "training_budget",
 ]  # fmt: skip
