@@ -304,13 +304,16 @@ def test_valid_hyperparameters_pass() -> None:
     assert UserPersonalization.default_hyperparameters["hidden_dimension"] == "149"
 
 
+@pytest.mark.parametrize("by_rows", [False, True], ids=["dense-steps", "steps-by-item-rows"])
 def test_large_catalogues_train_with_a_sampled_softmax(
-    data: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+    data: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], monkeypatch: pytest.MonkeyPatch, by_rows: bool
 ) -> None:
     from personalize_kit.recipes.sequence import sampled as softmax
 
     monkeypatch.setattr(softmax, "FULL_SOFTMAX_ITEMS", 30)
     monkeypatch.setattr(softmax, "NEGATIVES", 24)
+    if by_rows:  # the step computes and updates only the item rows it reads (lazy Adam)
+        monkeypatch.setattr(softmax, "ROW_STEP_ITEMS", 30)
     interactions, items, users = data
     sampled = UserPersonalization(max_epochs=40, learning_rate=1e-2, batch_size=16).fit(
         interactions, items, users, HYPERPARAMETERS

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from personalize_kit.recipes.sequence import sampled
 from personalize_kit.recipes.sequence.backend import TrainingClock, cores, load_tensorflow
-from personalize_kit.recipes.sequence.sampled import ROW_STEP_ITEMS, LazyAdam, NegativeSampler, StepItems
+from personalize_kit.recipes.sequence.sampled import LazyAdam, NegativeSampler, StepItems
 
 logger = logging.getLogger(__name__)
 
@@ -287,7 +288,7 @@ class GRUTrainer(EpochLoop):
         ]  # fmt: skip
         self.optimizer = keras.optimizers.Adam(learning_rate=s.learning_rate, clipnorm=5.0)
         #: a large catalogue trains by step rows (:mod:`.rows`): the item table gets its own lazy Adam
-        self.by_rows = meta.n_items > ROW_STEP_ITEMS
+        self.by_rows = meta.n_items > sampled.ROW_STEP_ITEMS
         self.optimizer.build([v for v in self.variables if not (self.by_rows and v is self.own)])
         if self.by_rows:
             self.step_items = StepItems(tf, meta.item_ptr, meta.item_idx)
