@@ -99,6 +99,23 @@ def measure(n: int, recipe: str, profile: str = "faithful", limit: int = 0) -> d
     }
 
 
+def merged(
+    last: dict[str, object], rows: list[dict[str, object]], command: str, note: str
+) -> tuple[list[dict[str, object]], list[str], list[str]]:
+    """The last results' rows that ``rows`` does not measure again, then ``rows``; the commands and notes of both."""
+
+    def key(row: dict[str, object]) -> tuple[object, ...]:
+        return row["synthetic_ratings"], row["profile"], row["recipe"]
+
+    again = {key(r) for r in rows}
+    kept = [r for r in last["results"] if key(r) not in again]  # type: ignore[union-attr]
+    commands = list(last.get("commands") or [f"python scripts/bench_training.py (run of {last['date']})"])
+    notes = list(last.get("notes") or [last.get("note", "")])
+    if not kept:
+        return rows, [command], [note]
+    return kept + rows, commands + [command], notes + [note]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
@@ -107,6 +124,9 @@ def main() -> int:
     )
     parser.add_argument("--no-fast", action="store_true", help="skip the fast profile's measurements")
     parser.add_argument("--note", default="the machine was shared with other work while this ran")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the rows of the last results that this run does not measure again"
+    )
     args = parser.parse_args()
     rows = []
     if not args.no_fast:
@@ -117,6 +137,10 @@ def main() -> int:
         for recipe in args.recipes:
             rows.append(measure(n, recipe))
             print(rows[-1], flush=True)
+    command = f"python {' '.join(sys.argv)}"
+    commands, notes = [command], [args.note]
+    if args.merge and (RESULTS / "training.json").exists():
+        rows, commands, notes = merged(json.loads((RESULTS / "training.json").read_text()), rows, command, args.note)
     header = ("synthetic ratings", "profile", "recipe", "interactions", "catalogue", "fit s", "peak MiB", "quiet",
               "target", "")  # fmt: skip
     keys = ("synthetic_ratings", "profile", "recipe", "interactions", "catalogue", "fit_s", "peak_rss_mib", "quiet",
@@ -126,11 +150,13 @@ def main() -> int:
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     print("\n".join(table))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    report = {"date": time.strftime("%Y-%m-%d"), "machine": machine, "note": args.note, "results": rows}
+    report = {"date": time.strftime("%Y-%m-%d"), "machine": machine, "commands": commands, "notes": notes,
+              "results": rows}  # fmt: skip
     (RESULTS / "training.json").write_text(json.dumps(report, indent=2) + "\n")
+    runs = "; ".join(f"`{c}` ({n})" for c, n in zip(commands, notes, strict=True))
     (RESULTS / "training.md").write_text(
         "# Training benchmark\n\n"
-        f"`python {' '.join(sys.argv)}` on {machine}, {time.strftime('%Y-%m-%d')} ({args.note}): synthetic "
+        f"{runs} on {machine}, {time.strftime('%Y-%m-%d')}: synthetic "
         "ratings, those of 3 or more kept as interactions (as `prepare` does), item genres and user demographics "
         "as metadata, default hyperparameters; each fit in its own process (the first fit of a TensorFlow recipe "
         f"includes importing TensorFlow). The fast profile fits the newest {FAST_INTERACTIONS:,} interactions.\n\n"
