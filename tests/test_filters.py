@@ -226,11 +226,11 @@ ELEVEN_FIELDS = "INCLUDE ItemID WHERE " + " AND ".join(f"Items.F{i} > 1" for i i
 # (expression, 0-based position of the caret, the problem stated in the message)
 MALFORMED = [
     ('SELECT ItemID WHERE Items.A IN ("x")', 0, "Expected INCLUDE or EXCLUDE but found 'SELECT'"),
-    ('INCLUDE Items WHERE Items.A IN ("x")', 8, "Expected ItemID after INCLUDE but found 'Items'"),
+    ('INCLUDE Items WHERE Items.A IN ("x")', 8, "Expected ItemID or ActionID after INCLUDE but found 'Items'"),
     (
         "INCLUDE UserID WHERE Users.AGE < 5",
         8,
-        "Only ItemID filters are supported, found 'UserID' (user segment and action filters are not mirrored)",
+        "Only ItemID and ActionID filters are supported, found 'UserID' (user segment filters are not mirrored)",
     ),
     ('EXCLUDE ItemID WHER Interactions.EVENT_TYPE IN ("click")', 15, "Expected WHERE after ItemID but found 'WHER'"),
     (
@@ -411,8 +411,8 @@ def test_caret_in_a_long_expression_points_at_the_problem_within_a_window() -> N
 @pytest.mark.parametrize(
     ("expression", "message", "position"),
     [
-        ("", "Filter expression is empty: expected INCLUDE or EXCLUDE ItemID WHERE ...", 0),
-        ("   ", "Filter expression is empty: expected INCLUDE or EXCLUDE ItemID WHERE ...", 0),
+        ("", "Filter expression is empty: expected INCLUDE or EXCLUDE ItemID (or ActionID) WHERE ...", 0),
+        ("   ", "Filter expression is empty: expected INCLUDE or EXCLUDE ItemID (or ActionID) WHERE ...", 0),
         ("I" * 2501, "Filter expression is 2,501 characters long; the maximum is 2,500", 2500),
     ],
 )

@@ -15,8 +15,10 @@ import pandas as pd
 
 from personalize_kit.exceptions import InvalidFilterValuesError
 from personalize_kit.filters.language import (
+    ACTION_INTERACTIONS,
     CURRENT_ITEM,
     INTERACTIONS,
+    SUBJECTS,
     MAX_INTERACTIONS_PER_EVENT_TYPE,
     And,
     Comparison,
@@ -89,15 +91,16 @@ class BoundFilter:
 
     def __init__(self, expression: FilterExpression, items: pd.DataFrame | None) -> None:
         self.expression = expression
+        self._id = SUBJECTS[expression.subject][2]  # ITEM_ID, or ACTION_ID (then ``items`` are actions)
         self._items = items
         self._items_len = -1 if items is None else len(items)
-        if items is None or "ITEM_ID" not in items.columns:
-            frame = pd.DataFrame({"ITEM_ID": pd.Series([], dtype=object)})
+        if items is None or self._id not in items.columns:
+            frame = pd.DataFrame({self._id: pd.Series([], dtype=object)})
         else:
-            frame = items.drop_duplicates("ITEM_ID", keep="last") if not items["ITEM_ID"].is_unique else items
+            frame = items.drop_duplicates(self._id, keep="last") if not items[self._id].is_unique else items
         self._frame = frame.reset_index(drop=True)
         self._n = len(self._frame)
-        self._item_index = pd.Index(self._frame["ITEM_ID"].astype(str).to_numpy(dtype=object))
+        self._item_index = pd.Index(self._frame[self._id].astype(str).to_numpy(dtype=object))
         self._columns: dict[str, _Column | None] = {}
         self._literal_masks: dict[int, NDArray[np.bool_]] = {}
         self._candidates_key: object = None
@@ -179,9 +182,9 @@ class BoundFilter:
                 )
             if part.user_condition is not None and not self._user_holds(part.user_condition, user_id, users, params):
                 continue
-            if part.dataset == INTERACTIONS:
+            if part.dataset in (INTERACTIONS, ACTION_INTERACTIONS):
                 if recent is None:
-                    recent = _recent_interactions(interactions, user_id)
+                    recent = _recent_interactions(interactions, user_id, self._id)
                 mask = self._interactions_mask(part.condition, recent, cand_index, params)
             else:
                 mask = self._items_mask(k, part, params, item_id)[positions]
@@ -316,7 +319,7 @@ class BoundFilter:
                 wanted.append(v.text)
             elif isinstance(v, str):
                 wanted.append(v)
-        folded = {w.casefold() for w in wanted}
+        folded = {_fold_event_type(w, self._id) for w in wanted}
         if "*" in folded:
             rows = np.ones(len(event_types), dtype=bool)
         else:
@@ -409,8 +412,18 @@ def _user_condition(cond: Condition, row: pd.Series, columns: pd.Index, params: 
     return any(f is not None and bool(_compare(np.array([f]), cond.op, number)[0]) for f in numeric_user)
 
 
-def _recent_interactions(interactions: pd.DataFrame | None, user_id: str | None) -> tuple[NDArray[Any], NDArray[Any]]:
-    """The user's item ids and case-folded event types, keeping the newest 100 per event type.
+def _fold_event_type(event_type: str, id_column: str) -> str:
+    """An event type as filters compare it: case-folded; for actions, ``_`` is a space too (NOT_TAKEN is
+    Not taken, as PutActionInteractions and imports accept both)."""
+    if id_column == "ITEM_ID":
+        return event_type.casefold()
+    return " ".join(event_type.replace("_", " ").casefold().split())
+
+
+def _recent_interactions(
+    interactions: pd.DataFrame | None, user_id: str | None, id_column: str = "ITEM_ID"
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """The user's item (action) ids and folded event types, keeping the newest 100 per event type.
 
     Ties in TIMESTAMP are broken by row order: a later row counts as newer.
     """
@@ -425,11 +438,14 @@ def _recent_interactions(interactions: pd.DataFrame | None, user_id: str | None)
         own = (ids == str(user_id)).to_numpy(dtype=bool)
         if not own.all():
             df = df[own]
-    if len(df) == 0 or "ITEM_ID" not in df.columns:
+    if len(df) == 0 or id_column not in df.columns:
         return empty
-    item_ids = df["ITEM_ID"].astype(str).to_numpy(dtype=object)
+    item_ids = df[id_column].astype(str).to_numpy(dtype=object)
     if "EVENT_TYPE" in df.columns:
-        event_types = df["EVENT_TYPE"].astype(str).str.casefold().to_numpy(dtype=object)
+        event_types = df["EVENT_TYPE"].astype(str).str.casefold()
+        if id_column != "ITEM_ID":
+            event_types = event_types.str.replace("_", " ").str.split().str.join(" ")
+        event_types = event_types.to_numpy(dtype=object)
     else:
         event_types = np.full(len(df), "", dtype=object)
     if len(df) > MAX_INTERACTIONS_PER_EVENT_TYPE:

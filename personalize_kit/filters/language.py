@@ -7,31 +7,36 @@ The grammar follows the developer guide's "Filter expression structure and eleme
 "Guidelines and requirements" and "Item recommendation filter expression examples"::
 
     expression  := part ( "|" part )*
-    part        := ( INCLUDE | EXCLUDE ) ItemID WHERE condition [ IF user_cond ]
+    part        := ( INCLUDE | EXCLUDE ) ( ItemID | ActionID ) WHERE condition [ IF user_cond ]
     condition   := and_cond ( OR and_cond )*             -- AND binds tighter than OR
     and_cond    := comparison ( AND comparison )*
     comparison  := DATASET "." FIELD ( [NOT] IN ( "(" value ( "," value )* ")" | CurrentItem.FIELD )
-                                     | ( "=" | "<" | "<=" | ">" | ">=" ) operand )
+                                     | ( "=" | "<" | "<=" | ">" | ">=" ) ( operand | "(" operand ")" ) )
     user_cond   := CurrentUser.FIELD <same operators> ( AND CurrentUser.FIELD ... )*
     value       := "double-quoted string" | number | $PARAMETER
     operand     := number | $PARAMETER | CurrentItem.FIELD | "string" (with "=" only)
 
-Keywords (INCLUDE, EXCLUDE, ItemID, WHERE, AND, OR, IN, NOT, IF) and dataset names are matched without
+Keywords (INCLUDE, EXCLUDE, ItemID, ActionID, WHERE, AND, OR, IN, NOT, IF) and dataset names are matched without
 regard to case, as the guide's own examples write ``EXCLUDE itemId WHERE INTERACTIONS.EVENT_TYPE in (...)``.
 Rules from the guide that are enforced at parse time (the mirror's CreateFilter answers them with
 ``InvalidInputException``):
 
+- the subject: ``ItemID`` parts filter on Items and Interactions, ``ActionID`` parts ("Action
+  recommendation filter expression examples") on Actions and Action_Interactions; one filter does not
+  mix the two subjects (a filter is given either to item requests or to GetActionRecommendations);
 - one dataset per part: "Conditions chained together using AND or OR can only affect fields of the
   dataset used in the first condition"; Items and Interactions are combined by chaining parts with ``|``;
 - Interactions filters "can only filter based on event type" (``Interactions.EVENT_TYPE``, IN/NOT IN);
+  Action_Interactions likewise (the guide's examples use only ``Action_Interactions.EVENT_TYPE``);
 - ``IF`` only tests ``CurrentUser``, once, at the end of a part, extended only with ``AND``; it may
   follow Items or Interactions conditions (the guide: "You can add CurrentUser ... to any expression
   regardless of the dataset that is being used");
 - placeholder parameters cannot be used with ``NOT IN``;
 - at most 10 distinct dataset fields per filter; expression length 1-2,500 characters;
-- ``CurrentItem.FIELD`` only as the right-hand side of an Items comparison (related-items requests).
+- ``CurrentItem.FIELD`` only as the right-hand side of an Items comparison (related-items requests);
+- a comparison operator's operand may be written in parentheses (the guide: ``Actions.VALUE > ($VALUE)``).
 
-``UserID`` (user segment) and ``ActionID`` filters are not supported and are reported as syntax errors.
+``UserID`` (user segment) filters are not supported and are reported as syntax errors.
 
 Evaluation semantics (see :meth:`FilterExpression.evaluate`):
 
@@ -45,13 +50,15 @@ Evaluation semantics (see :meth:`FilterExpression.evaluate`):
   ``NOT IN`` is the negation of ``IN``, so an item with no value for the field is ``NOT IN`` any list;
   string matching is exact, event types match without regard to case ("Amazon Personalize ignores
   case only when matching event types"); ``"*"`` in an event type list matches every event type;
-- only the 100 newest interactions per user and event type count (quota in "Filter expressions");
+  action event types also match whatever their spelling of the space (``NOT_TAKEN`` is ``Not taken``);
+- only the 100 newest interactions per user and event type count (quota in "Filter expressions"), for
+  action interactions as for item interactions;
 - a field that the data does not have (no such column) matches nothing, whatever the operator: an
   INCLUDE on it keeps no candidate and an EXCLUDE on it removes none. The guide does not say what the
   service does with a field missing from the dataset (CreateFilter checks fields against the schema,
   which :attr:`FilterExpression.fields` lets the caller do); matching nothing is the reading under which
   a filter never lets through items it was written to keep out of an INCLUDE list;
-- a candidate that is not in the Items data behaves like an item whose fields are all empty.
+- a candidate that is not in the Items (Actions) data behaves like one whose fields are all empty.
 
 Example:
     >>> expr = parse_filter('INCLUDE ItemID WHERE Items.GENRES IN ($GENRE) | EXCLUDE ItemID WHERE '
@@ -78,10 +85,14 @@ if TYPE_CHECKING:
     from personalize_kit.filters.evaluate import BoundFilter
 
 __all__ = [
+    "ACTIONS",
+    "ACTION_ID",
+    "ACTION_INTERACTIONS",
     "CURRENT_ITEM",
     "CURRENT_USER",
     "INTERACTIONS",
     "ITEMS",
+    "ITEM_ID",
     "MAX_DISTINCT_FIELDS",
     "MAX_EXPRESSION_LENGTH",
     "MAX_FILTER_VALUES",
@@ -116,21 +127,36 @@ ITEMS = "Items"
 INTERACTIONS = "Interactions"
 CURRENT_USER = "CurrentUser"
 CURRENT_ITEM = "CurrentItem"
+ACTIONS = "Actions"
+ACTION_INTERACTIONS = "Action_Interactions"
+#: The subjects a filter part can filter, and what each reads: (metadata dataset, interactions dataset,
+#: id column of both datasets' data).
+ITEM_ID = "ItemID"
+ACTION_ID = "ActionID"
+SUBJECTS = {ITEM_ID: (ITEMS, INTERACTIONS, "ITEM_ID"), ACTION_ID: (ACTIONS, ACTION_INTERACTIONS, "ACTION_ID")}
+_SUBJECT_WORDS = {name.lower(): name for name in SUBJECTS}
 
 Action = Literal["INCLUDE", "EXCLUDE"]
 NUMERIC_OPERATORS = ("=", "<", "<=", ">", ">=")
 
-_KEYWORDS = {"include", "exclude", "itemid", "where", "and", "or", "in", "not", "if"}
+_KEYWORDS = {"include", "exclude", "itemid", "actionid", "where", "and", "or", "in", "not", "if"}
 _DATASETS = {
     "items": ITEMS,
     "interactions": INTERACTIONS,
     "currentuser": CURRENT_USER,
     "currentitem": CURRENT_ITEM,
     "users": "Users",
-    "actions": "Actions",
-    "actioninteractions": "ActionInteractions",
+    "actions": ACTIONS,
+    "action_interactions": ACTION_INTERACTIONS,
 }
-_DATASET_HINTS = {"item": ITEMS, "interaction": INTERACTIONS, "user": "Users", "action": "Actions"}
+_DATASET_HINTS = {
+    "item": ITEMS,
+    "interaction": INTERACTIONS,
+    "user": "Users",
+    "action": ACTIONS,
+    "actioninteractions": ACTION_INTERACTIONS,
+    "action_interaction": ACTION_INTERACTIONS,
+}
 _ASCII_LETTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _DIGITS = set("0123456789")
 _WORD_CHARS = _ASCII_LETTERS | _DIGITS
@@ -163,7 +189,8 @@ class Param:
 
 @dataclass(frozen=True)
 class FieldRef:
-    """``Dataset.FIELD``; ``dataset`` is canonical (Items, Interactions, CurrentUser, CurrentItem)."""
+    """``Dataset.FIELD``; ``dataset`` is canonical (Items, Interactions, Actions, Action_Interactions,
+    CurrentUser, CurrentItem)."""
 
     dataset: str
     field: str
@@ -217,13 +244,14 @@ Condition = Comparison | And | Or
 
 @dataclass(frozen=True)
 class FilterPart:
-    """One ``INCLUDE|EXCLUDE ItemID WHERE ... [IF ...]`` expression of a filter."""
+    """One ``INCLUDE|EXCLUDE ItemID|ActionID WHERE ... [IF ...]`` expression of a filter."""
 
     action: Action
     dataset: str
     condition: Condition
     user_condition: Condition | None = None
     text: str = _field(default="", compare=False)
+    subject: str = ITEM_ID
 
     @property
     def parameters(self) -> frozenset[str]:
@@ -239,7 +267,7 @@ class FilterPart:
         return out
 
     def __str__(self) -> str:
-        text = f"{self.action} ItemID WHERE {self.condition}"
+        text = f"{self.action} {self.subject} WHERE {self.condition}"
         if self.user_condition is not None:
             text += f" IF {self.user_condition}"
         return text
@@ -391,6 +419,8 @@ class _Parser:
         self.tokens = _tokenize(expression)
         self.i = 0
         self.part_dataset: str | None = None
+        self.subject: str | None = None  # of the filter: its first part's
+        self.part_subject = ITEM_ID
 
     # -- helpers
     def peek(self) -> _Token:
@@ -432,18 +462,9 @@ class _Parser:
             after = " after '|'" if self.i > 0 else ""
             raise self.expected(f"INCLUDE or EXCLUDE{after}")
         action: Action = "INCLUDE" if self.advance().text.lower() == "include" else "EXCLUDE"
-        tok = self.peek()
-        if not self.is_word("itemid"):
-            if tok.kind == "WORD" and tok.text.lower() in ("userid", "actionid"):
-                raise self.fail(
-                    tok,
-                    f"Only ItemID filters are supported, found '{tok.text}' (user segment and action "
-                    "filters are not mirrored)",
-                )
-            raise self.expected(f"ItemID after {action}")
-        self.advance()
+        self.part_subject = self.subject_word(action)
         if not self.is_word("where"):
-            raise self.expected("WHERE after ItemID")
+            raise self.expected(f"WHERE after {self.part_subject}")
         self.advance()
         self.part_dataset = None
         condition = self.condition()
@@ -464,7 +485,29 @@ class _Parser:
             raise self.expected("AND, OR, IF, '|' or the end of the expression")
         end = self.peek().pos
         text = self.expr[start_tok.pos : end].strip()
-        return FilterPart(action, dataset, condition, user_condition, text)
+        return FilterPart(action, dataset, condition, user_condition, text, self.part_subject)
+
+    def subject_word(self, action: str) -> str:
+        """The part's ItemID or ActionID, which must be the filter's first part's."""
+        tok = self.peek()
+        subject = _SUBJECT_WORDS.get(tok.text.lower()) if tok.kind == "WORD" else None
+        if subject is None:
+            if tok.kind == "WORD" and tok.text.lower() == "userid":
+                raise self.fail(
+                    tok,
+                    f"Only ItemID and ActionID filters are supported, found '{tok.text}' (user segment "
+                    "filters are not mirrored)",
+                )
+            raise self.expected(f"ItemID or ActionID after {action}")
+        if self.subject is not None and subject != self.subject:
+            raise self.fail(
+                tok,
+                f"A filter cannot mix {self.subject} and {subject} expressions: item filters and action "
+                "filters are separate filters",
+            )
+        self.subject = subject
+        self.advance()
+        return subject
 
     def condition(self) -> Condition:
         terms = [self.and_condition()]
@@ -508,26 +551,30 @@ class _Parser:
         if dataset is None:
             hint = _DATASET_HINTS.get(tok.text.lower())
             suggestion = f"; did you mean {hint}?" if hint else ""
-            raise self.fail(
-                tok,
-                f"Unknown dataset '{tok.text}': expected Items, Interactions, CurrentUser or CurrentItem{suggestion}",
+            known = (
+                "Items, Interactions, CurrentUser or CurrentItem"
+                if self.part_subject == ITEM_ID
+                else "Actions, Action_Interactions or CurrentUser"
             )
+            raise self.fail(tok, f"Unknown dataset '{tok.text}': expected {known}{suggestion}")
         return FieldRef(dataset, name.text, tok.pos)
 
     def comparison(self) -> Comparison:
-        what = "a dataset field such as Items.GENRES or Interactions.EVENT_TYPE"
+        subject = self.part_subject
+        metadata, interactions, _ = SUBJECTS[subject]
+        what = f"a dataset field such as {metadata}.{'GENRES' if subject == ITEM_ID else 'VALUE'} or {interactions}.EVENT_TYPE"
         ref_tok = self.peek()
         ref = self.field_ref(what)
         if ref.dataset == CURRENT_USER:
             raise self.fail(ref_tok, "CurrentUser fields can only be tested in an IF clause at the end")
-        if ref.dataset == CURRENT_ITEM:
+        if ref.dataset == CURRENT_ITEM and subject == ITEM_ID:
             raise self.fail(
                 ref_tok, "CurrentItem can only be a value to compare with, e.g. Items.PRICE < CurrentItem.PRICE"
             )
-        if ref.dataset not in (ITEMS, INTERACTIONS):
+        if ref.dataset not in (metadata, interactions):
             raise self.fail(
                 ref_tok,
-                f"{ref.dataset} fields cannot be used in an ItemID filter; filter on Items or Interactions "
+                f"{ref.dataset} fields cannot be used in an {subject} filter; filter on {metadata} or {interactions} "
                 "(use IF CurrentUser.FIELD ... for the current user)",
             )
         if self.part_dataset is None:
@@ -538,12 +585,14 @@ class _Parser:
                 f"All conditions of one expression must use the dataset of its first condition "
                 f"({self.part_dataset}), found {ref.dataset}; chain another expression with '|'",
             )
-        if ref.dataset == INTERACTIONS and ref.field.upper() != "EVENT_TYPE":
-            raise self.fail(ref_tok, f"Interactions filters can only use EVENT_TYPE, found Interactions.{ref.field}")
+        if ref.dataset == interactions and ref.field.upper() != "EVENT_TYPE":
+            raise self.fail(
+                ref_tok, f"{interactions} filters can only use EVENT_TYPE, found {interactions}.{ref.field}"
+            )
         op_tok = self.peek()
         op = self.operator(ref)
-        if ref.dataset == INTERACTIONS and op not in ("IN", "NOT IN"):
-            raise self.fail(op_tok, f"Interactions.{ref.field} can only be compared with IN or NOT IN")
+        if ref.dataset == interactions and op not in ("IN", "NOT IN"):
+            raise self.fail(op_tok, f"{interactions}.{ref.field} can only be compared with IN or NOT IN")
         return Comparison(ref, op, self.operand(op, allow_current_item=ref.dataset == ITEMS))
 
     def user_comparison(self) -> Comparison:
@@ -587,6 +636,19 @@ class _Parser:
                 raise self.expected("',' or ')' in the list of values")
             self.advance()
             return tuple(values)
+        if tok.kind == "LPAREN":  # "Actions.VALUE > ($VALUE)", as the guide writes it
+            self.advance()
+            value = self.single_operand(op)
+            if self.peek().kind == "COMMA":
+                raise self.fail(self.peek(), f"Operator {op} takes one value, not a list; use IN for a list")
+            if self.peek().kind != "RPAREN":
+                raise self.expected(f"')' after the value of {op}")
+            self.advance()
+            return value
+        return self.single_operand(op)
+
+    def single_operand(self, op: str) -> tuple[Value]:
+        tok = self.peek()
         if tok.kind == "STRING" and op != "=":
             raise self.fail(
                 tok, f"Operator {op} compares numbers: expected a number or a $PARAMETER, found {_describe(tok)}"
@@ -653,7 +715,9 @@ def parse_filter(expression: str) -> FilterExpression:
             MAX_EXPRESSION_LENGTH,
         )
     if not expression.strip():
-        raise FilterSyntaxError("Filter expression is empty: expected INCLUDE or EXCLUDE ItemID WHERE ...", 0)
+        raise FilterSyntaxError(
+            "Filter expression is empty: expected INCLUDE or EXCLUDE ItemID (or ActionID) WHERE ...", 0
+        )
     return _Parser(expression).parse()
 
 
@@ -751,6 +815,11 @@ class FilterExpression:
         return frozenset().union(*(p.parameters for p in self.parts))
 
     @property
+    def subject(self) -> str:
+        """``ItemID`` or ``ActionID``: what the filter keeps or removes (every part has the same subject)."""
+        return self.parts[0].subject
+
+    @property
     def fields(self) -> frozenset[tuple[str, str]]:
         """``(dataset, field)`` pairs the filter reads, e.g. ``("Items", "GENRES")``, for schema checks."""
         out: set[tuple[str, str]] = set()
@@ -786,13 +855,17 @@ class FilterExpression:
         interactions: pd.DataFrame | None = None,
         values: Mapping[str, str] | None = None,
         item_id: str | None = None,
+        actions: pd.DataFrame | None = None,
+        action_interactions: pd.DataFrame | None = None,
     ) -> NDArray[np.bool_]:
-        """Boolean mask over ``candidates``: True where the filter lets the item through.
+        """Boolean mask over ``candidates``: True where the filter lets the item (action) through.
 
         ``items``: ITEM_ID plus metadata columns (multi-valued categorical fields ``|``-joined);
         ``users``: USER_ID plus metadata (for ``CurrentUser``); ``interactions``: USER_ID, ITEM_ID,
         TIMESTAMP, EVENT_TYPE (rows of other users are ignored); ``values``: the request's
         ``filterValues``; ``item_id``: the request's item for related-items filters (``CurrentItem``).
+        An ``ActionID`` filter reads ``actions`` (ACTION_ID plus metadata) and ``action_interactions``
+        (USER_ID, ACTION_ID, TIMESTAMP, EVENT_TYPE) instead of ``items`` and ``interactions``.
         The binding of ``items`` is cached while the same frame object (with the same length) is
         passed; call :meth:`bind` to manage it explicitly.
 
@@ -804,6 +877,8 @@ class FilterExpression:
         """
         from personalize_kit.filters.evaluate import BoundFilter
 
+        if self.subject == ACTION_ID:
+            items, interactions = actions, action_interactions
         cached = self.__dict__.get("_bound")
         if cached is None or not cached.is_bound_to(items):
             cached = BoundFilter(self, items)
