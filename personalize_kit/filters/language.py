@@ -562,7 +562,8 @@ class _Parser:
     def comparison(self) -> Comparison:
         subject = self.part_subject
         metadata, interactions, _ = SUBJECTS[subject]
-        what = f"a dataset field such as {metadata}.{'GENRES' if subject == ITEM_ID else 'VALUE'} or {interactions}.EVENT_TYPE"
+        example = "GENRES" if subject == ITEM_ID else "VALUE"
+        what = f"a dataset field such as {metadata}.{example} or {interactions}.EVENT_TYPE"
         ref_tok = self.peek()
         ref = self.field_ref(what)
         if ref.dataset == CURRENT_USER:

@@ -3,7 +3,9 @@
 A campaign of a PERSONALIZED_ACTIONS solution version answers with the actions of the Actions dataset as it
 is now (actions sent with PutActions included, expired ones left out), each with the user's propensity to
 take it; the user's action interactions and item events sent since training are read at every call, so an
-action taken within its repeat frequency disappears from the user's list at once.
+action taken within its repeat frequency disappears from the user's list at once. A ``filterArn`` names an
+action filter (``ActionID`` expressions, :func:`personalize_kit.local.filtering.action_mask`), applied to
+every action the user could get before the top ``numResults`` are taken.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import time
 import uuid
 from typing import Any
 
-from personalize_kit.local import actions, runtime
+from personalize_kit.filters.language import ACTION_ID
+from personalize_kit.local import actions, filtering, runtime
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InvalidInputException
+from personalize_kit.local.resources import Resource
 from personalize_kit.recipes import RECIPES
 from personalize_kit.recipes.next_best_action import rank_actions
 
@@ -23,8 +27,8 @@ DEFAULT_NUM_RESULTS = 5
 MAX_NUM_RESULTS = 100
 
 
-def _checked(backend: PersonalizeBackend, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """The campaign's solution version, and numResults, once the request is one the service answers."""
+def _checked(backend: PersonalizeBackend, params: dict[str, Any]) -> tuple[dict[str, Any], int, Resource | None]:
+    """The campaign's solution version, numResults and the filter, once the request is one the service answers."""
     resources = backend.read()
     campaign = runtime._campaign(resources, params)
     version = resources.find(campaign["solutionVersionArn"], "solution_version").attrs
@@ -41,17 +45,15 @@ def _checked(backend: PersonalizeBackend, params: dict[str, Any]) -> tuple[dict[
         raise InvalidInputException(f"numResults must be at most {MAX_NUM_RESULTS}: {n}.")
     if params.get("filterValues") and not params.get("filterArn"):
         raise InvalidInputException("filterValues needs a filterArn.")
+    record = None
     if params.get("filterArn"):
         record = runtime._filter(resources, params["filterArn"], version["datasetGroupArn"])
-        raise InvalidInputException(
-            f"Filter {record.arn} filters items ({record.attrs['filterExpression'][:80]}); GetActionRecommendations "
-            "takes action filters (ActionID expressions), which the local mirror does not support yet."
-        )
-    return {**version, "solutionVersionArn": campaign["solutionVersionArn"]}, n
+        filtering.checked(record, params.get("filterValues"), ACTION_ID, "GetActionRecommendations takes")
+    return {**version, "solutionVersionArn": campaign["solutionVersionArn"]}, n, record
 
 
 def get_action_recommendations(backend: PersonalizeBackend, params: dict[str, Any]) -> dict[str, Any]:
-    version, n = _checked(backend, params)
+    version, n, record = _checked(backend, params)
     group = version["datasetGroupArn"].split("/")[1]
     user = str(params["userId"])
     model = runtime.model_for(backend, version["solutionVersionArn"], version["recipeArn"])
@@ -64,9 +66,14 @@ def get_action_recommendations(backend: PersonalizeBackend, params: dict[str, An
             frame,
             actions.user_history(backend, group, user),
             now=time.time(),
-            n=n,
+            n=n if record is None else len(frame),
             recent_events=runtime.recent_events(backend, group, user),
         )
+    if record is not None and ranked:
+        keep = filtering.action_mask(
+            backend, record, [action for action, _ in ranked], user_id=user, values=params.get("filterValues")
+        )
+        ranked = [pair for pair, kept in zip(ranked, keep.tolist(), strict=True) if kept][:n]
     return {
         "actionList": [{"actionId": action, "score": score} for action, score in ranked],
         "recommendationId": f"RID-{uuid.uuid4()}",

@@ -7,8 +7,9 @@ import uuid
 from typing import Any
 
 from personalize_kit.filters import FilterSyntaxError, parse_filter
+from personalize_kit.filters.language import ITEM_ID
 from personalize_kit.kinds import ACTIVE, CREATE_FAILED, PENDING
-from personalize_kit.local import access, batch, imports, lifecycle
+from personalize_kit.local import access, batch, filtering, imports, lifecycle
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.control._base import Create, create, delete, list_of, operation, register_reads
 from personalize_kit.local.control.segments import SEGMENTATION, is_segmentation
@@ -30,6 +31,8 @@ _FILTER_DATASETS = {
     "currentuser": "USERS",
     "users": "USERS",
     "currentitem": "ITEMS",
+    "actions": "ACTIONS",
+    "action_interactions": "ACTION_INTERACTIONS",
 }
 
 
@@ -236,7 +239,9 @@ def _batch_attrs(resources: Resources, params: dict[str, Any], version: Resource
             f"Batch inference jobs are not supported for solution versions of recipe {recipe.name}."
         )
     if params.get("filterArn"):
-        resources.find(params["filterArn"], "filter").require_active()
+        record = resources.find(params["filterArn"], "filter")
+        record.require_active()
+        filtering.checked(record, None, ITEM_ID, "batch inference jobs take")
     attrs = {
         "jobName": params["jobName"],
         "solutionVersionArn": params["solutionVersionArn"],
