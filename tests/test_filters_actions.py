@@ -240,3 +240,22 @@ def test_an_action_filter_reads_actions_not_items() -> None:
     items = pd.DataFrame({"ITEM_ID": ["survey"], "VALUE": [100]})
     assert parsed.evaluate(CANDIDATES, items=items, actions=ACTIONS_FRAME).tolist() == [True, True, False, False]
     assert parsed.evaluate(CANDIDATES, items=items).tolist() == [False] * 4  # no Actions data: nothing matches
+
+
+def test_only_the_100_newest_action_interactions_per_event_type_count() -> None:
+    # 150 NOT_TAKEN spelt two ways (one event type), newest last, and one old TAKEN
+    passed = pd.DataFrame(
+        {
+            "USER_ID": "u",
+            "ACTION_ID": [f"a{i}" for i in range(150)],
+            "TIMESTAMP": np.arange(150),
+            "EVENT_TYPE": ["NOT_TAKEN" if i % 2 else "Not taken" for i in range(150)],
+        }
+    )
+    taken = pd.DataFrame({"USER_ID": ["u"], "ACTION_ID": ["t"], "TIMESTAMP": [-5], "EVENT_TYPE": ["TAKEN"]})
+    history = pd.concat([passed.iloc[::-1], taken], ignore_index=True)
+    candidates = np.array([f"a{i}" for i in range(150)] + ["t"], dtype=object)
+    mask = parse_filter('EXCLUDE ActionID WHERE Action_Interactions.EVENT_TYPE IN ("not taken", "Taken")').evaluate(
+        candidates, user_id="u", action_interactions=history
+    )
+    assert [c for c, m in zip(candidates, mask, strict=True) if m] == [f"a{i}" for i in range(50)]
