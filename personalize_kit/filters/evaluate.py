@@ -18,6 +18,7 @@ from personalize_kit.filters.language import (
     ACTION_INTERACTIONS,
     CURRENT_ITEM,
     INTERACTIONS,
+    ITEM_ID,
     MAX_INTERACTIONS_PER_EVENT_TYPE,
     SUBJECTS,
     And,
@@ -35,6 +36,8 @@ from personalize_kit.filters.language import (
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
+
+_ITEM_ID_COLUMN = SUBJECTS[ITEM_ID][2]
 
 
 class _Column:
@@ -415,13 +418,13 @@ def _user_condition(cond: Condition, row: pd.Series, columns: pd.Index, params: 
 def _fold_event_type(event_type: str, id_column: str) -> str:
     """An event type as filters compare it: case-folded; for actions, ``_`` is a space too (NOT_TAKEN is
     Not taken, as PutActionInteractions and imports accept both)."""
-    if id_column == "ITEM_ID":
+    if id_column == _ITEM_ID_COLUMN:
         return event_type.casefold()
     return " ".join(event_type.replace("_", " ").casefold().split())
 
 
 def _recent_interactions(
-    interactions: pd.DataFrame | None, user_id: str | None, id_column: str = "ITEM_ID"
+    interactions: pd.DataFrame | None, user_id: str | None, id_column: str
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     """The user's item (action) ids and folded event types, keeping the newest 100 per event type.
 
@@ -443,7 +446,7 @@ def _recent_interactions(
     item_ids = df[id_column].astype(str).to_numpy(dtype=object)
     if "EVENT_TYPE" in df.columns:
         event_types = df["EVENT_TYPE"].astype(str).str.casefold()
-        if id_column != "ITEM_ID":
+        if id_column != _ITEM_ID_COLUMN:
             event_types = event_types.str.replace("_", " ").str.split().str.join(" ")
         event_types = event_types.to_numpy(dtype=object)
     else:

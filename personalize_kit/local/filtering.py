@@ -84,7 +84,7 @@ def action_mask(
         expression,
         candidates,
         user_id=user_id,
-        actions=_frame(actions.actions_now(backend, group), "ACTION_ID"),
+        actions=_frame(store.read_dataset(backend, group, "ACTIONS"), "ACTION_ID"),
         action_interactions=history.rename(columns={"KIND": "EVENT_TYPE"}),
         users=_frame(store.read_dataset(backend, group, "USERS"), "USER_ID"),
         values=dict(values or {}),
