@@ -153,6 +153,7 @@ class BoundFilter:
         """Boolean mask over ``candidates``; see :meth:`FilterExpression.evaluate`.
 
         Example:
+            >>> from personalize_kit.filters import parse_filter
             >>> expr = parse_filter('EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("watch")')
             >>> seen = pd.DataFrame({"USER_ID": ["u"], "ITEM_ID": ["a"], "TIMESTAMP": [1], "EVENT_TYPE": ["watch"]})
             >>> expr.bind(None).evaluate(np.array(["a", "b"]), user_id="u", interactions=seen).tolist()
