@@ -208,8 +208,7 @@ def _load_dataset(state: StateDir, dataset_group: str, dataset_type: str) -> pd.
 def append_events(state: StateDir, dataset_group: str, rows: list[dict[str, Any]]) -> None:
     """Record events (dicts keyed by :data:`EVENT_FIELDS` names), committed in one transaction."""
     values = json.dumps([[row.get(name) for name, _ in EVENT_FIELDS] for row in rows])
-    with state.db.write() as conn:
-        conn.execute(INSERT_EVENTS, (dataset_group, values))
+    state.db.write_one(INSERT_EVENTS, (dataset_group, values))  # one statement: all the events or none
 
 
 #: A user's ``n`` newest events as one JSON array of ``[seq, user, item, ts, type, value]``: one row, so the
