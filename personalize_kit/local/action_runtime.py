@@ -9,12 +9,12 @@ action taken within its repeat frequency disappears from the user's list at once
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from personalize_kit.local import actions, runtime
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InvalidInputException
-from personalize_kit.local.ids import new_uuid
 from personalize_kit.recipes import RECIPES
 from personalize_kit.recipes.next_best_action import rank_actions
 
@@ -69,7 +69,7 @@ def get_action_recommendations(backend: PersonalizeBackend, params: dict[str, An
         )
     return {
         "actionList": [{"actionId": action, "score": score} for action, score in ranked],
-        "recommendationId": f"RID-{new_uuid()}",
+        "recommendationId": f"RID-{uuid.uuid4()}",
     }
 
 
