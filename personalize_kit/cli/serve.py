@@ -64,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
             f"serve needs the server extra ({exc.name} is missing): pip install -e '.[local,server]'"
         ) from None
     logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(message)s", level=logging.INFO)
+    # a line per request: the format names no caller, thread or process, so none is looked up (the logging
+    # HOWTO's "Optimization"); this process is the server's own
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     if args.quiet:
         logging.getLogger("personalize_kit.server.app").setLevel(logging.WARNING)
     if args.host not in LOOPBACK:

@@ -50,46 +50,114 @@ def _violation(value: Any, where: str, constraint: str, *, quote: bool = True) -
 
 
 def check_input(shape: Shape | None, value: Any, where: str = "") -> None:
-    """Raise :class:`InvalidInputException` where ``value`` breaks a max, pattern or enum of ``shape``."""
-    if shape is None or value is None:
-        return
-    md = shape.metadata
-    kind = shape.type_name
+    """Raise :class:`InvalidInputException` where ``value`` breaks a max, pattern or enum of ``shape``.
+
+    ``shape`` should come from a model kept for the process (``mirror.operation_model``): the check made
+    from it is kept as long.
+    """
+    if shape is not None and value is not None:
+        _checker(shape)(value, where)
+
+
+def _check_length(md: dict[str, Any], noun: str = "length") -> Any:
+    """The min/max checks of a list or string (``noun`` names what is measured in the message)."""
+    low, high = md.get("min"), md.get("max")
+    if low is None and high is None:
+        return None
+
+    def check(value: Any, where: str) -> None:
+        if low is not None and len(value) < low:
+            raise _violation(value, where, f"Member must have {noun} greater than or equal to {low}")
+        if high is not None and len(value) > high:
+            raise _violation(value, where, f"Member must have {noun} less than or equal to {high}")
+
+    return check
+
+
+@cache
+def _checker(shape: Shape) -> Any:
+    """The check of values of ``shape`` (:func:`check_input`), built once per shape: every call goes through it."""
+    md, kind = shape.metadata, shape.type_name
     if kind == "structure":
-        for name, member in shape.members.items():
-            path = f"{where}.{name}" if where else name
-            if isinstance(value, dict) and value.get(name) is not None:
-                check_input(member, value[name], path)
-            elif name in shape.required_members:  # a client that does not validate (or none) sent none
-                raise _violation("null", path, "Member must not be null", quote=False)
-    elif kind == "list":
-        if "min" in md and len(value) < md["min"]:
-            raise _violation(value, where, f"Member must have length greater than or equal to {md['min']}")
-        if "max" in md and len(value) > md["max"]:
-            raise _violation(value, where, f"Member must have length less than or equal to {md['max']}")
-        for i, item in enumerate(value):
-            check_input(shape.member, item, f"{where}.{i + 1}.member")
-    elif kind == "map":
-        if "max" in md and len(value) > md["max"]:
-            raise _violation(value, where, f"Map value must have length less than or equal to {md['max']}")
-        for key, item in value.items():
-            check_input(shape.key, key, f"{where}.key")
-            check_input(shape.value, item, f"{where}.{key}")
-    elif kind == "string":
-        if "min" in md and len(value) < md["min"]:
-            raise _violation(value, where, f"Member must have length greater than or equal to {md['min']}")
-        if "max" in md and len(value) > md["max"]:
-            raise _violation(value, where, f"Member must have length less than or equal to {md['max']}")
-        if "enum" in md and value not in md["enum"]:
-            raise _violation(value, where, f"Member must satisfy enum value set: [{', '.join(md['enum'])}]")
-        compiled = _compile(md["pattern"]) if "pattern" in md else None
+        return _structure_checker(shape)
+    if kind == "list":
+        length, member = _check_length(md), _checker(shape.member)
+
+        def check_list(value: Any, where: str) -> None:
+            if length is not None:
+                length(value, where)
+            for i, item in enumerate(value):
+                if item is not None:
+                    member(item, f"{where}.{i + 1}.member")
+
+        return check_list
+    if kind == "map":
+        high, key_check, item_check = md.get("max"), _checker(shape.key), _checker(shape.value)
+
+        def check_map(value: Any, where: str) -> None:
+            if high is not None and len(value) > high:
+                raise _violation(value, where, f"Map value must have length less than or equal to {high}")
+            for key, item in value.items():
+                if key is not None:
+                    key_check(key, f"{where}.key")
+                if item is not None:
+                    item_check(item, f"{where}.{key}")
+
+        return check_map
+    if kind == "string":
+        return _string_checker(md)
+    if kind in ("integer", "long", "double", "float"):
+        return _number_checker(md)
+    return _nothing
+
+
+def _nothing(value: Any, where: str) -> None:
+    return None
+
+
+def _structure_checker(shape: Shape) -> Any:
+    members = [(name, _checker(member), name in shape.required_members) for name, member in shape.members.items()]
+
+    def check_structure(value: Any, where: str) -> None:
+        for name, check, required in members:
+            item = value.get(name) if isinstance(value, dict) else None
+            if item is not None:
+                check(item, f"{where}.{name}" if where else name)
+            elif required:  # a client that does not validate (or none) sent none
+                raise _violation("null", f"{where}.{name}" if where else name, "Member must not be null", quote=False)
+
+    return check_structure
+
+
+def _string_checker(md: dict[str, Any]) -> Any:
+    length, enum = _check_length(md), md.get("enum")
+    compiled = _compile(md["pattern"]) if "pattern" in md else None
+    if length is None and enum is None and compiled is None:
+        return _nothing
+
+    def check_string(value: Any, where: str) -> None:
+        if length is not None:
+            length(value, where)
+        if enum is not None and value not in enum:
+            raise _violation(value, where, f"Member must satisfy enum value set: [{', '.join(enum)}]")
         if compiled is not None and not compiled.fullmatch(value):
             raise _violation(value, where, f"Member must satisfy regular expression pattern: {md['pattern']}")
-    elif kind in ("integer", "long", "double", "float"):
-        if "min" in md and value < md["min"]:
-            raise _violation(value, where, f"Member must have value greater than or equal to {md['min']}")
-        if "max" in md and value > md["max"]:
-            raise _violation(value, where, f"Member must have value less than or equal to {md['max']}")
+
+    return check_string
+
+
+def _number_checker(md: dict[str, Any]) -> Any:
+    low, high = md.get("min"), md.get("max")
+    if low is None and high is None:
+        return _nothing
+
+    def check_number(value: Any, where: str) -> None:
+        if low is not None and value < low:
+            raise _violation(value, where, f"Member must have value greater than or equal to {low}")
+        if high is not None and value > high:
+            raise _violation(value, where, f"Member must have value less than or equal to {high}")
+
+    return check_number
 
 
 def shape_output(shape: Shape | None, value: Any) -> Any:

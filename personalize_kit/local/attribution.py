@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
 import logging
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ from personalize_kit.local import access, store
 from personalize_kit.local._moto import internal_client
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.exceptions import InvalidInputException
+from personalize_kit.local.ids import new_uuid
 from personalize_kit.local.resources import Resources
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def parse_expression(text: str) -> Expression:
 # ----------------------------------------------------------------------------- sources
 
 
+@functools.lru_cache(maxsize=1024)  # every GetRecommendations names its campaign
 def _source_key(arn: str) -> str:
     return hashlib.sha256(arn.encode()).hexdigest()[:8]
 
@@ -113,7 +115,7 @@ def recommendation_id(source_arn: str) -> str:
     >>> rid[:4], len(rid), rid[4:12] == _source_key(arn), rid[12] == "-"
     ('RID-', 40, True, True)
     """
-    return f"RID-{_source_key(source_arn)}{str(uuid.uuid4())[8:]}"
+    return f"RID-{_source_key(source_arn)}{new_uuid()[8:]}"
 
 
 def sources_of_arns(arns: list[str]) -> dict[str, str]:

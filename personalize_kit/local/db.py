@@ -205,6 +205,26 @@ class Database:
         finally:
             lock.release()
 
+    def write_one(self, sql: str, args: tuple[object, ...] = ()) -> int:
+        """Run one writing statement as its own transaction, committed when it ends; the rows it changed.
+
+        What :meth:`write` does for one statement, without its ``BEGIN IMMEDIATE`` and ``COMMIT`` round trips
+        (two steps of SQLite fewer, each of which lets other threads take the interpreter): SQLite makes the
+        statement a transaction of its own, taking the write lock before it reads anything (so it waits for
+        other writers as ``BEGIN IMMEDIATE`` does) and committing, or leaving no trace, when it ends. Inside
+        a :meth:`write` block it joins that transaction.
+        """
+        conn = self.connection()
+        if self._local.depth:
+            return conn.execute(sql, args).rowcount
+        lock = _write_lock(self.path)
+        if not lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            raise sqlite3.OperationalError(f"database is locked: no write on {self.path} for {BUSY_TIMEOUT_SECONDS} s")
+        try:
+            return conn.execute(sql, args).rowcount
+        finally:
+            lock.release()
+
     def _create(self) -> None:
         try:
             with self.write() as conn:

@@ -9,6 +9,7 @@ PutUsers add or replace rows of the Items and Users datasets.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Any
@@ -33,14 +34,21 @@ def _batch_size(name: str, records: list) -> None:
 
 #: Keys the service refuses in an event's ``properties`` (they are members of the request itself).
 RESERVED_PROPERTIES = ("userId", "sessionId", "eventType", "timestamp", "recommendationId", "impression")
+_RESERVED_LOWER = frozenset(key.lower() for key in RESERVED_PROPERTIES)
 
 
 def _interaction_fields(resources: Any, group_arn: str) -> dict[str, tuple[str, str]]:
     """``{camelCase key: (field, dtype)}`` of the group's Interactions schema (without one: the standard fields)."""
     datasets = resources.all("dataset", datasetGroupArn=group_arn, datasetType="INTERACTIONS")
-    if datasets:
-        schema = json.loads(resources.find(datasets[0].attrs["schemaArn"], "schema").attrs["schema"])
-        fields = imports.schema_fields(schema)
+    schema = resources.find(datasets[0].attrs["schemaArn"], "schema").attrs["schema"] if datasets else None
+    return _fields_by_key(schema)
+
+
+@functools.lru_cache(maxsize=256)  # every PutEvents call reads its dataset group's schema
+def _fields_by_key(schema_text: str | None) -> dict[str, tuple[str, str]]:
+    """:func:`_interaction_fields` of a schema's JSON text (``None``: no schema). Do not modify the answer."""
+    if schema_text is not None:
+        fields = imports.schema_fields(json.loads(schema_text))
     else:
         fields = [(name, "string") for name in store.INTERACTION_COLUMNS]
     return {_camel(name): (name, dtype) for name, dtype in fields}
@@ -51,13 +59,13 @@ def _event_row(event: dict[str, Any], fields: dict[str, tuple[str, str]]) -> dic
     row: dict[str, Any] = {"ITEM_ID": event.get("itemId"), "EVENT_VALUE": event.get("eventValue")}
     extra: dict[str, Any] = {}
     try:
-        properties = json.loads(event.get("properties") or "{}")
+        properties = json.loads(event["properties"]) if event.get("properties") else {}
     except json.JSONDecodeError as exc:
         raise InvalidInputException(f"Event properties are not valid JSON: {exc}.") from exc
     if not isinstance(properties, dict):
         raise InvalidInputException("Event properties must be a JSON object of camelCase schema field names.")
     for key, value in properties.items():
-        if key.lower() in {r.lower() for r in RESERVED_PROPERTIES}:
+        if key.lower() in _RESERVED_LOWER:
             raise InvalidInputException(f"Event property {key!r} is not allowed: send it as the request's {key}.")
         if key not in fields:
             usable = sorted(set(fields) - {"userId", "timestamp", "eventType"})

@@ -24,6 +24,7 @@ from personalize_kit.local import action_events, action_runtime, control, events
 from personalize_kit.local._shapes import check_input, shape_output
 from personalize_kit.local.backend import Caches, PersonalizeBackend, Settings
 from personalize_kit.local.exceptions import InternalFailure, InvalidInputException, ServiceError
+from personalize_kit.local.ids import new_uuid
 from personalize_kit.local.lifecycle import Pace, resolve_pace
 from personalize_kit.local.resources import CLOCK, now
 from personalize_kit.local.state import StateDir
@@ -167,7 +168,7 @@ class Mirror:
         service = model.service_model.service_name
         body = request_dict.get("body") or b"{}"
         params = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
-        request_id = str(uuid.uuid4())
+        request_id = new_uuid()
         try:
             # the mirror's own model of the operation: its shapes live as long as the process, so the function
             # shaping them is made once (a client's model lives as long as the client)

@@ -205,6 +205,11 @@ class Resources:
         #: Work to start once the write transaction has committed (a training the mirror started itself).
         self.after_commit: list[Callable[[], None]] = []
 
+    @property
+    def generation(self) -> int | None:
+        """The table's generation this read-only view learnt (``None``: not learnt, or a view for writing)."""
+        return self._generation
+
     def _select(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         if self._snapshot is None or self._generation is None:
             return self.conn.execute(sql, args).fetchall()

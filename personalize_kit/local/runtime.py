@@ -35,15 +35,24 @@ EXPLORATION_ARGUMENTS = {
 RECENT_EVENTS = 100
 
 
-def model_for(backend: PersonalizeBackend, version_arn: str, recipe_arn: str) -> Recipe:
-    """The trained model of a version, loaded once per process and reloaded when its files change."""
+def model_for(backend: PersonalizeBackend, version_arn: str, recipe_arn: str, generation: int | None = None) -> Recipe:
+    """The trained model of a version, loaded once per process and reloaded when its files change.
+
+    ``generation`` is the resources table's (:attr:`.Resources.generation`): a version's files are written
+    before it becomes ACTIVE and go only with it, so while the table is unchanged the model kept is looked
+    up without asking the file system again.
+    """
+    cached = backend.caches.models.get(version_arn)  # (stamp, model, path of its weights, generation)
+    if cached is not None and generation is not None and cached[3] == generation:
+        return cached[1]
     try:
-        cached = backend.caches.models.get(version_arn)  # (stamp, model, path of its weights)
         weights = cached[2] if cached is not None else str(training.model_dir(backend, version_arn) / "model.npz")
         stamp = os.stat(weights).st_mtime_ns
         if cached is None or cached[0] != stamp:
-            cached = (stamp, training.load_model(backend, version_arn, recipe_arn), weights)
-            backend.caches.models[version_arn] = cached
+            cached = (stamp, training.load_model(backend, version_arn, recipe_arn), weights, generation)
+        else:
+            cached = (*cached[:3], generation)
+        backend.caches.models[version_arn] = cached
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # a full disk, a killed copy, a hand edit
         raise InternalFailure(
             f"a trained model in {backend.state.root} is damaged or truncated ({type(exc).__name__}: "
@@ -90,7 +99,7 @@ def recommend(
 ) -> Ranked:
     """Top ``n`` of a version for a user or an item, with the filter applied (shared with batch inference)."""
     version = resources.find(version_arn, "solution_version").attrs
-    model = model_for(backend, version_arn, version["recipeArn"])
+    model = model_for(backend, version_arn, version["recipeArn"], resources.generation)
     return ranked_by(
         backend,
         resources,
@@ -194,7 +203,7 @@ def _served(backend: PersonalizeBackend, resources: Resources, params: dict[str,
         return _Served(model, case, attrs["datasetGroupArn"], attrs.get("recommenderConfig") or {})
     campaign = _campaign(resources, params)
     version = resources.find(campaign["solutionVersionArn"], "solution_version").attrs
-    model = model_for(backend, campaign["solutionVersionArn"], version["recipeArn"])
+    model = model_for(backend, campaign["solutionVersionArn"], version["recipeArn"], resources.generation)
     model = with_new_events(backend, model, version["datasetGroupArn"], lambda f: training.selected(f, version))
     recipe = RECIPES[version["recipeArn"]]
     return _Served(model, recipe, version["datasetGroupArn"], campaign.get("campaignConfig") or {})
@@ -376,7 +385,7 @@ def get_personalized_ranking(backend: PersonalizeBackend, params: dict[str, Any]
     if len(items) > MAX_INPUT_LIST:
         raise InvalidInputException(f"inputList must have at most {MAX_INPUT_LIST} items: {len(items)}.")
     group = version["datasetGroupArn"].split("/")[1]
-    model = model_for(backend, campaign["solutionVersionArn"], version["recipeArn"])
+    model = model_for(backend, campaign["solutionVersionArn"], version["recipeArn"], resources.generation)
     context = request_context(resources, version["datasetGroupArn"], params)
     options = {"context": context} if context and model.uses_context else {}
     ranked = model.rank(params["userId"], items, recent_events(backend, group, params["userId"]), **options)

@@ -208,8 +208,7 @@ def _load_dataset(state: StateDir, dataset_group: str, dataset_type: str) -> pd.
 def append_events(state: StateDir, dataset_group: str, rows: list[dict[str, Any]]) -> None:
     """Record events (dicts keyed by :data:`EVENT_FIELDS` names), committed in one transaction."""
     values = json.dumps([[row.get(name) for name, _ in EVENT_FIELDS] for row in rows])
-    with state.db.write() as conn:
-        conn.execute(INSERT_EVENTS, (dataset_group, values))
+    state.db.write_one(INSERT_EVENTS, (dataset_group, values))  # one statement: all the events or none
 
 
 #: A user's ``n`` newest events as one JSON array of ``[seq, user, item, ts, type, value]``: one row, so the
@@ -221,17 +220,16 @@ RECENT_EVENTS_SQL = (
 )
 
 
-#: Which events a user's ``n`` newest are (their sequence numbers, newest first), read from the index alone:
-#: a recorded event is never changed and its number never reused, so while this is unchanged, so are they.
-RECENT_EVENTS_KEY_SQL = (
-    "SELECT group_concat(seq) FROM (SELECT seq FROM events "
-    "WHERE dataset_group = ? AND user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?)"
-)
-#: Events by their sequence numbers (a JSON list; rowid lookups), as rows of :data:`RECENT_EVENTS_SQL`.
-EVENTS_BY_SEQ_SQL = (
-    "SELECT json_group_array(json_array(seq, user_id, item_id, ts, event_type, event_value)) FROM events "
-    "WHERE seq IN (SELECT value FROM json_each(?))"
-)
+#: A user's ``n`` newest events, newest first, as one JSON array in which the events recorded after event ``?``
+#: (a sequence number: a reader that kept what it read before passes the newest it knows) are written out as
+#: rows of :data:`RECENT_EVENTS_SQL` and the others by their number alone. A recorded event is never changed and
+#: its number never reused, so while the answer is the same text, so are the events; when it changed, the
+#: known events are taken from what was kept. One statement and one step of SQLite either way.
+RECENT_EVENTS_AFTER_SQL = (
+    "SELECT json_group_array(CASE WHEN k.seq > ? THEN json((SELECT json_array(seq, user_id, item_id, ts, event_type, "
+    "event_value) FROM events e WHERE e.seq = k.seq)) ELSE k.seq END) FROM (SELECT seq FROM events "
+    "WHERE dataset_group = ? AND user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?) k"
+)  # which events: from the index alone; the rows written out: rowid lookups
 
 _RECENT_COLUMNS = pd.Index(INTERACTION_COLUMNS)
 
@@ -242,52 +240,45 @@ def recent_events(
     """The user's ``n`` newest recorded events, oldest first (an index read), or ``None`` when there are none.
 
     With a ``cache``, the frame made the last time is returned again (the same object) while the events
-    are the same ones (:data:`RECENT_EVENTS_KEY_SQL`, which reads the index only), so that recipes may keep
-    what they computed from it; when they changed, only the events not read before are read.
+    are the same ones, so that recipes may keep what they computed from it; when they changed, only the
+    events not read before are read (:data:`RECENT_EVENTS_AFTER_SQL`: one statement in both cases).
     """
     connection = state.db.connection()
     if cache is None:
         (found,) = connection.execute(RECENT_EVENTS_SQL, (dataset_group, user_id, n)).fetchone()
         rows = json.loads(found)
         return _events_frame(rows) if rows else None
-    (which,) = connection.execute(RECENT_EVENTS_KEY_SQL, (dataset_group, user_id, n)).fetchone()
-    if which is None:
-        return None
     key = (str(state.root), dataset_group, user_id, n)
-    cached = cache.get(key)  # (which events, their frame)
-    if cached is not None and cached[0] == which:
+    cached = cache.get(key)  # (the answer that named them, their frame, the newest event number among them)
+    (found,) = connection.execute(
+        RECENT_EVENTS_AFTER_SQL, (cached[2] if cached is not None else 0, dataset_group, user_id, n)
+    ).fetchone()
+    if cached is not None and found == cached[0]:
         return cached[1]
-    rows = _known_or_read(connection, which, _rows_by_number(*cached)) if cached is not None else None
-    if rows is None:
+    rows = _known_or_none(json.loads(found), cached)
+    if rows is None:  # an event read before is gone, or an older one came back: read them all
         (found,) = connection.execute(RECENT_EVENTS_SQL, (dataset_group, user_id, n)).fetchone()
-        rows = json.loads(found)  # as new as ``which`` or newer: kept as what it read
-        if not rows:
-            return None
-    frame = _events_frame(rows)
-    cache.put(key, (",".join(str(row[0]) for row in reversed(rows)), frame))  # ``rows``: now oldest first
+        rows = json.loads(found)
+    if not rows:
+        return None
+    frame = _events_frame(rows)  # ``rows``: now oldest first
+    which = "[" + ",".join(str(row[0]) for row in reversed(rows)) + "]"  # as the statement names them, unchanged
+    cache.put(key, (which, frame, max(row[0] for row in rows)))
     return frame
 
 
-def _rows_by_number(which: str, frame: pd.DataFrame) -> dict[int, list[Any]]:
-    """The rows a kept frame was made of, by sequence number (``which`` lists them newest first)."""
-    numbers = [int(seq) for seq in which.split(",")]
-    return {seq: [seq, *row] for seq, row in zip(reversed(numbers), frame.to_numpy().tolist(), strict=True)}
-
-
-def _known_or_read(connection: Any, which: str, known: dict[int, list[Any]]) -> list[list[Any]] | None:
-    """The rows of the events numbered in ``which``: those in ``known``, the others read by number; ``None``
-    when ``known`` has none of them or some are gone (deleted since ``which`` was read)."""
-    numbers = [int(seq) for seq in which.split(",")]
-    missing = [seq for seq in numbers if seq not in known]
-    if len(missing) == len(numbers):
+def _known_or_none(entries: list[Any], cached: tuple[str, pd.DataFrame, int] | None) -> list[list[Any]] | None:
+    """The rows of :data:`RECENT_EVENTS_AFTER_SQL`'s ``entries``: those written out, the others (numbers) taken
+    from the ``cached`` frame; ``None`` when a number is not among them."""
+    numbers = [entry for entry in entries if type(entry) is int]
+    if not numbers:
+        return entries
+    if cached is None:
         return None
-    read: dict[int, list[Any]] = {}
-    if missing:
-        (found,) = connection.execute(EVENTS_BY_SEQ_SQL, (json.dumps(missing),)).fetchone()
-        read = {row[0]: row for row in json.loads(found)}
-        if len(read) != len(missing):
-            return None
-    return [known[seq] if seq in known else read[seq] for seq in numbers]
+    which, frame = json.loads(cached[0]), cached[1]
+    known = {seq: [seq, *row] for seq, row in zip(reversed(which), frame.to_numpy().tolist(), strict=True)}
+    rows = [known.get(entry) if type(entry) is int else entry for entry in entries]
+    return None if any(row is None for row in rows) else rows
 
 
 def _events_frame(rows: list[list[Any]]) -> pd.DataFrame:

@@ -69,7 +69,7 @@ class PopularityCount(Recipe):
     ) -> Ranked:
         skip = set(exclude)
         out: Ranked = []
-        for item in self._items.tolist():
+        for item in self._items[: n + len(skip)].tolist():  # each item skipped takes one place at most
             if len(out) >= n:
                 break
             if item not in skip:

@@ -17,7 +17,6 @@ import json
 import logging
 import threading
 import time
-import uuid
 from http import HTTPStatus
 from typing import Any
 
@@ -25,6 +24,7 @@ from werkzeug.wrappers import Request
 
 from personalize_kit import __version__
 from personalize_kit.local.exceptions import ServiceError
+from personalize_kit.local.ids import new_uuid
 from personalize_kit.server import protocols, static
 from personalize_kit.server.faults import Faults
 from personalize_kit.server.routing import Route, credential_scope, route
@@ -223,7 +223,7 @@ class Answer:
         headers = [
             *self.headers.items(),
             *CORS_HEADERS.items(),
-            ("x-amzn-RequestId", str(uuid.uuid4())),
+            ("x-amzn-RequestId", new_uuid()),
             ("Content-Length", str(len(self.body))),
         ]
         start_response(f"{self.status_code} {HTTPStatus(self.status_code).phrase}", headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from personalize_kit.local import store
@@ -55,20 +56,40 @@ def test_deleted_events_are_not_served_from_the_kept_frame(tmp_path: Path) -> No
 def test_which_events_are_newest_is_read_from_the_index_alone(tmp_path: Path) -> None:
     state = StateDir(tmp_path)
     _put(state, "u", *((f"i{k}", k) for k in range(20)))
-    plan = state.db.connection().execute("EXPLAIN QUERY PLAN " + store.RECENT_EVENTS_KEY_SQL, ("g", "u", 5))
+    plan = state.db.connection().execute("EXPLAIN QUERY PLAN " + store.RECENT_EVENTS_AFTER_SQL, (0, "g", "u", 5))
     text = " | ".join(str(row[-1]) for row in plan.fetchall())
     assert "COVERING INDEX events_by_user" in text and "TEMP B-TREE" not in text
+    assert "USING INTEGER PRIMARY KEY" in text  # the rows written out: read by their number
 
 
-def test_events_gone_since_their_numbers_were_read_are_read_again_in_full(tmp_path: Path) -> None:
+def test_only_the_events_recorded_after_the_newest_known_are_written_out(tmp_path: Path) -> None:
     state = StateDir(tmp_path)
-    _put(state, "u", ("a", 10), ("b", 20))
+    _put(state, "u", ("a", 10), ("b", 20), ("c", 30))
     connection = state.db.connection()
-    (which,) = connection.execute(store.RECENT_EVENTS_KEY_SQL, ("g", "u", 5)).fetchone()
-    known = {int(seq): [int(seq), "u", "?", 0, "watch", None] for seq in which.split(",")[1:]}
-    assert [row[2] for row in store._known_or_read(connection, which, known)] == ["b", "?"]  # newest first
-    assert store._known_or_read(connection, which, {}) is None  # nothing known: one read of them all
-    store.delete_users(state, "g", {"u"})
-    assert store._known_or_read(connection, which, known) is None  # one is gone: read them all again
-    plan = connection.execute("EXPLAIN QUERY PLAN " + store.EVENTS_BY_SEQ_SQL, ("[1]",)).fetchall()
-    assert "SEARCH events USING INTEGER PRIMARY KEY" in " | ".join(str(row[-1]) for row in plan)
+    (found,) = connection.execute(store.RECENT_EVENTS_AFTER_SQL, (2, "g", "u", 5)).fetchone()
+    assert json.loads(found) == [[3, "u", "c", 30, "watch", None], 2, 1]  # newest first
+
+
+def test_one_statement_per_read_whether_the_events_changed_or_not(tmp_path: Path) -> None:
+    state, cache = StateDir(tmp_path), LRU(8)
+    _put(state, "u", ("a", 10), ("b", 20))
+    statements: list[str] = []
+    state.db.connection().set_trace_callback(statements.append)
+    assert _items(store.recent_events(state, "g", "u", 5, cache)) == ["a", "b"]
+    store.recent_events(state, "g", "u", 5, cache)
+    state.db.connection().set_trace_callback(None)
+    _put(state, "u", ("c", 30))
+    state.db.connection().set_trace_callback(statements.append)
+    assert _items(store.recent_events(state, "g", "u", 5, cache)) == ["a", "b", "c"]
+    state.db.connection().set_trace_callback(None)
+    assert len(statements) == 3
+
+
+def test_events_gone_since_they_were_kept_are_read_again_in_full(tmp_path: Path) -> None:
+    state, cache = StateDir(tmp_path), LRU(8)
+    _put(state, "u", ("a", 10), ("b", 20), ("c", 30))
+    assert _items(store.recent_events(state, "g", "u", 2, cache)) == ["b", "c"]
+    state.db.connection().execute("DELETE FROM events WHERE item_id = 'c'")  # an older event comes back in
+    assert _items(store.recent_events(state, "g", "u", 2, cache)) == ["a", "b"]
+    state.db.connection().execute("DELETE FROM events WHERE item_id = 'a'")  # one of the kept ones is left
+    assert _items(store.recent_events(state, "g", "u", 2, cache)) == ["b"]

@@ -161,3 +161,18 @@ def test_an_acknowledged_event_is_committed_before_the_call_answers(tmp_path: Pa
     store.append_events(state, "g", [{"USER_ID": "u", "ITEM_ID": "i", "TIMESTAMP": 1, "EVENT_TYPE": "click"}])
     with sqlite3.connect(tmp_path / "mirror.db") as other:  # another connection, as another process would
         assert other.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
+
+
+def test_events_are_one_statement_committed_when_it_ends(tmp_path: Path) -> None:
+    state = StateDir(tmp_path)
+    statements: list[str] = []
+    state.db.connection().set_trace_callback(statements.append)
+    store.append_events(state, "g", [{"USER_ID": "u", "ITEM_ID": f"i{k}", "TIMESTAMP": k} for k in range(3)])
+    state.db.connection().set_trace_callback(None)
+    assert len(statements) == 1 and statements[0].startswith("INSERT INTO events")
+    other = sqlite3.connect(state.db.path)  # another connection (another process) sees them at once
+    assert other.execute("SELECT count(*) FROM events").fetchone()[0] == 3
+    with pytest.raises(RuntimeError), state.db.write():  # inside a write block: part of its transaction
+        store.append_events(state, "g", [{"USER_ID": "u", "ITEM_ID": "gone", "TIMESTAMP": 9}])
+        raise RuntimeError("rolled back")
+    assert other.execute("SELECT count(*) FROM events").fetchone()[0] == 3

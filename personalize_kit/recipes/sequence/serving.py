@@ -5,7 +5,14 @@ Nothing here imports TensorFlow: a trained model answers from its ``.npz`` array
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+
+try:  # np.einsum(..., optimize=False) without its Python wrapper (a GRU step calls it once)
+    from numpy._core._multiarray_umath import c_einsum as _einsum
+except ImportError:  # pragma: no cover - another numpy layout
+    _einsum = functools.partial(np.einsum, optimize=False)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -53,15 +60,17 @@ def gru_run(x_proj: np.ndarray, h: np.ndarray, recurrent_kernel: np.ndarray, rec
 
 def _gru_run_one(x_proj: np.ndarray, h: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """:func:`gru_run` for one sequence, the same arithmetic in fewer numpy calls (this is a request's path):
-    both gates in one sigmoid, computed in place in buffers made once, and ``h' = c + z (h - c)``."""
+    both gates in one sigmoid, computed in place in buffers made once, and ``h' = c + z (h - c)`` written
+    into one of two state buffers taken in turn."""
     units = h.shape[0]
     gates = 2 * units
     h = h.astype(np.float32, copy=False)
     inner = np.empty(kernel.shape[1], dtype=np.result_type(h, kernel))
-    zr, diff = np.empty(gates, dtype=np.float32), np.empty(units, dtype=np.float32)
+    zr = np.empty(gates, dtype=np.float32)
+    states = np.empty((2, units), dtype=np.float32)  # the next state goes to the one not holding ``h``
     z, r, candidate = zr[:units], zr[units:], inner[gates:]  # views of the buffers
-    for x_gates, x_candidate in zip(x_proj[:, :gates], x_proj[:, gates:], strict=True):
-        np.einsum("i,ij->j", h, kernel, out=inner, optimize=False)  # vector_matrix, into the buffer
+    for step, (x_gates, x_candidate) in enumerate(zip(x_proj[:, :gates], x_proj[:, gates:], strict=True)):
+        _einsum("i,ij->j", h, kernel, out=inner)  # vector_matrix, into the buffer
         inner += bias
         np.add(x_gates, inner[:gates], out=zr)
         zr *= 0.5  # sigmoid(v) = (1 + tanh(v / 2)) / 2
@@ -71,10 +80,12 @@ def _gru_run_one(x_proj: np.ndarray, h: np.ndarray, kernel: np.ndarray, bias: np
         candidate *= r
         candidate += x_candidate
         np.tanh(candidate, out=candidate)
-        np.subtract(h, candidate, out=diff)
-        diff *= z
-        h = (candidate + diff).astype(np.float32, copy=False)
-    return h
+        new = states[step % 2]
+        np.subtract(h, candidate, out=new)
+        new *= z
+        new += candidate  # c + z (h - c), rounded to float32 as the state is
+        h = new
+    return h.copy()
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
