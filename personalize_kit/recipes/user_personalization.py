@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from personalize_kit.exceptions import RecipeInputError
-from personalize_kit.lru import LRU
 from personalize_kit.recipes.base import Ranked
 from personalize_kit.recipes.context import apply as apply_context
 from personalize_kit.recipes.sequence import (
@@ -40,9 +39,6 @@ from personalize_kit.recipes.sequence import (
 from personalize_kit.recipes.sequence.transformer_recipe import TransformerRecipe
 
 _DAY = 86_400
-#: Answers kept per model (see :meth:`UserPersonalization.recommend`), and the longest list kept.
-KEPT_ANSWERS = 4096
-KEPT_ANSWER_LENGTH = 100
 
 
 class UserPersonalization(SequenceRecipe):
@@ -84,34 +80,11 @@ class UserPersonalization(SequenceRecipe):
             raise RecipeInputError(
                 f"exploration_item_age_cut_off must be a positive number of days, not {exploration_item_age_cut_off}"
             )
-        keep = not exclude and not context and n <= KEPT_ANSWER_LENGTH and user_id is not None
-        key = (user_id, item_id, n, exploration_weight, exploration_item_age_cut_off)
-        if keep:
-            kept = self._answers.get(key)
-            if kept is not None and kept[0] is recent_events:
-                return list(kept[1])
         logits = self._logits(*self._state(user_id, recent_events, item_id))
         probabilities = softmax(apply_context(self._arrays, self._settings, logits, context))
         if exploration_weight > 0.0:
             probabilities = self._explore(probabilities, exploration_weight, exploration_item_age_cut_off)
-        ranked = self._top(probabilities, n, exclude)
-        if keep:
-            self._answers.put(key, (recent_events, ranked))
-        return list(ranked)
-
-    @property
-    def _answers(self) -> LRU:
-        """Answers of :meth:`recommend` by request, each with the ``recent_events`` frame it was computed from.
-
-        The answer is a function of the model, the request and those events; the mirror hands the same frame
-        object again while a user's newest events are unchanged, so a request asked again is answered from
-        here, without scoring the catalogue again (a frame kept here cannot be collected and its id reused). They
-        go with the model's served states (:meth:`_state`'s), made anew whenever the model is fitted or loaded.
-        """
-        kept = self.__dict__.get("_kept_answers")  # (the served states they go with, the answers)
-        if kept is None or kept[0] is not self._served:  # none yet, or the model was (re)fitted since
-            kept = self._kept_answers = (self._served, LRU(KEPT_ANSWERS))
-        return kept[1]
+        return self._top(probabilities, n, exclude)
 
     def exploration_candidates(self, age_cut_off_days: float = 30.0) -> np.ndarray:
         """Catalogue positions of the items that exploration may promote (younger than the cut-off).

@@ -98,26 +98,3 @@ def test_ranking_equals_the_reference_softmax_over_the_list(model: UserPersonali
     assert [i for i, _ in got] == [i for i, _ in want]
     np.testing.assert_allclose([s for _, s in got[:-1]], [s for _, s in want[:-1]], rtol=1e-5)
     assert got[-1] == ("nope", None)
-
-
-def test_a_request_asked_again_is_answered_from_the_kept_answer(
-    model: UserPersonalization, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    first = events("g1i3", "g1i4")
-    scored: list[str | None] = []
-    logits = model._logits
-    monkeypatch.setattr(model, "_logits", lambda *args, **kw: scored.append("scored") or logits(*args, **kw))
-    for frame in (None, first):
-        got = model.recommend(user_id="u6", recent_events=frame, n=8, exploration_weight=0.3)
-        again = model.recommend(user_id="u6", recent_events=frame, n=8, exploration_weight=0.3)
-        assert again == got and again is not got
-        assert_same(again, reference(model, "u6", frame, 8, 0.3))
-    assert len(scored) == 2  # once per frame: the second asks were answered from what was kept
-    model.recommend(user_id="u6", recent_events=first.copy(), n=8, exploration_weight=0.3)  # another frame
-    model.recommend(user_id="u6", recent_events=first, n=9, exploration_weight=0.3)  # another request
-    model.recommend(user_id="u6", recent_events=first, n=8, exploration_weight=0.3, exclude=("g1i3",))
-    assert len(scored) == 5
-    model._prepare()  # the model loaded again: nothing kept from before
-    assert_same(model.recommend(user_id="u6", recent_events=first, n=8, exploration_weight=0.3),
-                reference(model, "u6", first, 8, 0.3))  # fmt: skip
-    assert len(scored) == 6
