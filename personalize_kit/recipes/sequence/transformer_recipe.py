@@ -2,7 +2,8 @@
 
 It shares the GRU recipe's features, history merging, ranking and persistence (:class:`SequenceRecipe`)
 and replaces the model: the query is the transformer's output at the user's newest event; there are no
-repeat terms, no user metadata and no exploration (the v2 recipes bring new items in with promotions).
+repeat terms, no user metadata and no exploration (the v2 recipes bring new items in with promotions). The
+recency-weighted co-occurrence term (:mod:`.cooccurrence`) is chosen and added as for the GRU recipe.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from personalize_kit.exceptions import RecipeInputError
-from personalize_kit.lru import LRU
 from personalize_kit.recipes import context as _context
 from personalize_kit.recipes.base import Range, check_hyperparameters
+from personalize_kit.recipes.sequence import cooccurrence
 from personalize_kit.recipes.sequence.features import (
     NO_TIME,
     PROFILE_EVENTS,
@@ -25,7 +26,7 @@ from personalize_kit.recipes.sequence.features import (
     histories,
     windows,
 )
-from personalize_kit.recipes.sequence.model import REFIT_EPOCHS, SERVED_USERS, SequenceRecipe
+from personalize_kit.recipes.sequence.model import REFIT_EPOCHS, SequenceRecipe
 from personalize_kit.recipes.sequence.saved import STRING_ARRAYS, check_format
 from personalize_kit.recipes.sequence.serving import matrix_vector
 from personalize_kit.recipes.sequence.training import Metadata
@@ -54,7 +55,9 @@ def resolve_v2(hyperparameters: Mapping[str, str] | None, recipe: str) -> dict[s
 
 class TransformerRecipe(SequenceRecipe):
     """Shared implementation of the v2 recipes; ``dim``, ``max_epochs``, ``seed``, ``batch_size``,
-    ``learning_rate``, ``dropout`` and ``time_budget`` tune the local training."""
+    ``learning_rate``, ``dropout`` and ``time_budget`` tune the local training; ``cooccurrence_weight``
+    (``None``: chosen at fit time, 0: off), ``cooccurrence_decay`` and ``cooccurrence_neighbours`` set the
+    co-occurrence term added to the scores, as for the GRU recipe (:mod:`.cooccurrence`)."""
 
     default_hyperparameters: ClassVar[Mapping[str, str]] = V2_DEFAULTS
     hyperparameter_ranges: ClassVar[Mapping[str, Range]] = V2_RANGES
@@ -70,9 +73,14 @@ class TransformerRecipe(SequenceRecipe):
         dropout: float = 0.2,
         time_budget: float | None = None,
         training: str = "keras",
+        cooccurrence_weight: float | None = None,
+        cooccurrence_decay: float = 0.8,
+        cooccurrence_neighbours: int = 300,
     ) -> None:
         super().__init__(seed=seed, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate,
-                         dropout=dropout, time_budget=time_budget, training=training)  # fmt: skip
+                         dropout=dropout, time_budget=time_budget, training=training,
+                         cooccurrence_weight=cooccurrence_weight, cooccurrence_decay=cooccurrence_decay,
+                         cooccurrence_neighbours=cooccurrence_neighbours)  # fmt: skip
         self.dim = dim
         self.hyperparameters = resolve_v2({}, getattr(self, "name", "the recipe"))
 
@@ -109,13 +117,15 @@ class TransformerRecipe(SequenceRecipe):
         if self._start is not None:
             initial = self._start.aligned_weights(a, self.dim, weight_names())
             fresh = self._start.new_users(a["users"])
-        weights = TransformerTrainer(training, metadata, settings, initial, fresh).run(self.training_log)
+        trainer = TransformerTrainer(training, metadata, settings, initial, fresh)
+        weights = trainer.run(self.training_log)
         length = max(MAX_LENGTH, PROFILE_EVENTS)
         hist_items, hist_times = histories(data.user_codes, data.item_codes, stamps, a["users"].size, length)
         self._arrays = {**a, "history_items": hist_items, "history_times": hist_times, **weights}
         self._settings = {
             "format": V2_FORMAT,
             "model": "transformer",
+            "cooccurrence": None,
             "hyperparameters": {k: str(v).lower() for k, v in hp.items()},
             "user_columns": [],
             "latest_timestamp": int(stamps.max()),
@@ -123,6 +133,8 @@ class TransformerRecipe(SequenceRecipe):
         }
         self._prepare()
         self._arrays["user_queries"] = self._queries_for_all_users()
+        cooccurrence.attach(self, data.user_codes, data.item_codes, trainer.validation_users, self.cooccurrence,
+                            PROFILE_EVENTS)  # fmt: skip
         _context.attach(self, interactions)
         return self
 
@@ -132,7 +144,10 @@ class TransformerRecipe(SequenceRecipe):
         :data:`~personalize_kit.recipes.sequence.model.REFIT_EPOCHS` epochs (as the GRU recipe's refit)."""
         model = type(self)(dim=self.dim, seed=self.seed, max_epochs=min(self.max_epochs, REFIT_EPOCHS),
                            batch_size=self.batch_size, learning_rate=self.learning_rate, dropout=self.dropout,
-                           time_budget=self.time_budget, training=self.training)  # fmt: skip
+                           time_budget=self.time_budget, training=self.training,
+                           cooccurrence_weight=self.cooccurrence["weight"],
+                           cooccurrence_decay=self.cooccurrence["decay"],
+                           cooccurrence_neighbours=self.cooccurrence["neighbours"])  # fmt: skip
         model._start = self if self.training == "keras" else None
         model.fit(interactions, items, users, hyperparameters)
         model._start = None
@@ -148,7 +163,6 @@ class TransformerRecipe(SequenceRecipe):
     def _prepare(self) -> None:
         if self._gru:
             return super()._prepare()
-        self._served = LRU(SERVED_USERS)  # see SequenceRecipe._state
         a = self._arrays
         token_mean = np.zeros_like(a["item_own_vectors"])
         if a["item_token_idx"].size:
@@ -164,6 +178,7 @@ class TransformerRecipe(SequenceRecipe):
         self._bias = a["item_bias"].astype(np.float32)
         self._bptt = MAX_LENGTH
         self._default_query = np.zeros(self._vectors.shape[1], np.float32)  # the item bias alone: popularity
+        self._serving_memos()
 
     def _encode(self, codes: np.ndarray) -> np.ndarray:
         """Queries of item-code rows (newest last, -1 = none on the left)."""
@@ -194,16 +209,22 @@ class TransformerRecipe(SequenceRecipe):
             recent_events = extra if recent_events is None else pd.concat([recent_events, extra], ignore_index=True)
         row, sequence = self._sequence(user_id, recent_events)
         if sequence.size == 0:
-            query = self._default_query if row is None else self._arrays["user_queries"][row]
-            return query, sequence
-        return self._encode(sequence[None, :])[0], sequence
+            if row is None:
+                return self._default_query, sequence
+            hist = self._arrays["history_items"][row]
+            return self._arrays["user_queries"][row], hist[hist >= 0][-PROFILE_EVENTS:]
+        return self._encode(sequence[None, :])[0], sequence[-PROFILE_EVENTS:]
 
     def _logits(self, query: np.ndarray, recent: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
+        """Item vectors . query + item bias (+ the co-occurrence term of ``recent``, the newest events)."""
         if self._gru:
             return super()._logits(query, recent, codes)
+        extra = self._cooccurrence_term(recent)
         if codes is None:
-            return matrix_vector(self._vectors, query) + self._bias
-        return matrix_vector(self._vectors[codes], query) + self._bias[codes]
+            logits = matrix_vector(self._vectors, query) + self._bias
+            return logits if extra is None else logits + extra
+        logits = matrix_vector(self._vectors[codes], query) + self._bias[codes]
+        return logits if extra is None else logits + extra[codes]
 
     @classmethod
     def _from_arrays(cls, arrays: Mapping[str, np.ndarray], settings: Mapping[str, Any]) -> TransformerRecipe:
