@@ -54,10 +54,11 @@ def resolve_v2(hyperparameters: Mapping[str, str] | None, recipe: str) -> dict[s
 
 
 class TransformerRecipe(SequenceRecipe):
-    """Shared implementation of the v2 recipes; ``dim``, ``max_epochs``, ``seed``, ``batch_size``,
-    ``learning_rate``, ``dropout`` and ``time_budget`` tune the local training; ``cooccurrence_weight``
-    (``None``: chosen at fit time, 0: off), ``cooccurrence_decay`` and ``cooccurrence_neighbours`` set the
-    co-occurrence term added to the scores, as for the GRU recipe (:mod:`.cooccurrence`)."""
+    """Shared implementation of the v2 recipes; ``dim``, ``max_length`` (the newest events a query reads),
+    ``max_epochs``, ``seed``, ``batch_size``, ``learning_rate``, ``dropout`` and ``time_budget`` tune the local
+    training; ``cooccurrence_weight`` (``None``: chosen at fit time, 0: off), ``cooccurrence_decay`` and
+    ``cooccurrence_neighbours`` set the co-occurrence term added to the scores, as for the GRU recipe
+    (:mod:`.cooccurrence`)."""
 
     default_hyperparameters: ClassVar[Mapping[str, str]] = V2_DEFAULTS
     hyperparameter_ranges: ClassVar[Mapping[str, Range]] = V2_RANGES
@@ -66,6 +67,7 @@ class TransformerRecipe(SequenceRecipe):
         self,
         *,
         dim: int = 64,
+        max_length: int = MAX_LENGTH,
         seed: int = 0,
         max_epochs: int = 20,
         batch_size: int | None = None,
@@ -81,7 +83,7 @@ class TransformerRecipe(SequenceRecipe):
                          dropout=dropout, time_budget=time_budget, training=training,
                          cooccurrence_weight=cooccurrence_weight, cooccurrence_decay=cooccurrence_decay,
                          cooccurrence_neighbours=cooccurrence_neighbours)  # fmt: skip
-        self.dim = dim
+        self.dim, self.max_length = dim, max_length
         self.hyperparameters = resolve_v2({}, getattr(self, "name", "the recipe"))
 
     def fit(
@@ -106,20 +108,20 @@ class TransformerRecipe(SequenceRecipe):
             raise RecipeInputError("cannot train on an empty interactions dataset")
         data = encode(user_ids, item_ids, stamps, items, None)
         a = data.arrays
-        window_hp = {"bptt": MAX_LENGTH, "recency_mask": hp["apply_recency_bias"],
+        window_hp = {"bptt": self.max_length, "recency_mask": hp["apply_recency_bias"],
                      "min_user_history_length_percentile": 0.0, "max_user_history_length_percentile": 1.0}  # fmt: skip
         training = windows(data.user_codes, data.item_codes, stamps, a["users"].size, window_hp)
         metadata = Metadata(a["items"].size, a["item_token_ptr"], a["item_token_idx"], a["user_token_ptr"],
                             a["user_token_idx"], a["item_token_names"].size, 0, a["item_counts"])  # fmt: skip
         settings = TransformerSettings(self.dim, self.seed, self.max_epochs, self.batch_size, self.learning_rate,
-                                       self.dropout, self.time_budget)  # fmt: skip
+                                       self.dropout, self.time_budget, self.max_length)  # fmt: skip
         initial, fresh = None, None
         if self._start is not None:
             initial = self._start.aligned_weights(a, self.dim, weight_names())
             fresh = self._start.new_users(a["users"])
         trainer = TransformerTrainer(training, metadata, settings, initial, fresh)
         weights = trainer.run(self.training_log)
-        length = max(MAX_LENGTH, PROFILE_EVENTS)
+        length = max(self.max_length, PROFILE_EVENTS)
         hist_items, hist_times = histories(data.user_codes, data.item_codes, stamps, a["users"].size, length)
         self._arrays = {**a, "history_items": hist_items, "history_times": hist_times, **weights}
         self._settings = {
@@ -142,12 +144,12 @@ class TransformerRecipe(SequenceRecipe):
               hyperparameters: Mapping[str, str] | None = None) -> TransformerRecipe:  # fmt: skip
         """A new model trained on ``interactions`` starting from this model's weights, for at most
         :data:`~personalize_kit.recipes.sequence.model.REFIT_EPOCHS` epochs (as the GRU recipe's refit)."""
-        model = type(self)(dim=self.dim, seed=self.seed, max_epochs=min(self.max_epochs, REFIT_EPOCHS),
-                           batch_size=self.batch_size, learning_rate=self.learning_rate, dropout=self.dropout,
-                           time_budget=self.time_budget, training=self.training,
-                           cooccurrence_weight=self.cooccurrence["weight"],
-                           cooccurrence_decay=self.cooccurrence["decay"],
-                           cooccurrence_neighbours=self.cooccurrence["neighbours"])  # fmt: skip
+        model = type(self)(
+            dim=self.dim, max_length=self.max_length, seed=self.seed, max_epochs=min(self.max_epochs, REFIT_EPOCHS),
+            batch_size=self.batch_size, learning_rate=self.learning_rate, dropout=self.dropout,
+            time_budget=self.time_budget, training=self.training, cooccurrence_weight=self.cooccurrence["weight"],
+            cooccurrence_decay=self.cooccurrence["decay"], cooccurrence_neighbours=self.cooccurrence["neighbours"],
+        )  # fmt: skip
         model._start = self if self.training == "keras" else None
         model.fit(interactions, items, users, hyperparameters)
         model._start = None
@@ -176,13 +178,13 @@ class TransformerRecipe(SequenceRecipe):
         self._user_index = {user: i for i, user in enumerate(a["users"].tolist())}
         self._catalogue = a["items"].astype(str)
         self._bias = a["item_bias"].astype(np.float32)
-        self._bptt = MAX_LENGTH
+        self._bptt = int(a["positions"].shape[0])  # the newest items a query reads
         self._default_query = np.zeros(self._vectors.shape[1], np.float32)  # the item bias alone: popularity
         self._serving_memos()
 
     def _encode(self, codes: np.ndarray) -> np.ndarray:
         """Queries of item-code rows (newest last, -1 = none on the left)."""
-        codes = codes[:, -MAX_LENGTH:]
+        codes = codes[:, -self._bptt :]
         length = (codes >= 0).sum(axis=1)
         left = np.zeros_like(codes)  # left-align: the oldest kept item at position 0
         for row in range(codes.shape[0]):
@@ -242,6 +244,7 @@ class TransformerRecipe(SequenceRecipe):
         model.hyperparameters = resolve_v2({k: str(v) for k, v in settings["hyperparameters"].items()}, cls.name)
         model.training_log = list(settings.get("training_log", []))
         model._prepare()
+        model.max_length = model._bptt
         return model
 
 
