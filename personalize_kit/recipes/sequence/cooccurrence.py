@@ -8,10 +8,10 @@ times ``weight``: the neural model's view of the sequence and the plain co-occur
 recency-weighted item-kNN baseline shows is a strong signal on its own, in one score.
 
 By default the weight is chosen at fit time (:func:`choose`): on the validation users of the model's training
-(users whose newest events the network never trained on), each user's newest event is the target and the
-events before it the input; neighbours are computed without those targets, and the weight among
-:data:`WEIGHTS` that ranks the targets best (mean reciprocal rank in the top :data:`CUTOFF`, the user's input
-items skipped) is kept; 0 leaves the term out.
+(users whose newest events the network never trained on), each user's newest event (or newest few, see
+:func:`validation`) is a target and the events before it its input; neighbours are computed without those
+targets, and the weight among :data:`WEIGHTS` that ranks the targets best (mean reciprocal rank in the top
+:data:`CUTOFF`, the user's input items skipped) is kept; 0 leaves the term out.
 """
 
 from __future__ import annotations
@@ -86,25 +86,32 @@ def scores(arrays: dict[str, np.ndarray], recent: np.ndarray, n_items: int, deca
 
 @dataclass
 class Validation:
-    """Per validation user: the input codes (oldest first) and the target code (the user's newest event)."""
+    """Per target: the input codes (oldest first) and the target code (one of a validation user's newest
+    events); ``n_users``: the validation users they come from (``None``: one target each)."""
 
     inputs: list[np.ndarray]
     targets: np.ndarray
     kept: np.ndarray  # bool per interaction: not one of the targets
+    n_users: int | None = None
 
 
-def validation(user_codes: np.ndarray, item_codes: np.ndarray, users: np.ndarray, length: int) -> Validation:
-    """The targets and inputs of ``users`` (codes) from interactions sorted by user then time."""
+def validation(
+    user_codes: np.ndarray, item_codes: np.ndarray, users: np.ndarray, length: int, per_user: int = 1
+) -> Validation:
+    """The targets and inputs of ``users`` (codes) from interactions sorted by user then time: each user's
+    newest ``per_user`` events (while an input is left before them), each with the ``length`` events before it."""
     starts = np.searchsorted(user_codes, users, side="left")
     ends = np.searchsorted(user_codes, users, side="right")
     has_input = ends - starts >= 2
     starts, ends = starts[has_input], ends[has_input]
     kept = np.ones(user_codes.size, dtype=bool)
-    kept[ends - 1] = False
-    inputs = [
-        item_codes[max(lo, hi - 1 - length) : hi - 1] for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True)
-    ]
-    return Validation(inputs, item_codes[ends - 1], kept)
+    inputs, targets = [], []
+    for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+        for at in range(max(lo + 1, hi - per_user), hi):
+            kept[at] = False
+            inputs.append(item_codes[max(lo, at - length) : at])
+            targets.append(item_codes[at])
+    return Validation(inputs, np.asarray(targets, dtype=item_codes.dtype), kept, int(starts.size))
 
 
 def choose(
@@ -116,7 +123,7 @@ def choose(
 ) -> float:
     """The weight among :data:`WEIGHTS` whose term added to ``base_logits(input codes)`` ranks the targets
     best (mean reciprocal rank in the top :data:`CUTOFF`, input items skipped); ties go to the smaller."""
-    if len(held.inputs) < MIN_VALIDATION_USERS:
+    if (len(held.inputs) if held.n_users is None else held.n_users) < MIN_VALIDATION_USERS:
         return 0.0
     weights = np.asarray(WEIGHTS, dtype=np.float64)
     total = np.zeros(weights.size)
@@ -141,10 +148,12 @@ def attach(
     validation_users: np.ndarray | None,
     options: dict[str, Any],
     length: int,
+    per_user: int = 1,
 ) -> None:
     """Give a fitted sequence model (its ``_arrays``, ``_settings``, ``_logits``, ``_compute_state`` and
     ``_catalogue``) its co-occurrence term: ``options["weight"]`` > 0 as given, 0 none, ``None`` chosen on
-    ``validation_users`` (:func:`choose`). Interactions are sorted by user then time."""
+    ``validation_users`` (:func:`choose`, on each one's newest ``per_user`` events, which the model must not
+    have trained on as targets). Interactions are sorted by user then time."""
     n_items, k, decay = model._catalogue.size, int(options["neighbours"]), float(options["decay"])
     for name in ("cooc_ptr", "cooc_idx", "cooc_val"):
         model._arrays.pop(name, None)
@@ -152,9 +161,13 @@ def attach(
     weight = options["weight"]
     if weight is None:
         held = validation(
-            user_codes, item_codes, np.unique(validation_users if validation_users is not None else []), length
+            user_codes,
+            item_codes,
+            np.unique(validation_users if validation_users is not None else []),
+            length,
+            per_user,
         )
-        if len(held.inputs) >= MIN_VALIDATION_USERS:
+        if held.n_users is not None and held.n_users >= MIN_VALIDATION_USERS:
             without = neighbours(user_codes[held.kept], item_codes[held.kept], n_items, k)
 
             def base_logits(codes: np.ndarray) -> np.ndarray:
