@@ -88,17 +88,18 @@ def test_the_kept_terms_stay_within_their_memory_bound(monkeypatch) -> None:
     assert 0 < len(fixed._cooc_terms) <= 16
 
 
-def test_several_newest_events_per_validation_user_are_targets_each_with_the_events_before_it() -> None:
-    users = np.asarray([0, 0, 0, 1, 1, 2])  # sorted by user, then time
-    items = np.asarray([5, 6, 7, 8, 9, 4])
-    held = cooccurrence.validation(users, items, np.asarray([0, 1, 2]), length=1, per_user=2)
-    assert held.targets.tolist() == [6, 7, 9] and held.n_users == 2
-    assert [codes.tolist() for codes in held.inputs] == [[5], [6], [8]]  # at most ``length`` events before
-    assert held.kept.tolist() == [True, False, False, True, False, True]
+def test_with_several_per_user_the_target_is_the_set_of_the_newest_tenth() -> None:
+    users = np.repeat([0, 1, 2], [20, 3, 1])  # sorted by user, then time
+    items = np.arange(24)
+    held = cooccurrence.validation(users, items, np.asarray([0, 1, 2]), length=5, per_user=8)
+    assert [codes.tolist() for codes in held.targets] == [[18, 19], [22]]  # 10% of 20; at least 1
+    assert [codes.tolist() for codes in held.inputs] == [[13, 14, 15, 16, 17], [20, 21]]
+    assert np.flatnonzero(~held.kept).tolist() == [18, 19, 22]
 
 
-def test_many_targets_of_too_few_users_choose_nothing() -> None:
+def test_a_set_target_counts_its_best_placed_item() -> None:
     informative = arrays_pointing_to({i: i + 1 for i in range(N_ITEMS - 1)})
-    many = held_out(40)
-    few_users = cooccurrence.Validation(many.inputs, many.targets, many.kept, n_users=5)
-    assert cooccurrence.choose(flat, informative, few_users, N_ITEMS, 0.8) == 0.0
+    single = held_out(40)
+    decoy = N_ITEMS - 1  # every item's neighbour is its successor: the decoy, never a successor here, ranks low
+    sets = cooccurrence.Validation(single.inputs, [np.asarray([decoy, t]) for t in single.targets], single.kept)
+    assert cooccurrence.choose(flat, informative, sets, N_ITEMS, 0.8) > 0

@@ -41,9 +41,6 @@ from personalize_kit.recipes.sequence.transformer import (
 #: The v2 recipes' hyperparameters and ranges, and their defaults (strings, as the service takes them).
 V2_RANGES: dict[str, Range] = {"apply_recency_bias": ("categorical", ("true", "false"))}
 V2_DEFAULTS: dict[str, str] = {"apply_recency_bias": "true"}
-#: Most validation targets the co-occurrence weight is chosen on: up to ``max_length`` per validation user (none
-#: of the newest window of a validation user is trained on), fewer when there are many users.
-VALIDATION_TARGETS = 4000
 #: Saved-format version of the transformer models.
 V2_FORMAT = 1
 
@@ -138,10 +135,10 @@ class TransformerRecipe(SequenceRecipe):
         }
         self._prepare()
         self._arrays["user_queries"] = self._queries_for_all_users()
-        held = trainer.validation_users
-        per_user = min(self.max_length, max(1, VALIDATION_TARGETS // max(1, 0 if held is None else held.size)))
-        cooccurrence.attach(self, data.user_codes, data.item_codes, held, self.cooccurrence, PROFILE_EVENTS,
-                            per_user)  # fmt: skip
+        # the weight is chosen on the validation users' newest events, held out as the service's metrics do
+        # (none of a validation user's newest window of max_length events was a training target)
+        cooccurrence.attach(self, data.user_codes, data.item_codes, trainer.validation_users, self.cooccurrence,
+                            PROFILE_EVENTS, self.max_length)  # fmt: skip
         _context.attach(self, interactions)
         return self
 
