@@ -86,3 +86,20 @@ def test_the_kept_terms_stay_within_their_memory_bound(monkeypatch) -> None:
         recent = pd.DataFrame({"ITEM_ID": [names[k], names[(k + 7) % len(names)]], "TIMESTAMP": [1, 2]})
         fixed.recommend(user_id=f"visitor-{k}", recent_events=recent)
     assert 0 < len(fixed._cooc_terms) <= 16
+
+
+def test_with_several_per_user_the_target_is_the_set_of_the_newest_tenth() -> None:
+    users = np.repeat([0, 1, 2], [20, 3, 1])  # sorted by user, then time
+    items = np.arange(24)
+    held = cooccurrence.validation(users, items, np.asarray([0, 1, 2]), length=5, per_user=8)
+    assert [codes.tolist() for codes in held.targets] == [[18, 19], [22]]  # 10% of 20; at least 1
+    assert [codes.tolist() for codes in held.inputs] == [[13, 14, 15, 16, 17], [20, 21]]
+    assert np.flatnonzero(~held.kept).tolist() == [18, 19, 22]
+
+
+def test_a_set_target_counts_its_best_placed_item() -> None:
+    informative = arrays_pointing_to({i: i + 1 for i in range(N_ITEMS - 1)})
+    single = held_out(40)
+    decoy = N_ITEMS - 1  # every item's neighbour is its successor: the decoy, never a successor here, ranks low
+    sets = cooccurrence.Validation(single.inputs, [np.asarray([decoy, t]) for t in single.targets], single.kept)
+    assert cooccurrence.choose(flat, informative, sets, N_ITEMS, 0.8) > 0

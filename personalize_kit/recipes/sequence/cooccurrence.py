@@ -8,15 +8,16 @@ times ``weight``: the neural model's view of the sequence and the plain co-occur
 recency-weighted item-kNN baseline shows is a strong signal on its own, in one score.
 
 By default the weight is chosen at fit time (:func:`choose`): on the validation users of the model's training
-(users whose newest events the network never trained on), each user's newest event is the target and the
-events before it the input; neighbours are computed without those targets, and the weight among
-:data:`WEIGHTS` that ranks the targets best (mean reciprocal rank in the top :data:`CUTOFF`, the user's input
-items skipped) is kept; 0 leaves the term out.
+(users whose newest events the network never trained on), each user's newest event (or newest few, see
+:func:`validation`) is the target and the events before it the input; neighbours are computed without those
+targets, and the weight among :data:`WEIGHTS` that ranks the targets best (mean reciprocal rank in the top
+:data:`CUTOFF`, the user's input items skipped) is kept; 0 leaves the term out.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -86,25 +87,46 @@ def scores(arrays: dict[str, np.ndarray], recent: np.ndarray, n_items: int, deca
 
 @dataclass
 class Validation:
-    """Per validation user: the input codes (oldest first) and the target code (the user's newest event)."""
+    """Per validation user: the input codes (oldest first) and the target: the user's newest event's code, or
+    the codes of its newest events (an array: a set, as the service's metrics hold out a user's newest events)."""
 
     inputs: list[np.ndarray]
-    targets: np.ndarray
+    targets: np.ndarray | list[np.ndarray]
     kept: np.ndarray  # bool per interaction: not one of the targets
 
 
-def validation(user_codes: np.ndarray, item_codes: np.ndarray, users: np.ndarray, length: int) -> Validation:
-    """The targets and inputs of ``users`` (codes) from interactions sorted by user then time."""
+#: Share of a validation user's events held out as its target set (``per_user`` > 1), as the service's metrics
+#: hold out the newest 10% of a test user's events (:func:`personalize_kit.metrics.holdout_split`).
+HELD_OUT_SHARE = 0.1
+
+
+def validation(
+    user_codes: np.ndarray, item_codes: np.ndarray, users: np.ndarray, length: int, per_user: int = 1
+) -> Validation:
+    """The targets and inputs of ``users`` (codes) from interactions sorted by user then time.
+
+    With ``per_user`` = 1 the target is each user's newest event; above, the set of its newest
+    ``ceil(HELD_OUT_SHARE x n)`` events (at most ``per_user``, at most ``n - 1``). The input is the ``length``
+    events before the target(s).
+    """
     starts = np.searchsorted(user_codes, users, side="left")
     ends = np.searchsorted(user_codes, users, side="right")
     has_input = ends - starts >= 2
     starts, ends = starts[has_input], ends[has_input]
     kept = np.ones(user_codes.size, dtype=bool)
-    kept[ends - 1] = False
-    inputs = [
-        item_codes[max(lo, hi - 1 - length) : hi - 1] for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True)
-    ]
-    return Validation(inputs, item_codes[ends - 1], kept)
+    if per_user == 1:
+        kept[ends - 1] = False
+        inputs = [
+            item_codes[max(lo, hi - 1 - length) : hi - 1] for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True)
+        ]
+        return Validation(inputs, item_codes[ends - 1], kept)
+    inputs, targets = [], []
+    for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+        cut = hi - min(per_user, hi - lo - 1, max(1, math.ceil(HELD_OUT_SHARE * (hi - lo))))
+        kept[cut:hi] = False
+        inputs.append(item_codes[max(lo, cut - length) : cut])
+        targets.append(item_codes[cut:hi])
+    return Validation(inputs, targets, kept)
 
 
 def choose(
@@ -115,17 +137,18 @@ def choose(
     decay: float,
 ) -> float:
     """The weight among :data:`WEIGHTS` whose term added to ``base_logits(input codes)`` ranks the targets
-    best (mean reciprocal rank in the top :data:`CUTOFF`, input items skipped); ties go to the smaller."""
+    best (mean reciprocal rank of a user's first target in the top :data:`CUTOFF`, input items skipped); ties
+    go to the smaller."""
     if len(held.inputs) < MIN_VALIDATION_USERS:
         return 0.0
     weights = np.asarray(WEIGHTS, dtype=np.float64)
     total = np.zeros(weights.size)
-    for codes, target in zip(held.inputs, held.targets.tolist(), strict=True):
+    for codes, target in zip(held.inputs, list(held.targets), strict=True):
         base = base_logits(codes).astype(np.float64)
         term = scores(arrays, codes, n_items, decay).astype(np.float64)
         candidates = base[None, :] + weights[:, None] * term[None, :]
         candidates[:, codes] = -np.inf
-        at = candidates[:, [target]]
+        at = candidates[:, np.atleast_1d(target)].max(axis=1, keepdims=True)  # the best-placed target
         rank = 1 + (candidates > at).sum(axis=1) + ((candidates == at).sum(axis=1) - 1) / 2  # ties: their middle
         total += np.where(rank <= CUTOFF, 1.0 / rank, 0.0)
     mrr = total / len(held.inputs)
@@ -141,10 +164,12 @@ def attach(
     validation_users: np.ndarray | None,
     options: dict[str, Any],
     length: int,
+    per_user: int = 1,
 ) -> None:
     """Give a fitted sequence model (its ``_arrays``, ``_settings``, ``_logits``, ``_compute_state`` and
     ``_catalogue``) its co-occurrence term: ``options["weight"]`` > 0 as given, 0 none, ``None`` chosen on
-    ``validation_users`` (:func:`choose`). Interactions are sorted by user then time."""
+    ``validation_users`` (:func:`choose`, on their newest events as :func:`validation` takes them with
+    ``per_user``; the model must not have trained on those as targets). Interactions are sorted by user then time."""
     n_items, k, decay = model._catalogue.size, int(options["neighbours"]), float(options["decay"])
     for name in ("cooc_ptr", "cooc_idx", "cooc_val"):
         model._arrays.pop(name, None)
@@ -152,7 +177,11 @@ def attach(
     weight = options["weight"]
     if weight is None:
         held = validation(
-            user_codes, item_codes, np.unique(validation_users if validation_users is not None else []), length
+            user_codes,
+            item_codes,
+            np.unique(validation_users if validation_users is not None else []),
+            length,
+            per_user,
         )
         if len(held.inputs) >= MIN_VALIDATION_USERS:
             without = neighbours(user_codes[held.kept], item_codes[held.kept], n_items, k)
@@ -173,4 +202,14 @@ def attach(
         }
 
 
-__all__ = ["CUTOFF", "WEIGHTS", "Validation", "attach", "choose", "neighbours", "scores", "validation"]
+__all__ = [
+    "CUTOFF",
+    "HELD_OUT_SHARE",
+    "WEIGHTS",
+    "Validation",
+    "attach",
+    "choose",
+    "neighbours",
+    "scores",
+    "validation",
+]

@@ -288,6 +288,11 @@ class SequenceRecipe(Recipe):
         self._bias = a["item_bias"].astype(np.float32)
         self._repeat, self._repeat_earlier = (np.float32(w) for w in a["repeat"].reshape(-1)[:2])
         self._bptt = int(self._settings["hyperparameters"]["bptt"])
+        self._serving_memos()
+
+    def _serving_memos(self) -> None:
+        """The co-occurrence term's setting and the per-process memos of served states and terms (after
+        ``_catalogue`` is set)."""
         self._cooccurrence = self._settings.get("cooccurrence")
         self._served: LRU = LRU(SERVED_USERS)  # (user, item) -> (recent_events, (query, recent)), see _state
         terms = int(np.clip(COOCCURRENCE_TERM_BYTES // (4 * max(1, self._catalogue.size)), 16, SERVED_USERS))

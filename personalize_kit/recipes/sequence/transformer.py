@@ -26,7 +26,7 @@ import numpy as np
 from personalize_kit.recipes.sequence.backend import TrainingClock, cores, load_tensorflow
 from personalize_kit.recipes.sequence.training import EpochLoop, Metadata
 
-#: Newest items a query reads, and the length of the training windows.
+#: Newest items a query reads, and the length of the training windows (by default; ``length`` of the settings).
 MAX_LENGTH = 32
 #: Attention blocks.
 BLOCKS = 2
@@ -48,6 +48,7 @@ class TransformerSettings:
     learning_rate: float = 2e-3
     dropout: float = 0.2
     time_budget: float | None = None
+    length: int = MAX_LENGTH
 
 
 # ------------------------------------------------------------------------------------ numpy serving
@@ -88,7 +89,7 @@ def encode_sequence(weights: Mapping[str, np.ndarray], embedded: np.ndarray, len
 
 
 class TransformerTrainer(EpochLoop):
-    """Fits the transformer on training windows (``features.windows`` with ``bptt`` = :data:`MAX_LENGTH`)."""
+    """Fits the transformer on training windows (``features.windows`` with ``bptt`` = ``settings.length``)."""
 
     validation_rows = 128
 
@@ -128,7 +129,7 @@ class TransformerTrainer(EpochLoop):
             "item_own_vectors": tf.Variable(init((meta.n_items + 1, d))),
             "item_token_vectors": tf.Variable(init((max(1, meta.n_item_tokens), d))),
             "item_bias": tf.Variable((prior - prior.mean()).astype(np.float32)),
-            "positions": tf.Variable(init((MAX_LENGTH, d))),
+            "positions": tf.Variable(init((s.length, d))),
             "final_gamma": tf.Variable(tf.ones(d)),
             "final_beta": tf.Variable(tf.zeros(d)),
         }

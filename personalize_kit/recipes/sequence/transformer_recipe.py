@@ -2,7 +2,8 @@
 
 It shares the GRU recipe's features, history merging, ranking and persistence (:class:`SequenceRecipe`)
 and replaces the model: the query is the transformer's output at the user's newest event; there are no
-repeat terms, no user metadata and no exploration (the v2 recipes bring new items in with promotions).
+repeat terms, no user metadata and no exploration (the v2 recipes bring new items in with promotions). The
+recency-weighted co-occurrence term (:mod:`.cooccurrence`) is chosen and added as for the GRU recipe.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from personalize_kit.exceptions import RecipeInputError
-from personalize_kit.lru import LRU
 from personalize_kit.recipes import context as _context
 from personalize_kit.recipes.base import Range, check_hyperparameters
+from personalize_kit.recipes.sequence import cooccurrence
 from personalize_kit.recipes.sequence.features import (
     NO_TIME,
     PROFILE_EVENTS,
@@ -25,7 +26,7 @@ from personalize_kit.recipes.sequence.features import (
     histories,
     windows,
 )
-from personalize_kit.recipes.sequence.model import REFIT_EPOCHS, SERVED_USERS, SequenceRecipe
+from personalize_kit.recipes.sequence.model import REFIT_EPOCHS, SequenceRecipe
 from personalize_kit.recipes.sequence.saved import STRING_ARRAYS, check_format
 from personalize_kit.recipes.sequence.serving import matrix_vector
 from personalize_kit.recipes.sequence.training import Metadata
@@ -53,8 +54,11 @@ def resolve_v2(hyperparameters: Mapping[str, str] | None, recipe: str) -> dict[s
 
 
 class TransformerRecipe(SequenceRecipe):
-    """Shared implementation of the v2 recipes; ``dim``, ``max_epochs``, ``seed``, ``batch_size``,
-    ``learning_rate``, ``dropout`` and ``time_budget`` tune the local training."""
+    """Shared implementation of the v2 recipes; ``dim``, ``max_length`` (the newest events a query reads),
+    ``max_epochs``, ``seed``, ``batch_size``, ``learning_rate``, ``dropout`` and ``time_budget`` tune the local
+    training; ``cooccurrence_weight`` (``None``: chosen at fit time, 0: off), ``cooccurrence_decay`` and
+    ``cooccurrence_neighbours`` set the co-occurrence term added to the scores, as for the GRU recipe
+    (:mod:`.cooccurrence`)."""
 
     default_hyperparameters: ClassVar[Mapping[str, str]] = V2_DEFAULTS
     hyperparameter_ranges: ClassVar[Mapping[str, Range]] = V2_RANGES
@@ -63,6 +67,7 @@ class TransformerRecipe(SequenceRecipe):
         self,
         *,
         dim: int = 64,
+        max_length: int = MAX_LENGTH,
         seed: int = 0,
         max_epochs: int = 20,
         batch_size: int | None = None,
@@ -70,10 +75,15 @@ class TransformerRecipe(SequenceRecipe):
         dropout: float = 0.2,
         time_budget: float | None = None,
         training: str = "keras",
+        cooccurrence_weight: float | None = None,
+        cooccurrence_decay: float = 0.8,
+        cooccurrence_neighbours: int = 300,
     ) -> None:
         super().__init__(seed=seed, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate,
-                         dropout=dropout, time_budget=time_budget, training=training)  # fmt: skip
-        self.dim = dim
+                         dropout=dropout, time_budget=time_budget, training=training,
+                         cooccurrence_weight=cooccurrence_weight, cooccurrence_decay=cooccurrence_decay,
+                         cooccurrence_neighbours=cooccurrence_neighbours)  # fmt: skip
+        self.dim, self.max_length = dim, max_length
         self.hyperparameters = resolve_v2({}, getattr(self, "name", "the recipe"))
 
     def fit(
@@ -98,24 +108,26 @@ class TransformerRecipe(SequenceRecipe):
             raise RecipeInputError("cannot train on an empty interactions dataset")
         data = encode(user_ids, item_ids, stamps, items, None)
         a = data.arrays
-        window_hp = {"bptt": MAX_LENGTH, "recency_mask": hp["apply_recency_bias"],
+        window_hp = {"bptt": self.max_length, "recency_mask": hp["apply_recency_bias"],
                      "min_user_history_length_percentile": 0.0, "max_user_history_length_percentile": 1.0}  # fmt: skip
         training = windows(data.user_codes, data.item_codes, stamps, a["users"].size, window_hp)
         metadata = Metadata(a["items"].size, a["item_token_ptr"], a["item_token_idx"], a["user_token_ptr"],
                             a["user_token_idx"], a["item_token_names"].size, 0, a["item_counts"])  # fmt: skip
         settings = TransformerSettings(self.dim, self.seed, self.max_epochs, self.batch_size, self.learning_rate,
-                                       self.dropout, self.time_budget)  # fmt: skip
+                                       self.dropout, self.time_budget, self.max_length)  # fmt: skip
         initial, fresh = None, None
         if self._start is not None:
             initial = self._start.aligned_weights(a, self.dim, weight_names())
             fresh = self._start.new_users(a["users"])
-        weights = TransformerTrainer(training, metadata, settings, initial, fresh).run(self.training_log)
-        length = max(MAX_LENGTH, PROFILE_EVENTS)
+        trainer = TransformerTrainer(training, metadata, settings, initial, fresh)
+        weights = trainer.run(self.training_log)
+        length = max(self.max_length, PROFILE_EVENTS)
         hist_items, hist_times = histories(data.user_codes, data.item_codes, stamps, a["users"].size, length)
         self._arrays = {**a, "history_items": hist_items, "history_times": hist_times, **weights}
         self._settings = {
             "format": V2_FORMAT,
             "model": "transformer",
+            "cooccurrence": None,
             "hyperparameters": {k: str(v).lower() for k, v in hp.items()},
             "user_columns": [],
             "latest_timestamp": int(stamps.max()),
@@ -123,6 +135,10 @@ class TransformerRecipe(SequenceRecipe):
         }
         self._prepare()
         self._arrays["user_queries"] = self._queries_for_all_users()
+        # the weight is chosen on the validation users' newest events, held out as the service's metrics do
+        # (none of a validation user's newest window of max_length events was a training target)
+        cooccurrence.attach(self, data.user_codes, data.item_codes, trainer.validation_users, self.cooccurrence,
+                            PROFILE_EVENTS, self.max_length)  # fmt: skip
         _context.attach(self, interactions)
         return self
 
@@ -130,9 +146,12 @@ class TransformerRecipe(SequenceRecipe):
               hyperparameters: Mapping[str, str] | None = None) -> TransformerRecipe:  # fmt: skip
         """A new model trained on ``interactions`` starting from this model's weights, for at most
         :data:`~personalize_kit.recipes.sequence.model.REFIT_EPOCHS` epochs (as the GRU recipe's refit)."""
-        model = type(self)(dim=self.dim, seed=self.seed, max_epochs=min(self.max_epochs, REFIT_EPOCHS),
-                           batch_size=self.batch_size, learning_rate=self.learning_rate, dropout=self.dropout,
-                           time_budget=self.time_budget, training=self.training)  # fmt: skip
+        model = type(self)(
+            dim=self.dim, max_length=self.max_length, seed=self.seed, max_epochs=min(self.max_epochs, REFIT_EPOCHS),
+            batch_size=self.batch_size, learning_rate=self.learning_rate, dropout=self.dropout,
+            time_budget=self.time_budget, training=self.training, cooccurrence_weight=self.cooccurrence["weight"],
+            cooccurrence_decay=self.cooccurrence["decay"], cooccurrence_neighbours=self.cooccurrence["neighbours"],
+        )  # fmt: skip
         model._start = self if self.training == "keras" else None
         model.fit(interactions, items, users, hyperparameters)
         model._start = None
@@ -148,7 +167,6 @@ class TransformerRecipe(SequenceRecipe):
     def _prepare(self) -> None:
         if self._gru:
             return super()._prepare()
-        self._served = LRU(SERVED_USERS)  # see SequenceRecipe._state
         a = self._arrays
         token_mean = np.zeros_like(a["item_own_vectors"])
         if a["item_token_idx"].size:
@@ -162,12 +180,13 @@ class TransformerRecipe(SequenceRecipe):
         self._user_index = {user: i for i, user in enumerate(a["users"].tolist())}
         self._catalogue = a["items"].astype(str)
         self._bias = a["item_bias"].astype(np.float32)
-        self._bptt = MAX_LENGTH
+        self._bptt = int(a["positions"].shape[0])  # the newest items a query reads
         self._default_query = np.zeros(self._vectors.shape[1], np.float32)  # the item bias alone: popularity
+        self._serving_memos()
 
     def _encode(self, codes: np.ndarray) -> np.ndarray:
         """Queries of item-code rows (newest last, -1 = none on the left)."""
-        codes = codes[:, -MAX_LENGTH:]
+        codes = codes[:, -self._bptt :]
         length = (codes >= 0).sum(axis=1)
         left = np.zeros_like(codes)  # left-align: the oldest kept item at position 0
         for row in range(codes.shape[0]):
@@ -194,16 +213,22 @@ class TransformerRecipe(SequenceRecipe):
             recent_events = extra if recent_events is None else pd.concat([recent_events, extra], ignore_index=True)
         row, sequence = self._sequence(user_id, recent_events)
         if sequence.size == 0:
-            query = self._default_query if row is None else self._arrays["user_queries"][row]
-            return query, sequence
-        return self._encode(sequence[None, :])[0], sequence
+            if row is None:
+                return self._default_query, sequence
+            hist = self._arrays["history_items"][row]
+            return self._arrays["user_queries"][row], hist[hist >= 0][-PROFILE_EVENTS:]
+        return self._encode(sequence[None, :])[0], sequence[-PROFILE_EVENTS:]
 
     def _logits(self, query: np.ndarray, recent: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
+        """Item vectors . query + item bias (+ the co-occurrence term of ``recent``, the newest events)."""
         if self._gru:
             return super()._logits(query, recent, codes)
+        extra = self._cooccurrence_term(recent)
         if codes is None:
-            return matrix_vector(self._vectors, query) + self._bias
-        return matrix_vector(self._vectors[codes], query) + self._bias[codes]
+            logits = matrix_vector(self._vectors, query) + self._bias
+            return logits if extra is None else logits + extra
+        logits = matrix_vector(self._vectors[codes], query) + self._bias[codes]
+        return logits if extra is None else logits + extra[codes]
 
     @classmethod
     def _from_arrays(cls, arrays: Mapping[str, np.ndarray], settings: Mapping[str, Any]) -> TransformerRecipe:
@@ -221,6 +246,7 @@ class TransformerRecipe(SequenceRecipe):
         model.hyperparameters = resolve_v2({k: str(v) for k, v in settings["hyperparameters"].items()}, cls.name)
         model.training_log = list(settings.get("training_log", []))
         model._prepare()
+        model.max_length = model._bptt
         return model
 
 
