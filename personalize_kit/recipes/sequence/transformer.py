@@ -5,7 +5,7 @@ a user's newest :data:`MAX_LENGTH` items, oldest first, get learned position emb
 :data:`BLOCKS` pre-norm blocks of causal self-attention (one head) and a feed-forward layer. The output at
 the newest position is the query, scored against the same item vectors plus an item bias; training is
 next-item cross-entropy at every position of windows cut from the users' histories (a full softmax or
-sampled negatives, as :func:`~personalize_kit.recipes.sequence.training.softmax_negatives` says). Training runs in
+sampled negatives, as :func:`~personalize_kit.recipes.sequence.sampled.softmax_negatives` says). Training runs in
 Keras (:class:`TransformerTrainer`); serving runs the same blocks in numpy (:func:`encode_sequence`), so
 a trained model answers without TensorFlow. The query at the end of each known user's history is cached.
 
