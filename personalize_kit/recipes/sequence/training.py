@@ -121,13 +121,29 @@ class EpochLoop:
         if initial:
             self._start_from(initial)
 
-    #: Rows per batch of the validation loss.
+    #: Rows per batch of the validation loss (fewer on a large catalogue: see :meth:`_validation_batch`).
     validation_rows = 64
+    #: Logits one validation batch may hold (the validation loss is the exact softmax over the catalogue): 128 MiB.
+    VALIDATION_LOGITS = 1 << 25
+
+    def _validation_batch(self) -> int:
+        """Rows per validation batch: :attr:`validation_rows`, fewer when their logits over the whole catalogue
+        would pass :attr:`VALIDATION_LOGITS` (at 200,000 items a batch of 64 windows would hold 1.6 GB).
+
+        >>> loop = EpochLoop(); loop.windows = {"inputs": np.zeros((1, 32))}
+        >>> loop.meta = Metadata(200_000, *[np.zeros(1)] * 4, 0, 0, np.zeros(1))
+        >>> loop._validation_batch()
+        5
+        """
+        width = int(self.windows["inputs"].shape[1])  # type: ignore[attr-defined]
+        n_items = int(self.meta.n_items)  # type: ignore[attr-defined]
+        return int(max(1, min(self.validation_rows, self.VALIDATION_LOGITS // max(1, width * n_items))))
 
     def _validation_loss(self, rows: np.ndarray) -> float:
         total = norm = 0.0
-        for start in range(0, rows.size, self.validation_rows):
-            t, n = self.eval_step(*self._batch(rows[start : start + self.validation_rows]))  # type: ignore[attr-defined]
+        batch = self._validation_batch()
+        for start in range(0, rows.size, batch):
+            t, n = self.eval_step(*self._batch(rows[start : start + batch]))  # type: ignore[attr-defined]
             total, norm = total + float(t), norm + float(n)
         return total / max(norm, 1e-6)
 
