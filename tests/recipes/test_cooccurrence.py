@@ -103,3 +103,17 @@ def test_a_set_target_counts_its_best_placed_item() -> None:
     decoy = N_ITEMS - 1  # every item's neighbour is its successor: the decoy, never a successor here, ranks low
     sets = cooccurrence.Validation(single.inputs, [np.asarray([decoy, t]) for t in single.targets], single.kept)
     assert cooccurrence.choose(flat, informative, sets, N_ITEMS, 0.8) > 0
+
+
+def test_beyond_the_largest_chosen_catalogue_the_term_is_left_out_unless_given(monkeypatch) -> None:
+    monkeypatch.setattr(cooccurrence, "MAX_CHOSEN_ITEMS", 10)
+    chosen = []
+    monkeypatch.setattr(cooccurrence, "choose", lambda *args: chosen.append(args) or 4.0)
+    interactions, items, users = planted_data()
+    options = {"hidden_dimension": "32", "bptt": "8"}
+    left_out = UserPersonalization(max_epochs=1, batch_size=16).fit(interactions, items, users, options)
+    assert left_out._settings["cooccurrence"] is None and "cooc_ptr" not in left_out._arrays and not chosen
+    given = UserPersonalization(max_epochs=1, batch_size=16, cooccurrence_weight=2).fit(
+        interactions, items, users, options
+    )
+    assert given._settings["cooccurrence"]["weight"] == 2.0 and "cooc_ptr" in given._arrays

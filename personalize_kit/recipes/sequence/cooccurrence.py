@@ -11,7 +11,8 @@ By default the weight is chosen at fit time (:func:`choose`): on the validation 
 (users whose newest events the network never trained on), each user's newest event (or newest few, see
 :func:`validation`) is the target and the events before it the input; neighbours are computed without those
 targets, and the weight among :data:`WEIGHTS` that ranks the targets best (mean reciprocal rank in the top
-:data:`CUTOFF`, the user's input items skipped) is kept; 0 leaves the term out.
+:data:`CUTOFF`, the user's input items skipped) is kept; 0 leaves the term out. Beyond
+:data:`MAX_CHOSEN_ITEMS` catalogue items the term is left out unless its weight is given.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0)
 CUTOFF = 25
 #: Fewest validation users with a target and an input for the weight to be chosen (else it is 0).
 MIN_VALIDATION_USERS = 20
+#: Largest catalogue whose weight is chosen: :func:`neighbours` compares every item with every other one (at
+#: 200,000 items, minutes on 2 cores, twice per fit). Beyond it the term is left out unless a weight is given.
+MAX_CHOSEN_ITEMS = 50_000
 
 
 def neighbours(user_codes: np.ndarray, item_codes: np.ndarray, n_items: int, k: int) -> dict[str, np.ndarray]:
@@ -175,6 +179,10 @@ def attach(
         model._arrays.pop(name, None)
     model._settings["cooccurrence"] = model._cooccurrence = None
     weight = options["weight"]
+    if weight is None and n_items > MAX_CHOSEN_ITEMS:
+        logger.info("co-occurrence term left out: %d items, more than %d (give a weight to have it)",
+                    n_items, MAX_CHOSEN_ITEMS)  # fmt: skip
+        weight = 0.0
     if weight is None:
         held = validation(
             user_codes,
@@ -205,6 +213,7 @@ def attach(
 __all__ = [
     "CUTOFF",
     "HELD_OUT_SHARE",
+    "MAX_CHOSEN_ITEMS",
     "WEIGHTS",
     "Validation",
     "attach",
