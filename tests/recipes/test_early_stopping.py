@@ -8,7 +8,7 @@ import numpy as np
 
 from personalize_kit.recipes.sequence import training
 from personalize_kit.recipes.sequence.backend import TrainingClock
-from personalize_kit.recipes.sequence.training import EpochLoop, TrainingSettings
+from personalize_kit.recipes.sequence.training import EpochLoop, Metadata, TrainingSettings
 
 
 class Weights:
@@ -30,6 +30,7 @@ class Scripted(EpochLoop):
     def __init__(self, losses: list[float], continued: bool = False, targets: int = 40) -> None:
         users = 40  # 4 validation users: one validation batch per epoch
         self.windows = {"users": np.arange(users), "newest": np.ones(users, bool), "inputs": np.zeros((users, 2))}
+        self.meta = Metadata(10, *[np.zeros(1)] * 4, 0, 0, np.zeros(10))
         self.settings = TrainingSettings(hidden=4, max_epochs=len(losses), batch_size=8, time_budget=1e9)
         self.n_targets, self.rng, self.clock = targets, np.random.default_rng(0), TrainingClock()
         self.losses, self.validations, self.continued = iter(losses), 0, continued
