@@ -222,11 +222,14 @@ def write(rows: list[dict], args: argparse.Namespace) -> None:
             f"{r['errors']} | {'PASS' if r['meets_target'] else 'FAIL'} |"
         )
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    busy = args.load[0] >= 0.5
     sharing = (
         f"The machine's 1-minute load average was {args.load[0]} before and {args.load[1]} after the run "
-        f"({os.cpu_count()} CPUs; other work was running), and the benchmark and its server ran at niceness "
-        f"{os.nice(0)}: the numbers are those of a shared machine, not of 2 free cores."
-    )
+        f"({os.cpu_count()} CPUs; "
+        + ("other work was running: the numbers are those of a shared machine, not of 2 free cores" if busy
+           else "nothing else was running before it")
+        + f"), and the benchmark and its server ran at niceness {os.nice(0)}."
+    )  # fmt: skip
     command = (
         f"python scripts/bench_server.py --clients {args.clients} --seconds {args.seconds:g} "
         f"--interactions {args.interactions} --items {args.items} --recipes {' '.join(args.recipes)}"
@@ -245,7 +248,8 @@ def write(rows: list[dict], args: argparse.Namespace) -> None:
         "# Server benchmark\n\n"
         f"`{command}` on {machine}, {time.strftime('%Y-%m-%d')}. {args.clients} client threads, each on its own "
         "keep-alive HTTP connection, send requests as fast as they can answer; the clients, the server (one "
-        "process, default settings: a log line per request) and anything else on the machine share its CPUs. "
+        "process, default settings: a log line per request, its request threads on one CPU) and anything else "
+        "on the machine share its CPUs. "
         "Latency is measured at the client, from sending to the whole answer read. "
         + sharing
         + "\n\n"

@@ -45,6 +45,7 @@ from personalize_kit.kinds import (
     UPDATE_IN_PROGRESS,
     UPDATE_PENDING,
 )
+from personalize_kit.local import cpus
 from personalize_kit.local.exceptions import ResourceInUseException
 from personalize_kit.local.resources import Resource, Resources, now
 
@@ -353,6 +354,11 @@ def _start_job(backend: PersonalizeBackend, arn: str) -> bool:
 
 
 def _job(backend: PersonalizeBackend, arn: str, work: Work) -> None:
+    with cpus.every():  # started by (or run in) a request thread of a server, which keeps to one CPU
+        _run_job(backend, arn, work)
+
+
+def _run_job(backend: PersonalizeBackend, arn: str, work: Work) -> None:
     pace = backend.settings.pace
     time.sleep(pace.pending)
     started = time.monotonic()

@@ -26,7 +26,7 @@ import pandas as pd
 from personalize_kit.data import rules, schemas
 from personalize_kit.exceptions import RecipeInputError, RecipeNotAvailableError
 from personalize_kit.kinds import ACTIVE, CREATE_FAILED, CREATE_IN_PROGRESS, CREATE_STOPPED, CREATE_STOPPING
-from personalize_kit.local import actions, hpo, store
+from personalize_kit.local import actions, cpus, hpo, store
 from personalize_kit.local.backend import PersonalizeBackend
 from personalize_kit.local.lifecycle import HEARTBEAT_SECONDS, TRAINING
 from personalize_kit.local.resources import now
@@ -119,6 +119,11 @@ class _Heartbeat:
 
 
 def _train(backend: PersonalizeBackend, arn: str) -> None:
+    with cpus.every():  # started by a request thread of a server, which keeps to one CPU
+        _train_on_every_cpu(backend, arn)
+
+
+def _train_on_every_cpu(backend: PersonalizeBackend, arn: str) -> None:
     started = time.monotonic()
     heartbeat = _Heartbeat(backend, arn)
     try:

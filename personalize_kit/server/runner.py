@@ -1,6 +1,9 @@
 """Run the server: waitress (a production WSGI server: one I/O loop, a pool of worker threads) on one port,
 stopped cleanly by SIGTERM or SIGINT.
 
+The I/O loop and the worker threads answer requests on one CPU of the process's (:mod:`personalize_kit.local.cpus`
+says why); trainings and jobs they start run on every CPU.
+
 On a signal the server stops accepting connections, lets the requests being answered finish and their
 answers go out (up to :data:`DRAIN_SECONDS`), closes the connections and returns; the CLI then exits 0.
 Trainings running in background threads end as they do when any mirror process ends (the next process
@@ -17,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from personalize_kit.local import cpus
 from personalize_kit.server import DEFAULT_HOST, DEFAULT_PORT
 from personalize_kit.server.app import ServerApp
 from personalize_kit.server.faults import Faults
@@ -52,7 +56,11 @@ def make_server(app: ServerApp, host: str = DEFAULT_HOST, port: int = DEFAULT_PO
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "queue depth" notes under load
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listening = socket.create_server((host, port), family=family)
-    return create_server(app, sockets=[listening], threads=WORKERS, ident="personalize_kit", expose_tracebacks=False)
+    with cpus.one() as cpu:  # the worker threads start on it
+        app.take_turns = cpu is not None
+        return create_server(
+            app, sockets=[listening], threads=WORKERS, ident="personalize_kit", expose_tracebacks=False
+        )
 
 
 def address(server: Any) -> tuple[str, int]:
@@ -75,7 +83,8 @@ def serve(app: ServerApp, server: Any, *, on_ready: Callable[[str], None] | None
         host, port = address(server)
         if on_ready is not None:
             on_ready(f"http://{host}:{port}")
-        server.run()
+        with cpus.one():  # the I/O loop's thread, with the workers
+            server.run()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
