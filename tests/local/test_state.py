@@ -176,3 +176,22 @@ def test_events_are_one_statement_committed_when_it_ends(tmp_path: Path) -> None
         store.append_events(state, "g", [{"USER_ID": "u", "ITEM_ID": "gone", "TIMESTAMP": 9}])
         raise RuntimeError("rolled back")
     assert other.execute("SELECT count(*) FROM events").fetchone()[0] == 3
+
+
+def test_a_write_first_lets_waiting_threads_run_once_per_transaction(tmp_path: Path, monkeypatch):
+    """Writes (mostly events) let readers waiting for the CPU go first; a nested write does not again."""
+    from personalize_kit.local import db
+
+    turns: list[str] = []
+    monkeypatch.setattr(db, "_YIELD", lambda: turns.append("yield"))
+    database = db.Database(tmp_path)
+    turns.clear()
+    database.write_one("INSERT INTO meta VALUES ('a', '1')")
+    assert turns == ["yield"]
+    with database.write() as conn:
+        conn.execute("INSERT INTO meta VALUES ('b', '1')")
+        database.write_one("INSERT INTO meta VALUES ('c', '1')")  # joins the transaction
+        with database.write():
+            pass
+    assert turns == ["yield", "yield"]
+    assert database.connection().execute("SELECT COUNT(*) FROM meta WHERE key IN ('a', 'b', 'c')").fetchone() == (3,)
