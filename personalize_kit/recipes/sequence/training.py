@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from personalize_kit.recipes.sequence import sampled
-from personalize_kit.recipes.sequence.backend import TrainingClock, cores, load_tensorflow
+from personalize_kit.recipes.sequence.backend import TrainingClock, load_tensorflow
 from personalize_kit.recipes.sequence.sampled import LazyAdam, NegativeSampler, StepItems
 
 logger = logging.getLogger(__name__)
@@ -242,7 +242,6 @@ class GRUTrainer(EpochLoop):
         self.windows, self.meta, self.settings = windows, metadata, settings
         self.tf, self.keras = load_tensorflow()
         self.clock = TrainingClock()
-        self._threads()
         self.keras.utils.set_random_seed(settings.seed)
         self.tf.config.experimental.enable_op_determinism()
         self._variables()
@@ -251,13 +250,6 @@ class GRUTrainer(EpochLoop):
         self._steps()
 
     # ------------------------------------------------------------------------------ the model
-
-    def _threads(self) -> None:
-        try:
-            self.tf.config.threading.set_intra_op_parallelism_threads(cores())
-            self.tf.config.threading.set_inter_op_parallelism_threads(min(2, cores()))
-        except RuntimeError:  # TensorFlow already started in this process: keep its thread pools
-            pass
 
     def _sparse_rows(self, ptr: np.ndarray, idx: np.ndarray, n_rows: int, n_cols: int, offset: int) -> Any:
         """A (rows x tokens) sparse matrix whose rows average the tokens of each row."""

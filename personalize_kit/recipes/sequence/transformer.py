@@ -15,7 +15,6 @@ loss (0.5 for the oldest event of the dataset to 1 for the newest), as ``recency
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from personalize_kit.recipes.sequence.backend import TrainingClock, cores, load_tensorflow
+from personalize_kit.recipes.sequence.backend import TrainingClock, load_tensorflow
 from personalize_kit.recipes.sequence.training import EpochLoop, Metadata
 
 #: Newest items a query reads, and the length of the training windows (by default; ``length`` of the settings).
@@ -104,8 +103,6 @@ class TransformerTrainer(EpochLoop):
         self.windows, self.meta, self.settings = windows, metadata, settings
         self.tf, self.keras = load_tensorflow()
         self.clock = TrainingClock()
-        with contextlib.suppress(RuntimeError):  # TensorFlow already started: keep its thread pools
-            self.tf.config.threading.set_intra_op_parallelism_threads(cores())
         self.keras.utils.set_random_seed(settings.seed)
         self.tf.config.experimental.enable_op_determinism()
         self._sampling()
