@@ -139,8 +139,8 @@ def _readers_first() -> None:
     Writes are mostly events, which a service sends and forgets; reads are what its users wait for. Under
     both at once, writers went on holding the CPU and the interpreter between their calls while readers
     waited: in the concurrency benchmark (3 processes x 2 writer and 2 reader threads, 2 cores) reads had a
-    p99 of 31 ms without this and 22.7 ms with it, and more calls were answered in all (78,000 against
-    65,000: more reads, fewer writes).
+    p99 of 31 ms without this and 22.1-23.1 ms with it (three runs), and more calls were answered in all
+    (74,000-79,000 against 65,000: more reads, fewer writes).
     """
     if _YIELD is not None:
         _YIELD()

@@ -44,3 +44,16 @@ def test_importing_the_backend_leaves_the_environment_alone() -> None:
     env["PYTHONPATH"] = str(REPO)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, env=env, check=True)
     assert done.stdout.strip() == "[] False"
+
+
+def test_tensorflow_is_loaded_with_one_thread_per_operation_and_two_operations_side_by_side() -> None:
+    script = (
+        "from personalize_kit.recipes.sequence.backend import cores, load_tensorflow\n"
+        "tf, _ = load_tensorflow()\n"
+        "threads = tf.config.threading\n"
+        "print(threads.get_intra_op_parallelism_threads(), threads.get_inter_op_parallelism_threads(), cores())"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, env=env, check=True)
+    intra, inter, cores = (int(x) for x in done.stdout.split())
+    assert (intra, inter) == (1, min(2, cores))

@@ -31,10 +31,11 @@ IMPORT_NOISE = (b"oneDNN custom operations are on", b"All log messages before ab
 
 #: Threads of TensorFlow's pools: one per operation (intra-op), two operations side by side (inter-op). The
 #: models' operations are small (a step's largest product is about 1,000 x 64 x 1,000): splitting one over
-#: the cores cost more than it gained. On 2 cores, training User-Personalization with one intra-op thread
-#: instead of two took 20.4 s instead of 22.3 s at 100,000 interactions and 73.5 s instead of 78.2 s at
-#: 1,000,000, with a fifth less CPU and the same weights to the bit (the operations are deterministic).
-#: One inter-op thread instead of two made it slower (27.6 s).
+#: the cores cost more than it gained. On 2 cores, with one intra-op thread instead of two, User-Personalization
+#: trained the same weights to the bit (the operations are deterministic) in 20.7-21.1 s instead of
+#: 22.6-23.1 s at 100,000 interactions (three runs each, taken in turn) and 73.5 s instead of 78.2 s at
+#: 1,000,000, with 13% less CPU; User-Personalization-v2 in 18.3 s instead of 21.4 s. One inter-op thread
+#: instead of two was slower (27.6 s at 100,000).
 INTRA_OP_THREADS = 1
 INTER_OP_THREADS = 2
 
