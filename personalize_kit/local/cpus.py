@@ -47,8 +47,12 @@ def _on(cpus: frozenset[int]) -> Iterator[None]:
 
 @contextlib.contextmanager
 def one() -> Iterator[int | None]:
-    """Keep the calling thread, and the threads it starts meanwhile, on one of the process's CPUs (the
-    lowest-numbered); yield it, or None when the process has one CPU or cannot choose."""
+    """Keep the calling thread, and the threads it starts meanwhile, on one of the process's CPUs; yield it,
+    or None when the process has one CPU or cannot choose.
+
+    The CPU is the same for every call of a process and picked by its process id, so that several servers on
+    one machine (a CI runner's parallel jobs) spread over its CPUs instead of sharing the first.
+    """
     global _EVERY
     if not _settable():
         yield None
@@ -58,7 +62,7 @@ def one() -> Iterator[int | None]:
     if len(_EVERY) < 2:
         yield None
         return
-    cpu = min(_EVERY)
+    cpu = sorted(_EVERY)[os.getpid() % len(_EVERY)]
     with _on(frozenset({cpu})):
         yield cpu
 

@@ -6,6 +6,8 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import urllib.request
 from pathlib import Path
@@ -29,13 +31,28 @@ def affinity() -> frozenset[int]:
 def test_one_keeps_the_thread_and_those_it_starts_on_one_cpu_until_the_block_ends():
     seen: list[frozenset[int]] = []
     with cpus.one() as cpu:
-        assert cpu == min(CPUS)
+        assert cpu in CPUS
         assert affinity() == {cpu}
         started = threading.Thread(target=lambda: seen.append(affinity()))
         started.start()
         started.join()
-    assert seen == [{min(CPUS)}]
+    assert seen == [{cpu}]
     assert affinity() == CPUS
+    with cpus.one() as again:
+        assert again == cpu  # the same CPU for every call of a process
+
+
+def test_one_spreads_processes_over_the_cpus():
+    """The CPU is picked by process id: processes of consecutive ids get different ones."""
+    script = "import os; from personalize_kit.local import cpus\nwith cpus.one() as cpu: print(os.getpid(), cpu)"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    picked = {}
+    for _ in range(4):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+        pid, cpu = (int(x) for x in done.stdout.split())
+        picked[pid] = cpu
+    ordered = sorted(CPUS)
+    assert picked == {pid: ordered[pid % len(ordered)] for pid in picked}
 
 
 def test_every_gives_a_kept_thread_every_cpu_back_for_the_block_only():
@@ -92,8 +109,9 @@ def test_the_server_answers_on_one_cpu_and_leaves_its_caller_as_it_was(tmp_path:
 
     threading.Thread(target=ask_then_stop).start()
     serve(app, server)  # the I/O loop runs in this (the main) thread until SIGTERM
-    assert set(answers) == {str(min(CPUS))}
-    assert loop_cpus == [{min(CPUS)}]
+    (cpu,) = {int(name) for name in answers}  # every answer from one CPU
+    assert cpu in CPUS
+    assert loop_cpus == [{cpu}]
     assert affinity() == CPUS
 
 
