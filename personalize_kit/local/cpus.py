@@ -13,7 +13,8 @@ jobs), started from request threads, run TensorFlow, pandas and SQLite work that
 so they take back every CPU of the process while they run (:func:`every`).
 
 Both are context managers that change only the calling thread and put its CPUs back when the block ends;
-where a process cannot choose its CPUs (not Linux, one CPU, a refusal) they do nothing.
+where a process cannot choose its CPUs (not Linux, one CPU, a refusal) they do nothing. :func:`give_way` lets
+the threads waiting for the CPU go first: the server's requests take turns with it, and writes let reads run.
 """
 
 from __future__ import annotations
@@ -77,4 +78,11 @@ def every() -> Iterator[None]:
         yield
 
 
-__all__ = ["every", "one"]
+def give_way() -> None:
+    """Let the threads waiting for the CPU run first (``os.sched_yield``, which also releases the GIL): one
+    system call where none waits, nothing where the system has no such call."""
+    if hasattr(os, "sched_yield"):
+        os.sched_yield()
+
+
+__all__ = ["every", "give_way", "one"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import threading
 import time
 from http import HTTPStatus
@@ -24,6 +23,7 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from personalize_kit import __version__
+from personalize_kit.local import cpus
 from personalize_kit.local.exceptions import ServiceError
 from personalize_kit.local.ids import new_uuid
 from personalize_kit.server import protocols, static
@@ -110,7 +110,7 @@ class ServerApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if self.take_turns:
-            os.sched_yield()
+            cpus.give_way()
         started = time.perf_counter()
         request = Request(environ)
         label = "moto"

@@ -180,10 +180,10 @@ def test_events_are_one_statement_committed_when_it_ends(tmp_path: Path) -> None
 
 def test_a_write_first_lets_waiting_threads_run_once_per_transaction(tmp_path: Path, monkeypatch):
     """Writes (mostly events) let readers waiting for the CPU go first; a nested write does not again."""
-    from personalize_kit.local import db
+    from personalize_kit.local import cpus, db
 
     turns: list[str] = []
-    monkeypatch.setattr(db, "_YIELD", lambda: turns.append("yield"))
+    monkeypatch.setattr(cpus, "give_way", lambda: turns.append("yield"))
     database = db.Database(tmp_path)
     turns.clear()
     database.write_one("INSERT INTO meta VALUES ('a', '1')")
