@@ -30,6 +30,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,12 +178,31 @@ class Database:
     def _open(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
         except sqlite3.DatabaseError as exc:
             raise self._unusable(exc) from exc
         return conn
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """Put the file in WAL mode (once per file: the mode is kept in it), waiting for other processes.
+
+        SQLite answers ``database is locked`` at once, without its busy timeout, to a connection that turns
+        a new file to WAL while another connection does the same (each holds the read lock the other's change
+        must wait for, so waiting could never end). Processes that open a new state directory at one moment
+        meet there; the one refused tries again until the other's change is done.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        pause = 0.001
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(2 * pause, 0.05)
 
     def _unusable(self, exc: sqlite3.DatabaseError) -> StateError:
         return StateError(f"{self.path}: not a mirror database ({exc}); move the file away or use another --state-dir")

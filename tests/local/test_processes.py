@@ -200,6 +200,34 @@ def test_two_processes_on_one_state_directory(state_dir: Path) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_processes_opening_a_new_state_directory_at_the_same_moment_all_open_it(tmp_path: Path) -> None:
+    # The first connections turn a new database to WAL; SQLite refuses one of two that do so at the same
+    # moment ("database is locked") without waiting. 4 processes open 60 new directories, each at one moment.
+    roots = [tmp_path / f"state-{i}" for i in range(60)]
+    start = time.time() + 3.0
+    code = f"""
+        import sys, time
+        from pathlib import Path
+        from personalize_kit.local.db import Database
+        failed = []
+        for i, root in enumerate({[str(root) for root in roots]!r}):
+            time.sleep(max(0, {start} + i * 0.05 - time.time()))
+            try:
+                Database(Path(root))
+            except Exception as exc:
+                failed.append(f"{{root}}: {{exc}}")
+        print(len(failed), *failed[:1], sep="\\n")
+        """
+    for root in roots:
+        root.mkdir()
+    children = [_python(code) for _ in range(4)]
+    outputs = [child.communicate(timeout=120) for child in children]
+    assert [(child.returncode, out.split("\n")[0]) for child, (out, _) in zip(children, outputs)] == [(0, "0")] * 4, outputs
+    for root in roots:
+        with sqlite3.connect(root / "mirror.db") as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
 def test_state_directory_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PERSONALIZE_KIT_HOME", raising=False)
