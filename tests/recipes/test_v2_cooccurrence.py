@@ -11,6 +11,7 @@ from planted import events, planted_data
 
 from personalize_kit.recipes.sequence import cooccurrence
 from personalize_kit.recipes.sequence.features import PROFILE_EVENTS
+from personalize_kit.recipes.sequence.ranking import add_repeat_terms
 from personalize_kit.recipes.user_personalization import UserPersonalizationV2
 
 #: Small and brief: the co-occurrence term has something to add to a transformer that learned little.
@@ -28,9 +29,12 @@ def fixed(data: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]) -> UserPersonal
 
 
 def expected(model: UserPersonalizationV2, query: np.ndarray, recent: np.ndarray) -> np.ndarray:
-    """The softmax the model should serve: item vectors . query + bias + weight x the term of ``recent``."""
+    """The softmax the model should serve: item vectors . query + bias + the repeat terms + weight x the
+    co-occurrence term of ``recent``."""
     term = model._settings["cooccurrence"]
     logits = model._vectors @ query + model._bias
+    repeat, earlier = model._arrays["repeat"]
+    add_repeat_terms(logits, recent, bptt=model._bptt, repeat=repeat, repeat_earlier=earlier)
     logits = logits + term["weight"] * cooccurrence.scores(model._arrays, recent, logits.size, term["decay"])
     p = np.exp(logits.astype(np.float64) - logits.max())
     return p / p.sum()

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from personalize_kit.recipes.sequence import sampled
+from personalize_kit.recipes.sequence import repeats, sampled
 from personalize_kit.recipes.sequence.backend import TrainingClock, load_tensorflow
 from personalize_kit.recipes.sequence.sampled import LazyAdam, NegativeSampler, StepItems
 
@@ -340,35 +340,13 @@ class GRUTrainer(EpochLoop):
         query += tf.boolean_mask(per_position, mask) @ self.metadata_kernel + self.out_bias
         return query, vectors
 
-    def _repeat_pairs(self, prior: Any, earlier: Any) -> tuple[Any, Any, Any]:
-        """The distinct (target row, item) pairs that get a repeat weight, and which one: 0 for an item read
-        in the row's window (``prior``), 1 for one read only before it (``earlier``); codes are item + 1,
-        0 = none. A few hundred pairs per row, where a dense (rows x catalogue) mask would cost more than
-        the logits themselves."""
-        tf = self.tf
-        codes = tf.concat([prior, earlier], axis=1)
-        kind = tf.concat([tf.zeros_like(prior), tf.ones_like(earlier)], axis=1)
-        rows = tf.repeat(tf.range(tf.shape(codes)[0])[:, None], tf.shape(codes)[1], axis=1)
-        read = codes > 0
-        codes, kind, rows = (tf.boolean_mask(x, read) for x in (codes, kind, rows))
-        width = tf.constant(self.meta.n_items + 1, tf.int64)
-        unique, index = tf.unique(tf.cast(rows, tf.int64) * width + tf.cast(codes, tf.int64))
-        kind = tf.math.unsorted_segment_min(kind, index, tf.shape(unique)[0])
-        return tf.cast(unique // width, tf.int32), tf.cast(unique % width, tf.int32) - 1, kind
-
-    def _with_repeat(self, logits: Any, rows: Any, columns: Any, kind: Any) -> Any:
-        """``logits`` plus the learned repeat weight of each (row, column) pair."""
-        tf = self.tf
-        return tf.tensor_scatter_nd_add(logits, tf.stack([rows, columns], axis=1), tf.gather(self.repeat, kind))
-
-    def _full_logits(self, query: Any, vectors: Any, pairs: tuple[Any, Any, Any]) -> Any:
+    def _full_logits(self, query: Any, vectors: Any, pairs: repeats.Pairs) -> Any:
         """Logits over the whole catalogue, with the repeat weights on the items read before."""
-        rows, items, kind = pairs
         logits = self.tf.matmul(query, vectors[1:], transpose_b=True) + self.bias
-        return self._with_repeat(logits, rows, items, kind)
+        return repeats.with_repeat(self.tf, logits, self.repeat, *pairs)
 
     def _sampled_logits(self, query: Any, vectors: Any, labels: Any, negatives: Any,
-                        pairs: tuple[Any, Any, Any], rows: tuple[Any, Any] | None = None) -> Any:  # fmt: skip
+                        pairs: repeats.Pairs, rows: tuple[Any, Any] | None = None) -> Any:  # fmt: skip
         """The target (column 0) against the sampled negatives, shifted to estimate the full partition function,
         with the repeat weights; a negative that is the row's target is masked out. ``rows``: the labels' and the
         negatives' rows in ``vectors`` when it holds the step's items only."""
@@ -380,16 +358,8 @@ class GRUTrainer(EpochLoop):
         clash = tf.equal(labels[:, None], negatives[None, :])
         negative = tf.where(clash, tf.fill(tf.shape(negative), -1e9), negative)
         logits = tf.concat([positive[:, None], negative], axis=1)
-        rows, items, kind = pairs
-        column_of = tf.tensor_scatter_nd_update(
-            tf.fill([self.meta.n_items], -1), negatives[:, None], tf.range(tf.shape(negatives)[0])
-        )
-        is_label = tf.equal(items, tf.gather(labels, rows))
-        column = tf.where(is_label, 0, tf.gather(column_of, items) + 1)
-        keep = is_label | (column > 0)
-        return self._with_repeat(
-            logits, tf.boolean_mask(rows, keep), tf.boolean_mask(column, keep), tf.boolean_mask(kind, keep)
-        )
+        columns = repeats.sampled_pairs(tf, self.meta.n_items, labels, negatives, pairs)
+        return repeats.with_repeat(tf, logits, self.repeat, *columns)
 
     def forward(self, inputs: Any, targets: Any, weights: Any, users: Any, context: Any, negatives: Any,
                 training: bool) -> tuple[Any, Any]:  # fmt: skip
@@ -405,13 +375,7 @@ class GRUTrainer(EpochLoop):
             vectors = self.step_items.vectors(self.own, self.tokens, ids)
             read_rows, step_rows = (input_rows, context_rows), (label_rows, negative_rows)
         query, vectors = self._queries(inputs, weights, users, context, training, vectors, read_rows)
-        # the items read up to each position (0 = none) get the learned repeat weights: those of the window
-        steps = tf.shape(inputs)[1]
-        lower = tf.cast(tf.linalg.band_part(tf.ones((steps, steps)), -1, 0), tf.int32)
-        prior = tf.boolean_mask(inputs[:, None, :] * lower[None], mask)
-        # and the user's events before the window (the window of each position is its owner)
-        owner = tf.boolean_mask(tf.repeat(tf.range(tf.shape(inputs)[0])[:, None], steps, axis=1), mask)
-        pairs = self._repeat_pairs(prior, tf.gather(context, owner))
+        pairs = repeats.repeat_pairs(tf, self.meta.n_items, *repeats.read_before(tf, inputs, mask, context))
         if negatives is None:
             logits = self._full_logits(query, vectors, pairs)
         else:

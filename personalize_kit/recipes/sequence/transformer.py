@@ -3,7 +3,8 @@
 Each item is the sum of its own embedding and the mean of its metadata tokens' embeddings (e.g. ``GENRES``);
 a user's newest :data:`MAX_LENGTH` items, oldest first, get learned position embeddings and go through
 :data:`BLOCKS` pre-norm blocks of causal self-attention (one head) and a feed-forward layer. The output at
-the newest position is the query, scored against the same item vectors plus an item bias; training is
+the newest position is the query, scored against the same item vectors plus an item bias and the learned
+repeat weights of the items the user read before (:mod:`.repeats`); training is
 next-item cross-entropy at every position of windows cut from the users' histories (a full softmax or
 sampled negatives, as :func:`~personalize_kit.recipes.sequence.sampled.softmax_negatives` says). Training runs in
 Keras (:class:`TransformerTrainer`); serving runs the same blocks in numpy (:func:`encode_sequence`), so
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from personalize_kit.recipes.sequence import repeats
 from personalize_kit.recipes.sequence.backend import TrainingClock, load_tensorflow
 from personalize_kit.recipes.sequence.training import EpochLoop, Metadata
 
@@ -129,6 +131,7 @@ class TransformerTrainer(EpochLoop):
             "positions": tf.Variable(init((s.length, d))),
             "final_gamma": tf.Variable(tf.ones(d)),
             "final_beta": tf.Variable(tf.zeros(d)),
+            "repeat": tf.Variable(tf.zeros(2)),  # items read in the window, the user's earlier events
         }
         for k in range(BLOCKS):
             glorot = [keras.initializers.GlorotUniform(seed=s.seed + 10 * k + j) for j in range(6)]
@@ -175,19 +178,25 @@ class TransformerTrainer(EpochLoop):
             x = x + self.dropout(ffn, training=training)
         return self._norm(x, w["final_gamma"], w["final_beta"]), vectors
 
-    def forward(self, inputs: Any, targets: Any, weights: Any, negatives: Any, training: bool) -> tuple[Any, Any]:
+    def forward(self, inputs: Any, targets: Any, weights: Any, context: Any, negatives: Any,
+                training: bool) -> tuple[Any, Any]:  # fmt: skip
+        """The weighted sum of the positions' losses and the sum of their weights."""
         tf, w = self.tf, self.w
         out, vectors = self._encode(inputs, training)
         mask = weights > 0
         query, labels = tf.boolean_mask(out, mask), tf.boolean_mask(targets, mask)
+        pairs = repeats.repeat_pairs(tf, self.meta.n_items, *repeats.read_before(tf, inputs, mask, context))
         if negatives is None:
             logits = tf.matmul(query, vectors[1:], transpose_b=True) + w["item_bias"]
+            logits = repeats.with_repeat(tf, logits, w["repeat"], *pairs)
         else:
             positive = tf.reduce_sum(query * tf.gather(vectors, labels + 1), axis=1) + tf.gather(w["item_bias"], labels)
             negative = tf.matmul(query, tf.gather(vectors, negatives + 1), transpose_b=True)
             negative += tf.gather(w["item_bias"], negatives) + tf.gather(self.correction, negatives)
             negative = tf.where(tf.equal(labels[:, None], negatives[None, :]), -1e9, negative)
             logits = tf.concat([positive[:, None], negative], axis=1)
+            columns = repeats.sampled_pairs(tf, self.meta.n_items, labels, negatives, pairs)
+            logits = repeats.with_repeat(tf, logits, w["repeat"], *columns)
             labels = tf.zeros_like(labels)
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         weight = tf.boolean_mask(weights, mask)
@@ -196,25 +205,27 @@ class TransformerTrainer(EpochLoop):
     def _steps(self) -> None:
         tf = self.tf
         spec = [tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.int32),
-                tf.TensorSpec((None, None), tf.float32)]  # fmt: skip
+                tf.TensorSpec((None, None), tf.float32), tf.TensorSpec((None, None), tf.int32)]  # fmt: skip
 
-        def train_step(inputs, targets, weights, negatives):  # type: ignore[no-untyped-def]
+        def train_step(inputs, targets, weights, context, negatives):  # type: ignore[no-untyped-def]
             with tf.GradientTape() as tape:
-                total, norm = self.forward(inputs, targets, weights, negatives if self.sampled else None, True)
+                sample = negatives if self.sampled else None
+                total, norm = self.forward(inputs, targets, weights, context, sample, True)
                 loss = total / tf.maximum(norm, 1e-6)
             grads = tape.gradient(loss, self.variables)
             self.optimizer.apply_gradients(zip(grads, self.variables, strict=True))
             return loss
 
-        def eval_step(inputs, targets, weights):  # type: ignore[no-untyped-def]
-            return self.forward(inputs, targets, weights, None, False)
+        def eval_step(inputs, targets, weights, context):  # type: ignore[no-untyped-def]
+            return self.forward(inputs, targets, weights, context, None, False)
 
         negatives = tf.TensorSpec((None,), tf.int32)
         self.train_step = tf.function(train_step, input_signature=[*spec, negatives], autograph=False)
         self.eval_step = tf.function(eval_step, input_signature=spec, autograph=False)
 
     def _batch(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
-        return self.windows["inputs"][rows], self.windows["targets"][rows], self.windows["weights"][rows]
+        w = self.windows
+        return w["inputs"][rows], w["targets"][rows], w["weights"][rows], w["context"][rows]
 
     def _named(self) -> dict[str, Any]:
         return self.w
@@ -230,9 +241,9 @@ def weight_names() -> tuple[str, ...]:
     """The transformer's weights, by their names in the saved arrays.
 
     >>> len(weight_names()), weight_names()[:2]
-    (30, ('item_own_vectors', 'item_token_vectors'))
+    (31, ('item_own_vectors', 'item_token_vectors'))
     """
-    shared = ("item_own_vectors", "item_token_vectors", "item_bias", "positions", "final_gamma", "final_beta")
+    shared = ("item_own_vectors", "item_token_vectors", "item_bias", "positions", "final_gamma", "final_beta", "repeat")
     return shared + tuple(f"block{k}_{name}" for k in range(BLOCKS) for name in BLOCK_WEIGHTS)
 
 

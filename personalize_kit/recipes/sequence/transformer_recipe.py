@@ -1,9 +1,10 @@
 """The recipe around the transformer (:mod:`.transformer`): fitting, numpy serving and the saved format.
 
 It shares the GRU recipe's features, history merging, ranking and persistence (:class:`SequenceRecipe`)
-and replaces the model: the query is the transformer's output at the user's newest event; there are no
-repeat terms, no user metadata and no exploration (the v2 recipes bring new items in with promotions). The
-recency-weighted co-occurrence term (:mod:`.cooccurrence`) is chosen and added as for the GRU recipe.
+and replaces the model: the query is the transformer's output at the user's newest event; there is no user
+metadata and no exploration (the v2 recipes bring new items in with promotions). The learned repeat terms
+(:mod:`.repeats`) and the recency-weighted co-occurrence term (:mod:`.cooccurrence`, its weight chosen at fit
+time) are added to the scores as for the GRU recipe.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from personalize_kit.recipes.sequence.features import (
 )
 from personalize_kit.recipes.sequence.model import REFIT_EPOCHS, SequenceRecipe
 from personalize_kit.recipes.sequence.saved import STRING_ARRAYS, check_format
-from personalize_kit.recipes.sequence.serving import matrix_vector
 from personalize_kit.recipes.sequence.training import Metadata
 from personalize_kit.recipes.sequence.transformer import (
     MAX_LENGTH,
@@ -41,8 +41,8 @@ from personalize_kit.recipes.sequence.transformer import (
 #: The v2 recipes' hyperparameters and ranges, and their defaults (strings, as the service takes them).
 V2_RANGES: dict[str, Range] = {"apply_recency_bias": ("categorical", ("true", "false"))}
 V2_DEFAULTS: dict[str, str] = {"apply_recency_bias": "true"}
-#: Saved-format version of the transformer models.
-V2_FORMAT = 1
+#: Saved-format version of the transformer models (2: with the repeat weights).
+V2_FORMAT = 2
 
 
 def resolve_v2(hyperparameters: Mapping[str, str] | None, recipe: str) -> dict[str, Any]:
@@ -180,6 +180,7 @@ class TransformerRecipe(SequenceRecipe):
         self._user_index = {user: i for i, user in enumerate(a["users"].tolist())}
         self._catalogue = a["items"].astype(str)
         self._bias = a["item_bias"].astype(np.float32)
+        self._repeat, self._repeat_earlier = (np.float32(w) for w in a["repeat"].reshape(-1)[:2])
         self._bptt = int(a["positions"].shape[0])  # the newest items a query reads
         self._default_query = np.zeros(self._vectors.shape[1], np.float32)  # the item bias alone: popularity
         self._serving_memos()
@@ -218,17 +219,6 @@ class TransformerRecipe(SequenceRecipe):
             hist = self._arrays["history_items"][row]
             return self._arrays["user_queries"][row], hist[hist >= 0][-PROFILE_EVENTS:]
         return self._encode(sequence[None, :])[0], sequence[-PROFILE_EVENTS:]
-
-    def _logits(self, query: np.ndarray, recent: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
-        """Item vectors . query + item bias (+ the co-occurrence term of ``recent``, the newest events)."""
-        if self._gru:
-            return super()._logits(query, recent, codes)
-        extra = self._cooccurrence_term(recent)
-        if codes is None:
-            logits = matrix_vector(self._vectors, query) + self._bias
-            return logits if extra is None else logits + extra
-        logits = matrix_vector(self._vectors[codes], query) + self._bias[codes]
-        return logits if extra is None else logits + extra[codes]
 
     @classmethod
     def _from_arrays(cls, arrays: Mapping[str, np.ndarray], settings: Mapping[str, Any]) -> TransformerRecipe:
