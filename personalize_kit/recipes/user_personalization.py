@@ -42,7 +42,7 @@ _DAY = 86_400
 
 
 class UserPersonalization(SequenceRecipe):
-    """``aws-user-personalization`` (and ``-v2``): a GRU over the user's events, softmax over the catalogue.
+    """``aws-user-personalization``: a GRU over the user's events, softmax over the catalogue.
 
     >>> frame = pd.DataFrame({"USER_ID": ["u1", "u1", "u2", "u2"], "ITEM_ID": ["a", "b", "a", "b"],
     ...                       "TIMESTAMP": [1, 2, 3, 4]})
