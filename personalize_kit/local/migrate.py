@@ -8,6 +8,7 @@ deleted), and one line says what was moved.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -39,7 +40,7 @@ def migrate(state: StateDir) -> None:
         counts = (0, 0) if done else _move(conn, legacy, state.root / LEGACY_EVENTS)
         conn.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (_DONE_KEY,))
     for path in (legacy, state.root / LEGACY_EVENTS):
-        if path.exists():
+        with contextlib.suppress(FileNotFoundError):  # another process opening the directory renamed it first
             path.rename(path.with_name(path.name + ".migrated"))
     if not done:
         logger.warning(

@@ -200,32 +200,53 @@ def test_two_processes_on_one_state_directory(state_dir: Path) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_processes_opening_a_new_state_directory_at_the_same_moment_all_open_it(tmp_path: Path) -> None:
-    # The first connections turn a new database to WAL; SQLite refuses one of two that do so at the same
-    # moment ("database is locked") without waiting. 4 processes open 60 new directories, each at one moment.
-    roots = [tmp_path / f"state-{i}" for i in range(60)]
+def _open_together(roots: list[Path], opener: str) -> None:
+    """4 processes open each of ``roots`` at one moment (``opener`` imports ``open_state``); none fails."""
     start = time.time() + 3.0
     code = f"""
-        import sys, time
+        import time
         from pathlib import Path
-        from personalize_kit.local.db import Database
+        {opener}
         failed = []
         for i, root in enumerate({[str(root) for root in roots]!r}):
             time.sleep(max(0, {start} + i * 0.05 - time.time()))
             try:
-                Database(Path(root))
+                open_state(Path(root))
             except Exception as exc:
-                failed.append(f"{{root}}: {{exc}}")
+                failed.append(f"{{root}}: {{type(exc).__name__}}: {{exc}}")
         print(len(failed), *failed[:1], sep="\\n")
         """
-    for root in roots:
-        root.mkdir()
     children = [_python(code) for _ in range(4)]
     outputs = [child.communicate(timeout=120) for child in children]
-    assert [(child.returncode, out.split("\n")[0]) for child, (out, _) in zip(children, outputs)] == [(0, "0")] * 4, outputs
+    answers = [(child.returncode, out.split("\n")[0]) for child, (out, _) in zip(children, outputs, strict=True)]
+    assert answers == [(0, "0")] * 4, outputs
+
+
+def test_processes_opening_a_new_state_directory_at_the_same_moment_all_open_it(tmp_path: Path) -> None:
+    # The first connections turn a new database to WAL; SQLite refuses one of two that do so at the same
+    # moment ("database is locked") without waiting. 4 processes open 60 new directories, each at one moment.
+    roots = [tmp_path / f"state-{i}" for i in range(60)]
+    for root in roots:
+        root.mkdir()
+    _open_together(roots, "from personalize_kit.local.db import Database as open_state")
     for root in roots:
         with sqlite3.connect(root / "mirror.db") as db:
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_processes_opening_an_old_state_directory_at_the_same_moment_migrate_it_once(tmp_path: Path) -> None:
+    from test_state import _old_layout
+
+    roots = [tmp_path / f"old-{i}" for i in range(30)]
+    for root in roots:
+        _old_layout(root)
+    _open_together(roots, "from personalize_kit.local.state import StateDir as open_state")
+    for root in roots:
+        with sqlite3.connect(root / "mirror.db") as db:
+            assert db.execute("SELECT COUNT(*) FROM resources").fetchone()[0] == 2
+            assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 3
+        migrated = sorted(p.name for p in root.iterdir() if "migrated" in p.name)
+        assert migrated == ["events.migrated", "state.json.migrated"]
 
 
 def test_state_directory_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

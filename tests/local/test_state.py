@@ -76,6 +76,21 @@ def test_an_old_state_directory_is_migrated_once_and_says_so(tmp_path: Path, cap
     assert not [r for r in caplog.records if r.name == "personalize_kit.local.migrate"]
 
 
+def test_old_files_renamed_by_another_process_first_are_left_to_it(tmp_path: Path, monkeypatch: Any) -> None:
+    root = tmp_path / "state"
+    _old_layout(root)
+    rename = Path.rename
+
+    def another_process_first(self: Path, target: Path) -> Path:
+        rename(self, target)  # the other process, between this one's transaction and its rename
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", another_process_first)
+    personalize = mirror_session(root).client("personalize")
+    assert [g["name"] for g in personalize.list_dataset_groups()["datasetGroups"]] == ["old"]
+    assert sorted(p.name for p in root.iterdir() if "migrated" in p.name) == ["events.migrated", "state.json.migrated"]
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [

@@ -14,8 +14,11 @@ from personalize_kit.recipes.user_personalization import UserPersonalization, Us
 N_USERS, N_ITEMS, LENGTH = 60, 40, 16
 RECIPES: dict[str, tuple[type[Any], dict[str, Any], dict[str, str] | None]] = {
     "v1": (UserPersonalization, {"max_epochs": 15, "learning_rate": 1e-2, "batch_size": 16}, {"bptt": "8"}),
-    "v2": (UserPersonalizationV2, {"dim": 16, "max_length": 8, "max_epochs": 15, "learning_rate": 1e-2,
-                                   "batch_size": 16}, None),  # fmt: skip
+    "v2": (
+        UserPersonalizationV2,
+        {"dim": 16, "max_length": 8, "max_epochs": 15, "learning_rate": 1e-2, "batch_size": 16},
+        None,
+    ),  # fmt: skip
 }
 
 
@@ -45,7 +48,7 @@ def test_where_users_never_come_back_the_items_they_read_are_not_recommended(rec
     model = fit(recipe, interactions)
     assert (model._arrays["repeat"] < 0).all(), model._arrays["repeat"]
     for user in ("u0", "u1", "u2"):
-        read = set(interactions.ITEM_ID[interactions.USER_ID == user])
+        read = set(interactions.ITEM_ID[interactions.USER_ID.eq(user)])
         recommended = [item for item, _ in model.recommend(user_id=user, n=5)]
         assert not read & set(recommended), (user, recommended)
 
@@ -56,5 +59,5 @@ def test_where_users_come_back_the_item_they_read_before_the_last_comes_first(re
     model = fit(recipe, interactions)
     assert model._arrays["repeat"][0] > 0, model._arrays["repeat"]
     for user in ("u0", "u1", "u2"):
-        before_last = interactions.ITEM_ID[interactions.USER_ID == user].iloc[-2]
+        before_last = interactions.ITEM_ID[interactions.USER_ID.eq(user)].iloc[-2]
         assert model.recommend(user_id=user, n=1)[0][0] == before_last
