@@ -18,7 +18,7 @@ RECIPES: dict[str, tuple[type[Any], dict[str, Any], dict[str, str] | None]] = {
         UserPersonalizationV2,
         {"dim": 16, "max_length": 8, "max_epochs": 15, "learning_rate": 1e-2, "batch_size": 16},
         None,
-    ),  # fmt: skip
+    ),
 }
 
 
