@@ -5,7 +5,7 @@
   continuation both models share (TensorFlow is imported by :mod:`.backend`, quietly, when a model is fitted,
   and only then);
 - :mod:`.sampled`: the sampled softmax of large catalogues: its negatives, and steps by item rows;
-- :mod:`.repeats`: the learned repeat weights of the items a user read before, in training (both models);
+- :mod:`.output`: the output layer both models train with: full or sampled logits, and the learned repeat weights;
 - :mod:`.transformer` and :mod:`.transformer_recipe`: the v2 recipes' transformer, its training and serving;
 - :mod:`.cooccurrence`: the recency-weighted co-occurrence term and the choice of its weight;
 - :mod:`.quick`: the fast profile's closed-form weights (no TensorFlow);

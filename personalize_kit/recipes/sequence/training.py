@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from personalize_kit.recipes.sequence import repeats, sampled
+from personalize_kit.recipes.sequence import output, sampled
 from personalize_kit.recipes.sequence.backend import TrainingClock, load_tensorflow
 from personalize_kit.recipes.sequence.sampled import LazyAdam, NegativeSampler, StepItems
 
@@ -340,27 +340,6 @@ class GRUTrainer(EpochLoop):
         query += tf.boolean_mask(per_position, mask) @ self.metadata_kernel + self.out_bias
         return query, vectors
 
-    def _full_logits(self, query: Any, vectors: Any, pairs: repeats.Pairs) -> Any:
-        """Logits over the whole catalogue, with the repeat weights on the items read before."""
-        logits = self.tf.matmul(query, vectors[1:], transpose_b=True) + self.bias
-        return repeats.with_repeat(self.tf, logits, self.repeat, *pairs)
-
-    def _sampled_logits(self, query: Any, vectors: Any, labels: Any, negatives: Any,
-                        pairs: repeats.Pairs, rows: tuple[Any, Any] | None = None) -> Any:  # fmt: skip
-        """The target (column 0) against the sampled negatives, shifted to estimate the full partition function,
-        with the repeat weights; a negative that is the row's target is masked out. ``rows``: the labels' and the
-        negatives' rows in ``vectors`` when it holds the step's items only."""
-        tf = self.tf
-        label_rows, negative_rows = (labels + 1, negatives + 1) if rows is None else rows
-        positive = tf.reduce_sum(query * tf.gather(vectors, label_rows), axis=1) + tf.gather(self.bias, labels)
-        negative = tf.matmul(query, tf.gather(vectors, negative_rows), transpose_b=True)
-        negative += tf.gather(self.bias, negatives) + tf.gather(self.correction, negatives)
-        clash = tf.equal(labels[:, None], negatives[None, :])
-        negative = tf.where(clash, tf.fill(tf.shape(negative), -1e9), negative)
-        logits = tf.concat([positive[:, None], negative], axis=1)
-        columns = repeats.sampled_pairs(tf, self.meta.n_items, labels, negatives, pairs)
-        return repeats.with_repeat(tf, logits, self.repeat, *columns)
-
     def forward(self, inputs: Any, targets: Any, weights: Any, users: Any, context: Any, negatives: Any,
                 training: bool) -> tuple[Any, Any]:  # fmt: skip
         """The weighted sum of the positions' losses and the sum of their weights."""
@@ -375,11 +354,12 @@ class GRUTrainer(EpochLoop):
             vectors = self.step_items.vectors(self.own, self.tokens, ids)
             read_rows, step_rows = (input_rows, context_rows), (label_rows, negative_rows)
         query, vectors = self._queries(inputs, weights, users, context, training, vectors, read_rows)
-        pairs = repeats.repeat_pairs(tf, self.meta.n_items, *repeats.read_before(tf, inputs, mask, context))
+        pairs = output.repeat_pairs(tf, self.meta.n_items, inputs, mask, context)
         if negatives is None:
-            logits = self._full_logits(query, vectors, pairs)
+            logits = output.full_logits(tf, query, vectors, self.bias, self.repeat, pairs)
         else:
-            logits = self._sampled_logits(query, vectors, labels, negatives, pairs, step_rows)
+            logits = output.sampled_logits(tf, query, vectors, self.bias, self.correction, self.repeat, labels,
+                                           negatives, pairs, step_rows)  # fmt: skip
             labels = tf.zeros_like(labels)
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         w = tf.boolean_mask(weights, mask)

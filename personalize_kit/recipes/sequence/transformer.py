@@ -4,7 +4,7 @@ Each item is the sum of its own embedding and the mean of its metadata tokens' e
 a user's newest :data:`MAX_LENGTH` items, oldest first, get learned position embeddings and go through
 :data:`BLOCKS` pre-norm blocks of causal self-attention (one head) and a feed-forward layer. The output at
 the newest position is the query, scored against the same item vectors plus an item bias and the learned
-repeat weights of the items the user read before (:mod:`.repeats`); training is
+repeat weights of the items the user read before (:mod:`.output`, shared with the GRU model); training is
 next-item cross-entropy at every position of windows cut from the users' histories (a full softmax or
 sampled negatives, as :func:`~personalize_kit.recipes.sequence.sampled.softmax_negatives` says). Training runs in
 Keras (:class:`TransformerTrainer`); serving runs the same blocks in numpy (:func:`encode_sequence`), so
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from personalize_kit.recipes.sequence import repeats
+from personalize_kit.recipes.sequence import output
 from personalize_kit.recipes.sequence.backend import TrainingClock, load_tensorflow
 from personalize_kit.recipes.sequence.training import EpochLoop, Metadata
 
@@ -185,18 +185,12 @@ class TransformerTrainer(EpochLoop):
         out, vectors = self._encode(inputs, training)
         mask = weights > 0
         query, labels = tf.boolean_mask(out, mask), tf.boolean_mask(targets, mask)
-        pairs = repeats.repeat_pairs(tf, self.meta.n_items, *repeats.read_before(tf, inputs, mask, context))
+        pairs = output.repeat_pairs(tf, self.meta.n_items, inputs, mask, context)
         if negatives is None:
-            logits = tf.matmul(query, vectors[1:], transpose_b=True) + w["item_bias"]
-            logits = repeats.with_repeat(tf, logits, w["repeat"], *pairs)
+            logits = output.full_logits(tf, query, vectors, w["item_bias"], w["repeat"], pairs)
         else:
-            positive = tf.reduce_sum(query * tf.gather(vectors, labels + 1), axis=1) + tf.gather(w["item_bias"], labels)
-            negative = tf.matmul(query, tf.gather(vectors, negatives + 1), transpose_b=True)
-            negative += tf.gather(w["item_bias"], negatives) + tf.gather(self.correction, negatives)
-            negative = tf.where(tf.equal(labels[:, None], negatives[None, :]), -1e9, negative)
-            logits = tf.concat([positive[:, None], negative], axis=1)
-            columns = repeats.sampled_pairs(tf, self.meta.n_items, labels, negatives, pairs)
-            logits = repeats.with_repeat(tf, logits, w["repeat"], *columns)
+            logits = output.sampled_logits(tf, query, vectors, w["item_bias"], self.correction, w["repeat"], labels,
+                                           negatives, pairs)  # fmt: skip
             labels = tf.zeros_like(labels)
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         weight = tf.boolean_mask(weights, mask)

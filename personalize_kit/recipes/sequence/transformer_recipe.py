@@ -3,7 +3,7 @@
 It shares the GRU recipe's features, history merging, ranking and persistence (:class:`SequenceRecipe`)
 and replaces the model: the query is the transformer's output at the user's newest event; there is no user
 metadata and no exploration (the v2 recipes bring new items in with promotions). The learned repeat terms
-(:mod:`.repeats`) and the recency-weighted co-occurrence term (:mod:`.cooccurrence`, its weight chosen at fit
+(:mod:`.output`) and the recency-weighted co-occurrence term (:mod:`.cooccurrence`, its weight chosen at fit
 time) are added to the scores as for the GRU recipe.
 """
 
