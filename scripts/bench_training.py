@@ -141,6 +141,8 @@ def main() -> int:
         "--merge", action="store_true", help="keep the rows of the last results that this run does not measure again"
     )
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, not {args.repeats}")
     rows = []
     if not args.no_fast:
         for info in RECIPES.values():
