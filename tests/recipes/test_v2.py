@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +18,8 @@ from personalize_kit.exceptions import RecipeInputError
 from personalize_kit.recipes import RECIPES
 from personalize_kit.recipes.personalized_ranking import PersonalizedRankingV2
 from personalize_kit.recipes.sequence.model import REFIT_EPOCHS
-from personalize_kit.recipes.sequence.transformer import MAX_LENGTH, encode_sequence
+from personalize_kit.recipes.sequence.transformer import MAX_LENGTH, encode_sequence, weight_names
+from personalize_kit.recipes.sequence.transformer_recipe import MEMBERS
 from personalize_kit.recipes.user_personalization import UserPersonalizationV2
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,15 +122,14 @@ def test_attention_is_causal_and_ignores_padding() -> None:
     assert not np.allclose(encode_sequence(weights, x, np.array([3])), encode_sequence(weights, x, np.array([4])))
 
 
-@pytest.mark.slow
-def test_numpy_serving_matches_the_keras_model() -> None:
+def _windows(rows: int) -> tuple[dict[str, np.ndarray], Any, np.ndarray]:
+    """Training windows of ``rows`` users (one each, of varied lengths) over 30 items, their metadata, lengths."""
     from personalize_kit.recipes.sequence.training import Metadata
-    from personalize_kit.recipes.sequence.transformer import TransformerSettings, TransformerTrainer
 
     rng = np.random.default_rng(2)
-    n_items, rows = 30, 6
+    n_items = 30
     inputs = rng.integers(1, n_items + 1, (rows, MAX_LENGTH)).astype(np.int32)
-    lengths = np.array([1, 5, 17, MAX_LENGTH, 9, 2])
+    lengths = np.resize(np.array([1, 5, 17, MAX_LENGTH, 9, 2]), rows)
     for row, length in enumerate(lengths):
         inputs[row, length:] = 0
     windows = {
@@ -141,6 +143,15 @@ def test_numpy_serving_matches_the_keras_model() -> None:
     ptr = np.arange(n_items + 1, dtype=np.int64)
     metadata = Metadata(n_items, ptr, rng.integers(0, 3, n_items).astype(np.int32), np.zeros(rows + 1, np.int64),
                         np.zeros(0, np.int32), 3, 0, np.ones(n_items, np.int64))  # fmt: skip
+    return windows, metadata, lengths
+
+
+@pytest.mark.slow
+def test_numpy_serving_matches_the_keras_model() -> None:
+    from personalize_kit.recipes.sequence.transformer import TransformerSettings, TransformerTrainer
+
+    windows, metadata, lengths = _windows(rows=6)
+    inputs, rows = windows["inputs"], 6
     trainer = TransformerTrainer(windows, metadata, TransformerSettings(dim=16))
     out, vectors = trainer._encode(inputs, training=False)
     keras_last = out.numpy()[np.arange(rows), lengths - 1]
@@ -154,7 +165,8 @@ def test_a_refit_continues_from_the_earlier_model(data: tuple[pd.DataFrame, pd.D
     interactions, items, users = data
     split = UserPersonalizationV2(**SETTINGS).fit(interactions[~interactions["USER_ID"].isin(["u0", "u1"])], items)
     final = split.refit(interactions, items)
-    assert 1 <= len(final.training_log) <= REFIT_EPOCHS and final._start is None
+    epochs = Counter(entry["member"] for entry in final.training_log)
+    assert sorted(epochs) == list(range(MEMBERS)) and max(epochs.values()) <= REFIT_EPOCHS and final._start is None
     assert "u0" in final._user_index
     # a step size no training survives: the continued model keeps the weights it started from
     careless = UserPersonalizationV2(**{**SETTINGS, "learning_rate": 50.0, "max_epochs": 1})
@@ -162,3 +174,54 @@ def test_a_refit_continues_from_the_earlier_model(data: tuple[pd.DataFrame, pd.D
     careless.fit(interactions, items)
     assert np.array_equal(careless._arrays["block0_query"], split._arrays["block0_query"])
     assert np.array_equal(careless._arrays["positions"], split._arrays["positions"])
+
+
+def _member(model: UserPersonalizationV2, k: int) -> UserPersonalizationV2:
+    """Member ``k`` of a model alone, as a one-member model."""
+    arrays = {name: value[k : k + 1] if name in weight_names() else value for name, value in model._arrays.items()}
+    alone = UserPersonalizationV2._from_arrays(arrays, {**model._settings, "cooccurrence": None})
+    assert isinstance(alone, UserPersonalizationV2)
+    alone._arrays["user_queries"] = alone._queries_for_all_users()
+    return alone
+
+
+@pytest.mark.slow
+def test_a_model_scores_with_the_mean_of_its_members_logits(model: UserPersonalizationV2) -> None:
+    assert model.members == MEMBERS and model._arrays["block0_query"].shape[0] == MEMBERS
+    members = [_member(model, k) for k in range(MEMBERS)]
+    assert not np.allclose(members[0]._arrays["block0_query"], members[1]._arrays["block0_query"])
+    plain = UserPersonalizationV2._from_arrays(model._arrays, {**model._settings, "cooccurrence": None})
+    recent = events(item(0, 1), item(0, 2), item(1, 0))
+    for user, new in (("u4", None), ("u4", recent), ("newcomer", recent)):
+        mean = np.mean([m._logits(*m._state(user, new)) for m in members], axis=0)
+        assert np.allclose(plain._logits(*plain._state(user, new)), mean, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_members_validate_on_the_users_the_first_member_drew() -> None:
+    from personalize_kit.recipes.sequence.transformer import TransformerSettings, TransformerTrainer
+
+    windows, metadata, _ = _windows(rows=40)
+    first = TransformerTrainer(windows, metadata, TransformerSettings(dim=8, seed=0))
+    _, valid = first._train_and_validation_rows()
+    drawn = np.unique(windows["users"][valid])
+    assert drawn.size == 4
+    given = TransformerTrainer(windows, metadata, TransformerSettings(dim=8, seed=1), validation_users=drawn)
+    own = TransformerTrainer(windows, metadata, TransformerSettings(dim=8, seed=1))
+    assert np.array_equal(given._train_and_validation_rows()[1], valid)
+    assert not np.array_equal(own._train_and_validation_rows()[1], valid)
+
+
+def test_a_model_of_no_members_is_refused() -> None:
+    with pytest.raises(RecipeInputError, match="members must be at least 1, not 0"):
+        UserPersonalizationV2(members=0)
+
+
+def test_a_saved_one_transformer_model_of_format_2_reads_as_one_member(
+    model: UserPersonalizationV2, tmp_path: Path
+) -> None:
+    one = _member(model, 0)
+    old_arrays = {name: value[0] if name in weight_names() else value for name, value in one._arrays.items()}
+    old = UserPersonalizationV2._from_arrays(old_arrays, {**one._settings, "format": 2})
+    assert old.members == 1
+    assert old.recommend(user_id="u4") == one.recommend(user_id="u4")

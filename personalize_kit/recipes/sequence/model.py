@@ -242,12 +242,16 @@ class SequenceRecipe(Recipe):
         return np.flatnonzero(~pd.Index(users).isin(list(self._user_index)))
 
     def aligned_weights(
-        self, arrays: Mapping[str, np.ndarray], hidden: int, names: Sequence[str]
+        self,
+        arrays: Mapping[str, np.ndarray],
+        hidden: int,
+        names: Sequence[str],
+        weights: Mapping[str, np.ndarray] | None = None,
     ) -> dict[str, tuple[np.ndarray, np.ndarray | None]] | None:
-        """This model's weights ``names`` laid out for another model's ``arrays`` (its catalogue and token
-        vocabularies): ``name -> (values, rows taken)``, matched by item id and token name; ``None`` when the
-        sizes differ."""
-        mine = self._arrays
+        """This model's weights ``names`` (or ``weights``, laid out as this model's) laid out for another
+        model's ``arrays`` (its catalogue and token vocabularies): ``name -> (values, rows taken)``, matched by
+        item id and token name; ``None`` when the sizes differ."""
+        mine = {**self._arrays, **(weights or {})}
         if not mine or mine["item_own_vectors"].shape[1] != hidden:
             return None
         out: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}

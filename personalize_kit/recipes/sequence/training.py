@@ -97,6 +97,8 @@ class EpochLoop:
     continued = False
     fresh_users: np.ndarray | None = None
     validation_users: np.ndarray | None = None  # set by run()
+    #: Validation users given instead of drawn (user codes): models trained to be averaged validate on the same.
+    given_validation_users: np.ndarray | None = None
 
     def _sampling(self) -> None:
         """The targets' count, the random generator of the shuffles and splits, and the softmax's negatives
@@ -166,7 +168,8 @@ class EpochLoop:
         """Training rows and validation rows (the newest window of up to 10% of the users, at most 1000).
 
         A trainer that continues an earlier model takes them from ``fresh_users`` (user codes that model never
-        trained on) where it can: windows the earlier model saw would favour its weights."""
+        trained on) where it can: windows the earlier model saw would favour its weights. Given
+        ``given_validation_users`` are taken as they are."""
         w = self.windows
         newest_users = np.unique(w["users"][w["newest"]])
         n_valid = min(max(1, newest_users.size // 10), 1000) if newest_users.size >= 20 else 0
@@ -174,7 +177,12 @@ class EpochLoop:
             fresh = np.intersect1d(newest_users, self.fresh_users)
             if fresh.size >= 20:
                 newest_users, n_valid = fresh, min(n_valid, fresh.size)
-        valid_users = self.rng.choice(newest_users, n_valid, replace=False) if n_valid else np.empty(0, np.int64)
+        if self.given_validation_users is not None:
+            valid_users = self.given_validation_users
+        elif n_valid:
+            valid_users = self.rng.choice(newest_users, n_valid, replace=False)
+        else:
+            valid_users = np.empty(0, np.int64)
         is_valid = w["newest"] & np.isin(w["users"], valid_users)
         return np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
 

@@ -36,6 +36,8 @@ EPSILON = 1e-5
 #: Weight names of one block, in the saved arrays as ``block{k}_{name}``.
 BLOCK_WEIGHTS = ("ln1_gamma", "ln1_beta", "query", "key", "value", "output", "ln2_gamma", "ln2_beta",
                  "ffn_in", "ffn_in_bias", "ffn_out", "ffn_out_bias")  # fmt: skip
+#: The weights :func:`encode_sequence` reads: the blocks' and the final normalisation's.
+ENCODER_WEIGHTS = (*(f"block{k}_{name}" for k in range(BLOCKS) for name in BLOCK_WEIGHTS), "final_gamma", "final_beta")
 
 
 @dataclass
@@ -90,7 +92,8 @@ def encode_sequence(weights: Mapping[str, np.ndarray], embedded: np.ndarray, len
 
 
 class TransformerTrainer(EpochLoop):
-    """Fits the transformer on training windows (``features.windows`` with ``bptt`` = ``settings.length``)."""
+    """Fits the transformer on training windows (``features.windows`` with ``bptt`` = ``settings.length``);
+    ``validation_users`` (user codes) are validated on instead of a draw of the trainer's own."""
 
     validation_rows = 128
 
@@ -101,8 +104,10 @@ class TransformerTrainer(EpochLoop):
         settings: TransformerSettings,
         initial: Mapping[str, tuple[np.ndarray, np.ndarray | None]] | None = None,
         fresh_users: np.ndarray | None = None,
+        validation_users: np.ndarray | None = None,
     ) -> None:
         self.windows, self.meta, self.settings = windows, metadata, settings
+        self.given_validation_users = validation_users
         self.tf, self.keras = load_tensorflow()
         self.clock = TrainingClock()
         self.keras.utils.set_random_seed(settings.seed)
@@ -237,8 +242,15 @@ def weight_names() -> tuple[str, ...]:
     >>> len(weight_names()), weight_names()[:2]
     (31, ('item_own_vectors', 'item_token_vectors'))
     """
-    shared = ("item_own_vectors", "item_token_vectors", "item_bias", "positions", "final_gamma", "final_beta", "repeat")
-    return shared + tuple(f"block{k}_{name}" for k in range(BLOCKS) for name in BLOCK_WEIGHTS)
+    return ("item_own_vectors", "item_token_vectors", "item_bias", "positions", "repeat", *ENCODER_WEIGHTS)
 
 
-__all__ = ["BLOCKS", "MAX_LENGTH", "TransformerSettings", "TransformerTrainer", "encode_sequence", "weight_names"]
+__all__ = [
+    "BLOCKS",
+    "ENCODER_WEIGHTS",
+    "MAX_LENGTH",
+    "TransformerSettings",
+    "TransformerTrainer",
+    "encode_sequence",
+    "weight_names",
+]

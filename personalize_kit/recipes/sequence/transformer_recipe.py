@@ -5,6 +5,13 @@ and replaces the model: the query is the transformer's output at the user's newe
 metadata and no exploration (the v2 recipes bring new items in with promotions). The learned repeat terms
 (:mod:`.output`) and the recency-weighted co-occurrence term (:mod:`.cooccurrence`, its weight chosen at fit
 time) are added to the scores as for the GRU recipe.
+
+A model is :data:`MEMBERS` transformers trained alike from different seeds (on the same validation users), whose
+logits are averaged: one transformer's ranking varies with its seed about as much as any setting moves it,
+and the average of a few ranks better than each of them (``scripts/results/quality_v2_*.md``). Serving stays
+one product over the catalogue: the members' queries side by side against their item vectors side by side,
+divided by their number, plus the mean of their item biases and repeat weights. The saved weights have the
+members on their first axis.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from personalize_kit.recipes.sequence.features import (
     NO_TIME,
     PROFILE_EVENTS,
     clean_interactions,
+    csr_mean,
     encode,
     histories,
     windows,
@@ -31,6 +39,7 @@ from personalize_kit.recipes.sequence.model import REFIT_EPOCHS, SequenceRecipe
 from personalize_kit.recipes.sequence.saved import STRING_ARRAYS, check_format
 from personalize_kit.recipes.sequence.training import Metadata
 from personalize_kit.recipes.sequence.transformer import (
+    ENCODER_WEIGHTS,
     MAX_LENGTH,
     TransformerSettings,
     TransformerTrainer,
@@ -41,8 +50,11 @@ from personalize_kit.recipes.sequence.transformer import (
 #: The v2 recipes' hyperparameters and ranges, and their defaults (strings, as the service takes them).
 V2_RANGES: dict[str, Range] = {"apply_recency_bias": ("categorical", ("true", "false"))}
 V2_DEFAULTS: dict[str, str] = {"apply_recency_bias": "true"}
-#: Saved-format version of the transformer models (2: with the repeat weights).
-V2_FORMAT = 2
+#: Saved-format version of the transformer models (2: with the repeat weights; 3: members on the weights' first
+#: axis, a format-2 model reads as one member).
+V2_FORMAT = 3
+#: Transformers a model averages (``members``).
+MEMBERS = 3
 
 
 def resolve_v2(hyperparameters: Mapping[str, str] | None, recipe: str) -> dict[str, Any]:
@@ -55,7 +67,8 @@ def resolve_v2(hyperparameters: Mapping[str, str] | None, recipe: str) -> dict[s
 
 class TransformerRecipe(SequenceRecipe):
     """Shared implementation of the v2 recipes; ``dim``, ``max_length`` (the newest events a query reads),
-    ``max_epochs``, ``seed``, ``batch_size``, ``learning_rate``, ``dropout`` and ``time_budget`` tune the local
+    ``max_epochs``, ``seed`` (member ``k`` trains with ``seed + k``), ``batch_size``, ``learning_rate``,
+    ``dropout``, ``time_budget`` (per member) and ``members`` (transformers averaged) tune the local
     training; ``cooccurrence_weight`` (``None``: chosen at fit time, 0: off), ``cooccurrence_decay`` and
     ``cooccurrence_neighbours`` set the co-occurrence term added to the scores, as for the GRU recipe
     (:mod:`.cooccurrence`)."""
@@ -78,12 +91,15 @@ class TransformerRecipe(SequenceRecipe):
         cooccurrence_weight: float | None = None,
         cooccurrence_decay: float = 0.8,
         cooccurrence_neighbours: int = 300,
+        members: int = MEMBERS,
     ) -> None:
+        if members < 1:
+            raise RecipeInputError(f"members must be at least 1, not {members}")
         super().__init__(seed=seed, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate,
                          dropout=dropout, time_budget=time_budget, training=training,
                          cooccurrence_weight=cooccurrence_weight, cooccurrence_decay=cooccurrence_decay,
                          cooccurrence_neighbours=cooccurrence_neighbours)  # fmt: skip
-        self.dim, self.max_length = dim, max_length
+        self.dim, self.max_length, self.members = dim, max_length, members
         self.hyperparameters = resolve_v2({}, getattr(self, "name", "the recipe"))
 
     def fit(
@@ -113,14 +129,22 @@ class TransformerRecipe(SequenceRecipe):
         training = windows(data.user_codes, data.item_codes, stamps, a["users"].size, window_hp)
         metadata = Metadata(a["items"].size, a["item_token_ptr"], a["item_token_idx"], a["user_token_ptr"],
                             a["user_token_idx"], a["item_token_names"].size, 0, a["item_counts"])  # fmt: skip
-        settings = TransformerSettings(self.dim, self.seed, self.max_epochs, self.batch_size, self.learning_rate,
-                                       self.dropout, self.time_budget, self.max_length)  # fmt: skip
-        initial, fresh = None, None
-        if self._start is not None:
-            initial = self._start.aligned_weights(a, self.dim, weight_names())
-            fresh = self._start.new_users(a["users"])
-        trainer = TransformerTrainer(training, metadata, settings, initial, fresh)
-        weights = trainer.run(self.training_log)
+        start = self._start if isinstance(self._start, TransformerRecipe) else None
+        fresh = start.new_users(a["users"]) if start is not None else None
+        trained: list[dict[str, np.ndarray]] = []
+        validation_users = None  # the first member draws them; the others validate on the same users
+        for member in range(self.members):
+            settings = TransformerSettings(
+                self.dim, self.seed + member, self.max_epochs, self.batch_size, self.learning_rate, self.dropout,
+                self.time_budget, self.max_length,
+            )  # fmt: skip
+            initial = start._member_start(member, a, self.dim) if start is not None else None
+            trainer = TransformerTrainer(training, metadata, settings, initial, fresh, validation_users)
+            log: list[dict[str, float]] = []
+            trained.append(trainer.run(log))
+            self.training_log.extend({"member": member, **entry} for entry in log)
+            validation_users = trainer.validation_users
+        weights = {name: np.stack([one[name] for one in trained]) for name in trained[0]}
         length = max(self.max_length, PROFILE_EVENTS)
         hist_items, hist_times = histories(data.user_codes, data.item_codes, stamps, a["users"].size, length)
         self._arrays = {**a, "history_items": hist_items, "history_times": hist_times, **weights}
@@ -137,7 +161,7 @@ class TransformerRecipe(SequenceRecipe):
         self._arrays["user_queries"] = self._queries_for_all_users()
         # the weight is chosen on the validation users' newest events, held out as the service's metrics do
         # (none of a validation user's newest window of max_length events was a training target)
-        cooccurrence.attach(self, data.user_codes, data.item_codes, trainer.validation_users, self.cooccurrence,
+        cooccurrence.attach(self, data.user_codes, data.item_codes, validation_users, self.cooccurrence,
                             PROFILE_EVENTS, self.max_length)  # fmt: skip
         _context.attach(self, interactions)
         return self
@@ -151,11 +175,22 @@ class TransformerRecipe(SequenceRecipe):
             batch_size=self.batch_size, learning_rate=self.learning_rate, dropout=self.dropout,
             time_budget=self.time_budget, training=self.training, cooccurrence_weight=self.cooccurrence["weight"],
             cooccurrence_decay=self.cooccurrence["decay"], cooccurrence_neighbours=self.cooccurrence["neighbours"],
+            members=self.members,
         )  # fmt: skip
         model._start = self if self.training == "keras" else None
         model.fit(interactions, items, users, hyperparameters)
         model._start = None
         return model
+
+    def _member_start(
+        self, member: int, arrays: Mapping[str, np.ndarray], dim: int
+    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]] | None:
+        """Member ``member``'s weights laid out for a model of ``arrays`` to continue from (``None``: this model
+        has no such member, or is not a transformer)."""
+        if self._gru or member >= self._arrays["item_own_vectors"].shape[0]:
+            return None
+        names = weight_names()
+        return self.aligned_weights(arrays, dim, names, {name: self._arrays[name][member] for name in names})
 
     @property
     def _gru(self) -> bool:
@@ -168,20 +203,21 @@ class TransformerRecipe(SequenceRecipe):
         if self._gru:
             return super()._prepare()
         a = self._arrays
-        token_mean = np.zeros_like(a["item_own_vectors"])
-        if a["item_token_idx"].size:
-            counts = np.diff(a["item_token_ptr"])
-            np.add.at(
-                token_mean, np.repeat(np.arange(counts.size), counts), a["item_token_vectors"][a["item_token_idx"]]
-            )
-            token_mean /= np.maximum(counts, 1)[:, None]
-        self._vectors = (a["item_own_vectors"] + token_mean).astype(np.float32)
+        own = a["item_own_vectors"]  # (members, items, dim)
+        self._member_vectors = np.stack([
+            own[k] + csr_mean(a["item_token_ptr"], a["item_token_idx"], a["item_token_vectors"][k])
+            for k in range(own.shape[0])
+        ]).astype(np.float32)  # fmt: skip
+        self._member_weights = [{name: a[name][k] for name in ENCODER_WEIGHTS} for k in range(own.shape[0])]
+        members = np.float32(own.shape[0])
+        # the mean of the members' logits is one product: queries side by side . vectors side by side / members
+        self._vectors = np.concatenate(list(self._member_vectors), axis=1) / members
         self._item_index = {item: i for i, item in enumerate(a["items"].tolist())}
         self._user_index = {user: i for i, user in enumerate(a["users"].tolist())}
         self._catalogue = a["items"].astype(str)
-        self._bias = a["item_bias"].astype(np.float32)
-        self._repeat, self._repeat_earlier = (np.float32(w) for w in a["repeat"].reshape(-1)[:2])
-        self._bptt = int(a["positions"].shape[0])  # the newest items a query reads
+        self._bias = a["item_bias"].mean(axis=0).astype(np.float32)
+        self._repeat, self._repeat_earlier = (np.float32(w) for w in a["repeat"].mean(axis=0)[:2])
+        self._bptt = int(a["positions"].shape[1])  # the newest items a query reads
         self._default_query = np.zeros(self._vectors.shape[1], np.float32)  # the item bias alone: popularity
         self._serving_memos()
 
@@ -193,8 +229,11 @@ class TransformerRecipe(SequenceRecipe):
         for row in range(codes.shape[0]):
             present = codes[row][codes[row] >= 0]
             left[row, : present.size] = present
-        embedded = self._vectors[left] + self._arrays["positions"][None, : codes.shape[1]]
-        queries = encode_sequence(self._arrays, embedded, np.maximum(length, 1))
+        positions = self._arrays["positions"][:, : codes.shape[1]]
+        queries = np.concatenate([
+            encode_sequence(weights, vectors[left] + positions[k][None], np.maximum(length, 1))
+            for k, (vectors, weights) in enumerate(zip(self._member_vectors, self._member_weights, strict=True))
+        ], axis=1)  # fmt: skip
         queries[length == 0] = self._default_query
         return queries
 
@@ -227,6 +266,7 @@ class TransformerRecipe(SequenceRecipe):
             assert isinstance(model, TransformerRecipe)
             model.hyperparameters = resolve_v2({}, cls.name)
             return model
+        arrays, settings = _one_member_if_format_2(arrays, settings)
         check_format(settings, V2_FORMAT)
         model = cls()
         model._arrays = {key: np.asarray(value) for key, value in arrays.items()}
@@ -236,8 +276,18 @@ class TransformerRecipe(SequenceRecipe):
         model.hyperparameters = resolve_v2({k: str(v) for k, v in settings["hyperparameters"].items()}, cls.name)
         model.training_log = list(settings.get("training_log", []))
         model._prepare()
-        model.max_length = model._bptt
+        model.max_length, model.members = model._bptt, int(model._arrays["item_own_vectors"].shape[0])
         return model
 
 
-__all__ = ["V2_DEFAULTS", "V2_RANGES", "TransformerRecipe"]
+def _one_member_if_format_2(
+    arrays: Mapping[str, np.ndarray], settings: Mapping[str, Any]
+) -> tuple[Mapping[str, np.ndarray], Mapping[str, Any]]:
+    """A format-2 model (one transformer, no member axis) as a format-3 model of one member."""
+    if settings.get("format") != 2:
+        return arrays, settings
+    names = set(weight_names())
+    return {key: value[None] if key in names else value for key, value in arrays.items()}, {**settings, "format": 3}
+
+
+__all__ = ["MEMBERS", "V2_DEFAULTS", "V2_RANGES", "TransformerRecipe"]
