@@ -57,7 +57,7 @@ def test_where_users_never_come_back_the_items_they_read_are_not_recommended(rec
 def test_where_users_come_back_the_item_they_read_before_the_last_comes_first(recipe: str) -> None:
     interactions = histories(come_back=True)
     model = fit(recipe, interactions)
-    assert model._arrays["repeat"][0] > 0, model._arrays["repeat"]
+    assert model._repeat > 0, model._arrays["repeat"]  # the served weight (v2: the mean of its members')
     for user in ("u0", "u1", "u2"):
         before_last = interactions.ITEM_ID[interactions.USER_ID.eq(user)].iloc[-2]
         assert model.recommend(user_id=user, n=1)[0][0] == before_last

@@ -29,11 +29,11 @@ def fixed(data: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]) -> UserPersonal
 
 
 def expected(model: UserPersonalizationV2, query: np.ndarray, recent: np.ndarray) -> np.ndarray:
-    """The softmax the model should serve: item vectors . query + bias + the repeat terms + weight x the
-    co-occurrence term of ``recent``."""
+    """The softmax the model should serve: item vectors . query + bias + the repeat terms (the members' mean) +
+    weight x the co-occurrence term of ``recent``."""
     term = model._settings["cooccurrence"]
     logits = model._vectors @ query + model._bias
-    repeat, earlier = model._arrays["repeat"]
+    repeat, earlier = model._arrays["repeat"].mean(axis=0)  # of the members
     add_repeat_terms(logits, recent, bptt=model._bptt, repeat=repeat, repeat_earlier=earlier)
     logits = logits + term["weight"] * cooccurrence.scores(model._arrays, recent, logits.size, term["decay"])
     p = np.exp(logits.astype(np.float64) - logits.max())
