@@ -287,7 +287,8 @@ def _one_member_if_format_2(
     if settings.get("format") != 2:
         return arrays, settings
     names = set(weight_names())
-    return {key: value[None] if key in names else value for key, value in arrays.items()}, {**settings, "format": 3}
+    stacked = {key: value[None] if key in names else value for key, value in arrays.items()}
+    return stacked, {**settings, "format": V2_FORMAT}
 
 
 __all__ = ["MEMBERS", "V2_DEFAULTS", "V2_RANGES", "TransformerRecipe"]
