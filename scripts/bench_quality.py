@@ -569,6 +569,7 @@ def summarise(runs: dict[str, list[dict[str, float]]], seconds: dict[str, list[f
             "folds": len(folds),
             "mean": {name: float(v.mean()) for name, v in values.items()},
             "std": {name: float(v.std(ddof=1)) if v.size > 1 else 0.0 for name, v in values.items()},
+            "per_fold": {name: [float(x) for x in v] for name, v in values.items()},
             "seconds_per_fold": float(np.mean(seconds[model])),
         }
     return out
