@@ -1,8 +1,8 @@
 """Benchmark: serving latency of the local mirror through the real boto3 client.
 
 A campaign over a 10,000-item catalogue per recipe (synthetic data), then GetRecommendations for random
-users (and GetPersonalizedRanking of 100 items) timed in-process after the model is loaded, including a
-user who just sent events through PutEvents. Prints a table and writes scripts/results/latency.json and
+users (and GetPersonalizedRanking of 100 items) timed in-process after the model is loaded, including, for
+the User-Personalization recipes, a user who just sent events through PutEvents. Prints a table and writes scripts/results/latency.json and
 scripts/results/latency.md.
 
     python scripts/bench_latency.py
@@ -23,7 +23,16 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "scripts" / "results"
-RECIPES = ("aws-popularity-count", "aws-user-personalization", "aws-personalized-ranking", "aws-sims")
+RECIPES = (
+    "aws-popularity-count",
+    "aws-user-personalization",
+    "aws-personalized-ranking",
+    "aws-user-personalization-v2",
+    "aws-personalized-ranking-v2",
+    "aws-sims",
+)
+#: Recipes also timed for a new user right after its first PutEvents (the model reads the events it was just sent).
+REAL_TIME = ("aws-user-personalization", "aws-user-personalization-v2")
 TARGETS = {"p50_ms": 2.0, "p99_ms": 5.0}
 
 
@@ -104,7 +113,7 @@ def main() -> int:
                     runtime.get_recommendations(campaignArn=campaign, itemId=items[i % len(items)])
 
                 what = "GetRecommendations(itemId)"
-            elif recipe == "aws-personalized-ranking":
+            elif recipe.startswith("aws-personalized-ranking"):
 
                 def call(i: int, campaign: str = campaign) -> None:
                     runtime.get_personalized_ranking(
@@ -137,7 +146,7 @@ def main() -> int:
                     **percentiles(samples),
                 }
             )
-            if recipe == "aws-user-personalization":
+            if recipe in REAL_TIME:
                 fresh = []
                 for k in range(200):
                     user = f"new-user-{k}"
