@@ -1,4 +1,4 @@
-"""User-Personalization-v2 adds the co-occurrence term at its fixed weight and serves exactly that."""
+"""User-Personalization-v2 chooses the co-occurrence term at fit time and serves exactly what it chose."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from planted import events, planted_data
 from personalize_kit.recipes.sequence import cooccurrence
 from personalize_kit.recipes.sequence.features import PROFILE_EVENTS
 from personalize_kit.recipes.sequence.ranking import add_repeat_terms
-from personalize_kit.recipes.sequence.transformer_recipe import COOCCURRENCE_WEIGHT
 from personalize_kit.recipes.user_personalization import UserPersonalizationV2
 
 #: Small and brief: the co-occurrence term has something to add to a transformer that learned little.
@@ -46,26 +45,20 @@ def served(model: UserPersonalizationV2, **request: object) -> np.ndarray:
     return np.asarray([ranked[name] for name in model.catalogue.tolist()])
 
 
-def test_v2_adds_the_term_at_its_fixed_weight_without_choosing(
-    data: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(cooccurrence, "choose", lambda *args: pytest.fail("v2 does not choose its weight"))
-    default = UserPersonalizationV2(**SETTINGS).fit(*data)
-    assert default._settings["cooccurrence"] == {"weight": COOCCURRENCE_WEIGHT, "decay": 0.8, "neighbours": 300}
-    assert "cooc_ptr" in default._arrays
-    off = UserPersonalizationV2(**SETTINGS, cooccurrence_weight=0).fit(*data)
+def test_v2_chooses_a_weight_on_its_validation_users_when_the_term_helps() -> None:
+    interactions, items, _ = planted_data(n_users=320, length=4)  # 32 validation users; short histories: new targets
+    chosen = UserPersonalizationV2(**SETTINGS).fit(interactions, items)
+    term = chosen._settings["cooccurrence"]
+    assert term is not None and term["weight"] in cooccurrence.WEIGHTS[1:]
+    assert "cooc_ptr" in chosen._arrays
+    off = UserPersonalizationV2(**SETTINGS, cooccurrence_weight=0).fit(interactions, items)
     assert off._settings["cooccurrence"] is None and "cooc_ptr" not in off._arrays
-    assert off.recommend(user_id="u3") != default.recommend(user_id="u3")
+    assert off.recommend(user_id="u3") != chosen.recommend(user_id="u3")
 
 
-def test_beyond_the_largest_chosen_catalogue_v2_leaves_its_term_out_unless_given(
-    data: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(cooccurrence, "MAX_CHOSEN_ITEMS", 10)
-    left_out = UserPersonalizationV2(**SETTINGS).fit(*data)
-    assert left_out._settings["cooccurrence"] is None and "cooc_ptr" not in left_out._arrays
-    given = UserPersonalizationV2(**SETTINGS, cooccurrence_weight=2).fit(*data)
-    assert given._settings["cooccurrence"]["weight"] == 2.0 and "cooc_ptr" in given._arrays
+def test_too_few_validation_users_leave_the_term_out(data: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]) -> None:
+    model = UserPersonalizationV2(**SETTINGS).fit(*data)  # 80 users: 8 validation users
+    assert model._settings["cooccurrence"] is None and "cooc_ptr" not in model._arrays
 
 
 def test_a_known_user_is_served_the_term_of_its_history(fixed: UserPersonalizationV2) -> None:

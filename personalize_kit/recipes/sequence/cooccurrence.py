@@ -11,9 +11,8 @@ By default the weight is chosen at fit time (:func:`choose`): on the validation 
 (users whose newest events the network never trained on), each user's newest event (or newest few, see
 :func:`validation`) is the target and the events before it the input; neighbours are computed without those
 targets, and the weight among :data:`WEIGHTS` that ranks the targets best (mean reciprocal rank in the top
-:data:`CUTOFF`, the user's input items skipped) is kept; 0 leaves the term out. A recipe may instead give a
-fixed default weight (:func:`attach`'s ``default``). Beyond :data:`MAX_CHOSEN_ITEMS` catalogue items the term
-is left out unless its weight is given.
+:data:`CUTOFF`, the user's input items skipped) is kept; 0 leaves the term out. Beyond
+:data:`MAX_CHOSEN_ITEMS` catalogue items the term is left out unless its weight is given.
 """
 
 from __future__ import annotations
@@ -170,14 +169,11 @@ def attach(
     options: dict[str, Any],
     length: int,
     per_user: int = 1,
-    default: float | None = None,
 ) -> None:
     """Give a fitted sequence model (its ``_arrays``, ``_settings``, ``_logits``, ``_compute_state`` and
-    ``_catalogue``) its co-occurrence term: ``options["weight"]`` > 0 as given, 0 none, ``None`` the recipe's
-    own: ``default`` when it is given, else chosen on ``validation_users`` (:func:`choose`, on their newest
-    events as :func:`validation` takes them with ``per_user``; the model must not have trained on those as
-    targets); the recipe's own weight is left out beyond :data:`MAX_CHOSEN_ITEMS` items. Interactions are sorted
-    by user then time."""
+    ``_catalogue``) its co-occurrence term: ``options["weight"]`` > 0 as given, 0 none, ``None`` chosen on
+    ``validation_users`` (:func:`choose`, on their newest events as :func:`validation` takes them with
+    ``per_user``; the model must not have trained on those as targets). Interactions are sorted by user then time."""
     n_items, k, decay = model._catalogue.size, int(options["neighbours"]), float(options["decay"])
     for name in ("cooc_ptr", "cooc_idx", "cooc_val"):
         model._arrays.pop(name, None)
@@ -187,8 +183,6 @@ def attach(
         logger.info("co-occurrence term left out: %d items, more than %d (give a weight to have it)",
                     n_items, MAX_CHOSEN_ITEMS)  # fmt: skip
         weight = 0.0
-    if weight is None and default is not None:
-        weight = default
     if weight is None:
         held = validation(
             user_codes,

@@ -3,8 +3,8 @@
 It shares the GRU recipe's features, history merging, ranking and persistence (:class:`SequenceRecipe`)
 and replaces the model: the query is the transformer's output at the user's newest event; there is no user
 metadata and no exploration (the v2 recipes bring new items in with promotions). The learned repeat terms
-(:mod:`.output`) and the recency-weighted co-occurrence term (:mod:`.cooccurrence`) are added to the scores as
-for the GRU recipe, the term at a fixed weight (:data:`COOCCURRENCE_WEIGHT`) rather than one chosen at fit time.
+(:mod:`.output`) and the recency-weighted co-occurrence term (:mod:`.cooccurrence`, its weight chosen at fit
+time) are added to the scores as for the GRU recipe.
 
 A model is :data:`MEMBERS` transformers trained alike from different seeds (on the same validation users), whose
 logits are averaged: one transformer's ranking varies with its seed about as much as any setting moves it,
@@ -55,13 +55,6 @@ V2_DEFAULTS: dict[str, str] = {"apply_recency_bias": "true"}
 V2_FORMAT = 3
 #: Transformers a model averages (``members``).
 MEMBERS = 3
-#: The co-occurrence term's weight (``cooccurrence_weight=None``). Chosen on validation users, as the GRU recipe
-#: does, it came out 0 on every ml-100k fold, where a weight of 4 ranked the test users' truth best: the events a
-#: validation user's query reads lie in its held-out window, which the transformers never trained on, while a test
-#: user's are in the training data, as a known user's are when it is served; the two call for different weights.
-#: On the quality benchmark's first five folds, 4 ranked best on ml-100k and ml-latest-small and within 1% of the
-#: chosen weight on synthetic data (``scripts/results/quality.md``).
-COOCCURRENCE_WEIGHT = 4.0
 
 
 def resolve_v2(hyperparameters: Mapping[str, str] | None, recipe: str) -> dict[str, Any]:
@@ -76,7 +69,7 @@ class TransformerRecipe(SequenceRecipe):
     """Shared implementation of the v2 recipes; ``dim``, ``max_length`` (the newest events a query reads),
     ``max_epochs``, ``seed`` (member ``k`` trains with ``seed + k``), ``batch_size``, ``learning_rate``,
     ``dropout``, ``time_budget`` (per member) and ``members`` (transformers averaged) tune the local
-    training; ``cooccurrence_weight`` (``None``: :data:`COOCCURRENCE_WEIGHT`, 0: off), ``cooccurrence_decay`` and
+    training; ``cooccurrence_weight`` (``None``: chosen at fit time, 0: off), ``cooccurrence_decay`` and
     ``cooccurrence_neighbours`` set the co-occurrence term added to the scores, as for the GRU recipe
     (:mod:`.cooccurrence`)."""
 
@@ -166,8 +159,10 @@ class TransformerRecipe(SequenceRecipe):
         }
         self._prepare()
         self._arrays["user_queries"] = self._queries_for_all_users()
-        cooccurrence.attach(self, data.user_codes, data.item_codes, None, self.cooccurrence, PROFILE_EVENTS,
-                            default=COOCCURRENCE_WEIGHT)  # fmt: skip
+        # the weight is chosen on the validation users' newest events, held out as the service's metrics do
+        # (none of a validation user's newest window of max_length events was a training target)
+        cooccurrence.attach(self, data.user_codes, data.item_codes, validation_users, self.cooccurrence,
+                            PROFILE_EVENTS, self.max_length)  # fmt: skip
         _context.attach(self, interactions)
         return self
 
@@ -296,4 +291,4 @@ def _one_member_if_format_2(
     return stacked, {**settings, "format": V2_FORMAT}
 
 
-__all__ = ["COOCCURRENCE_WEIGHT", "MEMBERS", "V2_DEFAULTS", "V2_RANGES", "TransformerRecipe"]
+__all__ = ["MEMBERS", "V2_DEFAULTS", "V2_RANGES", "TransformerRecipe"]
