@@ -2,8 +2,8 @@
 
 A campaign over a 10,000-item catalogue per recipe (synthetic data), then GetRecommendations for random
 users (and GetPersonalizedRanking of 100 items) timed in-process after the model is loaded, including, for
-the User-Personalization recipes, a user who just sent events through PutEvents. Prints a table and writes scripts/results/latency.json and
-scripts/results/latency.md.
+the User-Personalization recipes, a user who just sent events through PutEvents. Prints a table and writes
+scripts/results/latency.json and scripts/results/latency.md.
 
     python scripts/bench_latency.py
     python scripts/bench_latency.py --requests 2000 --recipes aws-popularity-count aws-user-personalization
