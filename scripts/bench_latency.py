@@ -91,6 +91,7 @@ def main() -> int:
             uri, _ = upload(work / "out" / file, "bench", f"data/{file}", session=session)
             ensure_import_job(d.arn, uri, role, name=f"bench-{kind.lower()}", session=session)
         tracker = ensure_event_tracker(group.arn, "bench-events", session=session).description["trackingId"]
+        personalize = session.client("personalize")
         runtime = session.client("personalize-runtime")
         events = session.client("personalize-events")
         rng = np.random.default_rng(0)
@@ -168,6 +169,14 @@ def main() -> int:
                         **percentiles(fresh),
                     }
                 )
+            # a dataset group holds at most 5 campaigns (as the service's quota): free this one for the next recipe
+            personalize.delete_campaign(campaignArn=campaign)
+            for _ in range(600):
+                try:
+                    personalize.describe_campaign(campaignArn=campaign)
+                except personalize.exceptions.ResourceNotFoundException:
+                    break
+                time.sleep(0.1)
 
     header = ("recipe", "request", "catalogue", "train+deploy s", "p50 ms", "p99 ms", "mean ms", "target")
     table = ["| " + " | ".join(header) + " |", "|---|---|---:|---:|---:|---:|---:|---|"]
