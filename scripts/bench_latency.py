@@ -71,6 +71,7 @@ def main() -> int:
         upload,
     )
     from personalize_kit.sdk.backend import grant_personalize
+    from personalize_kit.sdk.cleanup import Poller
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,12 +172,7 @@ def main() -> int:
                 )
             # a dataset group holds at most 5 campaigns (as the service's quota): free this one for the next recipe
             personalize.delete_campaign(campaignArn=campaign)
-            for _ in range(600):
-                try:
-                    personalize.describe_campaign(campaignArn=campaign)
-                except personalize.exceptions.ResourceNotFoundException:
-                    break
-                time.sleep(0.1)
+            Poller(personalize, 300, time.sleep).until("campaign", campaign, lambda found: found is None)
 
     header = ("recipe", "request", "catalogue", "train+deploy s", "p50 ms", "p99 ms", "mean ms", "target")
     table = ["| " + " | ".join(header) + " |", "|---|---|---:|---:|---:|---:|---:|---|"]

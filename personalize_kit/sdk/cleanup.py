@@ -49,7 +49,7 @@ TRAINING = (CREATE_PENDING, CREATE_IN_PROGRESS, CREATE_STOPPING)
 PIPELINE_SCHEMAS = ("{}-interactions", "{}-items", "{}-users")
 
 
-class _Poller:
+class Poller:
     """Describe a resource until a condition holds, backing off from ``first_delay`` to ``max_delay``."""
 
     def __init__(self, personalize: Any, timeout: float, sleep: Callable[[float], None]) -> None:
@@ -85,7 +85,7 @@ def _not_busy(found: dict[str, Any] | None) -> bool:
     return found.get("status") not in BUSY and update not in BUSY
 
 
-def _stop_training(personalize: Any, poller: _Poller, solution_arn: str, say: Say | None) -> None:
+def _stop_training(personalize: Any, poller: Poller, solution_arn: str, say: Say | None) -> None:
     """Stop the solution's versions still training and wait until they are CREATE STOPPED (or finished)."""
     versions = list_kind(personalize, "solution_version", solutionArn=solution_arn)
     for version in versions:
@@ -125,7 +125,7 @@ def plan_cleanup(dataset_group_name: str, *, session: boto3.Session | None = Non
     """
     personalize = client("personalize", session)
     group_arn = resource_arn("dataset-group", dataset_group_name, session=session)
-    poller = _Poller(personalize, 0, time.sleep)
+    poller = Poller(personalize, 0, time.sleep)
     group = poller.describe("dataset_group", group_arn)
     rows: list[tuple[str, str, str]] = []
 
@@ -205,7 +205,7 @@ def cleanup(
     if dry_run:
         return rows
     personalize = client("personalize", session)
-    poller = _Poller(personalize, timeout, sleep)
+    poller = Poller(personalize, timeout, sleep)
     done: list[tuple[str, str, str]] = []
     for kind, target, action in rows:
         if action.startswith("keep"):
