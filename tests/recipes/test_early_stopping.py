@@ -9,6 +9,7 @@ import numpy as np
 from personalize_kit.recipes.sequence import training
 from personalize_kit.recipes.sequence.backend import TrainingClock
 from personalize_kit.recipes.sequence.training import EpochLoop, Metadata, TrainingSettings
+from personalize_kit.recipes.sequence.transformer import TransformerSettings
 
 
 class Weights:
@@ -27,11 +28,13 @@ class Weights:
 class Scripted(EpochLoop):
     """An epoch loop whose validation losses are given in advance (one per validation, in order)."""
 
-    def __init__(self, losses: list[float], continued: bool = False, targets: int = 40) -> None:
+    def __init__(self, losses: list[float], continued: bool = False, targets: int = 40,
+                 min_improvement: float = training.MIN_IMPROVEMENT) -> None:  # fmt: skip
         users = 40  # 4 validation users: one validation batch per epoch
         self.windows = {"users": np.arange(users), "newest": np.ones(users, bool), "inputs": np.zeros((users, 2))}
         self.meta = Metadata(10, *[np.zeros(1)] * 4, 0, 0, np.zeros(10))
-        self.settings = TrainingSettings(hidden=4, max_epochs=len(losses), batch_size=8, time_budget=1e9)
+        self.settings = TrainingSettings(hidden=4, max_epochs=len(losses), batch_size=8, time_budget=1e9,
+                                         min_improvement=min_improvement)  # fmt: skip
         self.n_targets, self.rng, self.clock = targets, np.random.default_rng(0), TrainingClock()
         self.losses, self.validations, self.continued = iter(losses), 0, continued
         self.variables = [Weights(self)]
@@ -53,9 +56,11 @@ class Scripted(EpochLoop):
         return {"kept": np.asarray(self.variables[0].value)}
 
 
-def fit(losses: list[float], continued: bool = False, targets: int = 40) -> tuple[int, int]:
+def fit(
+    losses: list[float], continued: bool = False, targets: int = 40, min_improvement: float = training.MIN_IMPROVEMENT
+) -> tuple[int, int]:
     """Epochs trained and the epoch (validation count) whose weights were kept."""
-    loop, log = Scripted(losses, continued, targets), []
+    loop, log = Scripted(losses, continued, targets, min_improvement), []
     kept = int(loop.run(log)["kept"])
     return len(log), kept - (1 if continued else 0)
 
@@ -78,3 +83,11 @@ def test_on_large_data_an_epoch_that_gains_less_than_the_minimum_improvement_is_
 def test_a_continued_training_keeps_its_start_unless_an_epoch_beats_it() -> None:
     assert fit([4.0, 4.2, 3.0], continued=True) == (1, 0)  # the first epoch was worse: the start is kept
     assert fit([4.0, 3.0, 2.0, 1.9995], continued=True, targets=training.MIN_IMPROVEMENT_TARGETS) == (3, 3)
+
+
+def test_the_transformer_trains_on_while_its_validation_loss_falls_however_little() -> None:
+    targets = training.MIN_IMPROVEMENT_TARGETS
+    creeping = [7.0, 6.0, 5.0, 4.0, 3.999, 3.998, 3.997, 3.998]  # falls by 0.025% an epoch, then rises
+    transformer = TransformerSettings().min_improvement
+    assert fit(creeping, targets=targets) == (5, 5)  # the GRU's threshold stops at the first small gain
+    assert fit(creeping, targets=targets, min_improvement=transformer) == (8, 7)  # on to the rise; the best kept

@@ -66,6 +66,7 @@ class TrainingSettings:
     dropout: float = 0.25
     time_budget: float | None = None
     verbose: bool = False
+    min_improvement: float = MIN_IMPROVEMENT
 
 
 @dataclass
@@ -84,14 +85,15 @@ class Metadata:
 
 class EpochLoop:
     """The epoch loop both sequence models train with: shuffled batches, a validation loss after each epoch,
-    early stopping after :data:`PATIENCE` epochs without an improvement (of :data:`MIN_IMPROVEMENT` on large
-    data; from scratch: from epoch :data:`MIN_EPOCHS` on), the training budget, the best epoch's weights. A
-    trainer that ``continued`` from an earlier model's weights keeps them unless an epoch beats their validation loss.
+    early stopping after :data:`PATIENCE` epochs without an improvement (of the settings' ``min_improvement``,
+    :data:`MIN_IMPROVEMENT` unless set, on large data; from scratch: from epoch :data:`MIN_EPOCHS` on), the
+    training budget, the best epoch's weights. A trainer that ``continued`` from an earlier model's weights keeps
+    them unless an epoch beats their validation loss.
 
-    A trainer supplies ``settings`` (``max_epochs``, ``batch_size``, ``time_budget``, ``seed``), ``windows``,
-    ``meta``, ``tf``, ``clock``, ``variables``, ``train_step``/``eval_step``, ``_batch``, ``_named`` (variables
-    by saved name) and ``weights``; it calls :meth:`_sampling` before building its steps, and
-    :meth:`_continue` when it starts from earlier weights.
+    A trainer supplies ``settings`` (``max_epochs``, ``batch_size``, ``time_budget``, ``seed``,
+    ``min_improvement``), ``windows``, ``meta``, ``tf``, ``clock``, ``variables``, ``train_step``/``eval_step``,
+    ``_batch``, ``_named`` (variables by saved name) and ``weights``; it calls :meth:`_sampling` before building
+    its steps, and :meth:`_continue` when it starts from earlier weights.
     """
 
     continued = False
@@ -200,7 +202,7 @@ class EpochLoop:
         budget = training_budget(t.n_targets) if s.time_budget is None else s.time_budget
         best: list[np.ndarray] | None = None
         best_loss, stale = math.inf, 0
-        enough = MIN_IMPROVEMENT if t.n_targets >= MIN_IMPROVEMENT_TARGETS else 0.0
+        enough = s.min_improvement if t.n_targets >= MIN_IMPROVEMENT_TARGETS else 0.0
         if getattr(t, "continued", False) and valid_rows.size:  # a continued model must beat where it started
             best_loss, best = self._validation_loss(valid_rows), [v.numpy() for v in t.variables]
         for epoch in range(s.max_epochs):
