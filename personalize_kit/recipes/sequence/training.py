@@ -31,10 +31,11 @@ logger = logging.getLogger(__name__)
 #: Epochs without a better validation loss after which training stops (the best epoch's weights are kept).
 PATIENCE = 1
 #: Relative fall of the validation loss below which an epoch counts towards :data:`PATIENCE` (its weights are
-#: still kept when they are the best), on data of at least :data:`MIN_IMPROVEMENT_TARGETS` targets: there, once
-#: an epoch gains less than 0.3%, the next one has not gained more on the benchmark's data sets, and it costs
-#: seconds. Small data (a planted pattern, a test's data set) can sit on a plateau for an epoch before its loss
-#: falls again, and its epochs cost little: there every improvement counts.
+#: still kept when they are the best), on data of at least :data:`MIN_IMPROVEMENT_TARGETS` targets, for the GRU
+#: (a trainer's settings may set another; the transformer's is 0): there, once an epoch gains less than 0.3%,
+#: the next one has not gained more on the benchmark's data sets, and it costs seconds. Small data (a planted
+#: pattern, a test's data set) can sit on a plateau for an epoch before its loss falls again, and its epochs
+#: cost little: there every improvement counts.
 MIN_IMPROVEMENT = 0.003
 MIN_IMPROVEMENT_TARGETS = 50_000
 #: Epochs before early stopping may end a training from scratch: on small data the validation loss is noisy at

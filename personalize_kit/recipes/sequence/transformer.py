@@ -53,7 +53,7 @@ class TransformerSettings:
     time_budget: float | None = None
     length: int = MAX_LENGTH
     #: The transformer trains until its validation loss stops falling, however little it falls: on ml-100k it
-    #: still falls by 0.2-0.3% an epoch when the GRU's threshold (:data:`.training.MIN_IMPROVEMENT`) stops it.
+    #: still falls by about 0.2% an epoch when the GRU's threshold (:data:`.training.MIN_IMPROVEMENT`) stops it.
     min_improvement: float = 0.0
 
 
