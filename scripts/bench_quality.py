@@ -32,8 +32,8 @@ or a numpy version when ``implicit`` is not installed; the tables say which). Ev
 best of all baselines.
 
 Targets (printed PASS/FAIL, also in the results): each User-Personalization recipe (v1 and v2) at least
-1.1x the best baseline on NDCG@10 and MRR@25 in ``batch``; its ``realtime`` NDCG@10 at least 90% of its
-``batch`` NDCG@10; SIMS ahead of popularity on NDCG@10 and MRR@25 in ``item-to-item``.
+1.1x the best baseline on NDCG@10 and MRR@25 in ``batch``; its ``realtime`` NDCG@10 and MRR@25 each at least
+90% of its ``batch`` value; SIMS ahead of popularity on NDCG@10 and MRR@25 in ``item-to-item``.
 
 Recipes are found through :data:`personalize_kit.recipes.RECIPES`; a recipe that is not registered there but
 whose class (with the recipe's ``name``) exists in a module of ``personalize_kit.recipes`` is used with a
