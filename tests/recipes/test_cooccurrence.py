@@ -88,13 +88,32 @@ def test_the_kept_terms_stay_within_their_memory_bound(monkeypatch) -> None:
     assert 0 < len(fixed._cooc_terms) <= 16
 
 
-def test_with_several_per_user_the_target_is_the_set_of_the_newest_tenth() -> None:
+def test_with_several_per_user_the_untrained_newest_events_are_cut_into_sets_of_a_tenth() -> None:
     users = np.repeat([0, 1, 2], [20, 3, 1])  # sorted by user, then time
     items = np.arange(24)
     held = cooccurrence.validation(users, items, np.asarray([0, 1, 2]), length=5, per_user=8)
-    assert [codes.tolist() for codes in held.targets] == [[18, 19], [22]]  # 10% of 20; at least 1
-    assert [codes.tolist() for codes in held.inputs] == [[13, 14, 15, 16, 17], [20, 21]]
-    assert np.flatnonzero(~held.kept).tolist() == [18, 19, 22]
+    # user 0: its newest 8 events in sets of 2 (10% of 20), newest first; user 1: its newest 2 (of 3) one by one
+    assert [codes.tolist() for codes in held.targets] == [[18, 19], [16, 17], [14, 15], [12, 13], [22], [21]]
+    assert [codes.tolist() for codes in held.inputs] == [
+        [13, 14, 15, 16, 17], [11, 12, 13, 14, 15], [9, 10, 11, 12, 13], [7, 8, 9, 10, 11], [20, 21], [20]
+    ]  # fmt: skip
+    assert np.flatnonzero(~held.kept).tolist() == [*range(12, 20), 21, 22]  # not in the neighbours
+    assert held.n_users == 2  # user 2 has no input before its one event
+
+
+def test_the_samples_are_bounded_and_every_user_keeps_its_newest_set(monkeypatch) -> None:
+    monkeypatch.setattr(cooccurrence, "MAX_SAMPLES", 4)
+    users = np.repeat([0, 1], [20, 20])
+    held = cooccurrence.validation(users, np.arange(40), np.asarray([0, 1]), length=5, per_user=8)
+    assert [codes.tolist() for codes in held.targets] == [[18, 19], [16, 17], [38, 39], [36, 37]]
+
+
+def test_the_fewest_users_count_users_not_samples() -> None:
+    informative = arrays_pointing_to({i: i + 1 for i in range(N_ITEMS - 1)})
+    few = held_out(40)
+    assert cooccurrence.choose(flat, informative, few, N_ITEMS, 0.8) > 0
+    from_five_users = cooccurrence.Validation(few.inputs, few.targets, few.kept, users=5)
+    assert cooccurrence.choose(flat, informative, from_five_users, N_ITEMS, 0.8) == 0.0
 
 
 def test_a_set_target_counts_its_best_placed_item() -> None:

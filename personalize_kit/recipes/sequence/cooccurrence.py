@@ -8,10 +8,10 @@ times ``weight``: the neural model's view of the sequence and the plain co-occur
 recency-weighted item-kNN baseline shows is a strong signal on its own, in one score.
 
 By default the weight is chosen at fit time (:func:`choose`): on the validation users of the model's training
-(users whose newest events the network never trained on), each user's newest event (or newest few, see
-:func:`validation`) is the target and the events before it the input; neighbours are computed without those
-targets, and the weight among :data:`WEIGHTS` that ranks the targets best (mean reciprocal rank in the top
-:data:`CUTOFF`, the user's input items skipped) is kept; 0 leaves the term out. Beyond
+(users whose newest events the network never trained on), each user's newest event (or several sets of its
+newest events, see :func:`validation`) is a target and the events before it the input; neighbours are computed
+without those targets, and the weight among :data:`WEIGHTS` that ranks the targets best (mean reciprocal rank
+in the top :data:`CUTOFF`, the input items skipped) is kept; 0 leaves the term out. Beyond
 :data:`MAX_CHOSEN_ITEMS` catalogue items the term is left out unless its weight is given.
 """
 
@@ -91,27 +91,41 @@ def scores(arrays: dict[str, np.ndarray], recent: np.ndarray, n_items: int, deca
 
 @dataclass
 class Validation:
-    """Per validation user: the input codes (oldest first) and the target: the user's newest event's code, or
-    the codes of its newest events (an array: a set, as the service's metrics hold out a user's newest events)."""
+    """Validation samples: each one's input codes (oldest first) and target: a user's newest event's code, or
+    the codes of a run of its newest events (an array: a set, as the service's metrics hold out a user's newest
+    events)."""
 
     inputs: list[np.ndarray]
     targets: np.ndarray | list[np.ndarray]
     kept: np.ndarray  # bool per interaction: not one of the targets
+    users: int | None = None  # users the samples come from (None: one sample per user)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.inputs) if self.users is None else self.users
 
 
-#: Share of a validation user's events held out as its target set (``per_user`` > 1), as the service's metrics
-#: hold out the newest 10% of a test user's events (:func:`personalize_kit.metrics.holdout_split`).
+#: Share of a validation user's events in one target set (``per_user`` > 1), as the service's metrics hold out
+#: the newest 10% of a test user's events (:func:`personalize_kit.metrics.holdout_split`).
 HELD_OUT_SHARE = 0.1
+#: Most samples :func:`validation` takes with ``per_user`` > 1 (each user's newest first, as many per user): the
+#: weight's choice scores the catalogue once per sample.
+MAX_SAMPLES = 4000
 
 
 def validation(
     user_codes: np.ndarray, item_codes: np.ndarray, users: np.ndarray, length: int, per_user: int = 1
 ) -> Validation:
-    """The targets and inputs of ``users`` (codes) from interactions sorted by user then time.
+    """The validation samples of ``users`` (codes) from interactions sorted by user then time.
 
-    With ``per_user`` = 1 the target is each user's newest event; above, the set of its newest
-    ``ceil(HELD_OUT_SHARE x n)`` events (at most ``per_user``, at most ``n - 1``). The input is the ``length``
-    events before the target(s).
+    With ``per_user`` = 1 a user gives one sample: its newest event is the target. Above, a user's newest
+    ``per_user`` events (at most ``n - 1`` of its ``n``; none of them a training target) are cut, newest first,
+    into target sets of ``ceil(HELD_OUT_SHARE x n)`` events: each set is a sample as the service's metrics hold
+    out a user's newest tenth, with the events before it as the input. The newest set alone is one sample per
+    user; the sets before it give several, which makes the choice less noisy where there are few users (with
+    60 validation users, the weight chosen on one set per user varied from fold to fold by more than the
+    weights' differences). At most :data:`MAX_SAMPLES` in all, every user's newest set among them. The input is
+    the ``length`` events before the target(s).
     """
     starts = np.searchsorted(user_codes, users, side="left")
     ends = np.searchsorted(user_codes, users, side="right")
@@ -125,12 +139,15 @@ def validation(
         ]
         return Validation(inputs, item_codes[ends - 1], kept)
     inputs, targets = [], []
+    samples_per_user = max(1, MAX_SAMPLES // max(1, starts.size))
     for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
-        cut = hi - min(per_user, hi - lo - 1, max(1, math.ceil(HELD_OUT_SHARE * (hi - lo))))
-        kept[cut:hi] = False
-        inputs.append(item_codes[max(lo, cut - length) : cut])
-        targets.append(item_codes[cut:hi])
-    return Validation(inputs, targets, kept)
+        untrained = min(per_user, hi - lo - 1)
+        size = min(untrained, max(1, math.ceil(HELD_OUT_SHARE * (hi - lo))))
+        kept[hi - untrained : hi] = False
+        for cut in list(range(hi - size, hi - untrained - 1, -size))[:samples_per_user]:
+            inputs.append(item_codes[max(lo, cut - length) : cut])
+            targets.append(item_codes[cut : cut + size])
+    return Validation(inputs, targets, kept, int(starts.size))
 
 
 def choose(
@@ -141,9 +158,9 @@ def choose(
     decay: float,
 ) -> float:
     """The weight among :data:`WEIGHTS` whose term added to ``base_logits(input codes)`` ranks the targets
-    best (mean reciprocal rank of a user's first target in the top :data:`CUTOFF`, input items skipped); ties
-    go to the smaller."""
-    if len(held.inputs) < MIN_VALIDATION_USERS:
+    best (mean over the samples of the reciprocal rank of a sample's best-placed target in the top
+    :data:`CUTOFF`, input items skipped); ties go to the smaller."""
+    if held.n_users < MIN_VALIDATION_USERS:
         return 0.0
     weights = np.asarray(WEIGHTS, dtype=np.float64)
     total = np.zeros(weights.size)
@@ -191,7 +208,7 @@ def attach(
             length,
             per_user,
         )
-        if len(held.inputs) >= MIN_VALIDATION_USERS:
+        if held.n_users >= MIN_VALIDATION_USERS:
             without = neighbours(user_codes[held.kept], item_codes[held.kept], n_items, k)
 
             def base_logits(codes: np.ndarray) -> np.ndarray:
@@ -214,6 +231,7 @@ __all__ = [
     "CUTOFF",
     "HELD_OUT_SHARE",
     "MAX_CHOSEN_ITEMS",
+    "MAX_SAMPLES",
     "WEIGHTS",
     "Validation",
     "attach",

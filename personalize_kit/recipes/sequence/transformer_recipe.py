@@ -159,8 +159,8 @@ class TransformerRecipe(SequenceRecipe):
         }
         self._prepare()
         self._arrays["user_queries"] = self._queries_for_all_users()
-        # the weight is chosen on the validation users' newest events, held out as the service's metrics do
-        # (none of a validation user's newest window of max_length events was a training target)
+        # the weight is chosen on the validation users' newest events, in sets of a tenth as the service's metrics
+        # hold them out (none of a validation user's newest window of max_length events was a training target)
         cooccurrence.attach(self, data.user_codes, data.item_codes, validation_users, self.cooccurrence,
                             PROFILE_EVENTS, self.max_length)  # fmt: skip
         _context.attach(self, interactions)
