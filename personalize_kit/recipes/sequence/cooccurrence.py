@@ -124,8 +124,8 @@ def validation(
     out a user's newest tenth, with the events before it as the input. The newest set alone is one sample per
     user; the sets before it give several, which makes the choice less noisy where there are few users (with
     60 validation users, the weight chosen on one set per user varied from fold to fold by more than the
-    weights' differences). At most :data:`MAX_SAMPLES` in all, every user's newest set among them. The input is
-    the ``length`` events before the target(s).
+    weights' differences). At most :data:`MAX_SAMPLES` in all (one per user where users are more), every user's
+    newest set among them. The input is the ``length`` events before the target(s).
     """
     starts = np.searchsorted(user_codes, users, side="left")
     ends = np.searchsorted(user_codes, users, side="right")
