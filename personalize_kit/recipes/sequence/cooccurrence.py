@@ -144,7 +144,7 @@ def validation(
         untrained = min(per_user, hi - lo - 1)
         size = min(untrained, max(1, math.ceil(HELD_OUT_SHARE * (hi - lo))))
         kept[hi - untrained : hi] = False
-        for cut in list(range(hi - size, hi - untrained - 1, -size))[:samples_per_user]:
+        for cut in range(hi - size, hi - untrained - 1, -size)[:samples_per_user]:
             inputs.append(item_codes[max(lo, cut - length) : cut])
             targets.append(item_codes[cut : cut + size])
     return Validation(inputs, targets, kept, int(starts.size))
